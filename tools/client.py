@@ -1,0 +1,234 @@
+"""`Client`: drive any Gradio Space from its Hub contract. The public surface of `tools`."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .contract import Contract, contract_from_host
+from .errors import SpaceNotRunning, SpacechainError, WAKING_STAGES, RUNNING_STAGES, space_not_running
+from .files import FileIO, is_filedata
+from .http import Http, RetryPolicy, find_token
+from .hub import Hub, SearchHit, SpaceStatus
+from .job import CallRecord, Job, JobUpdate, _now_iso
+from .refs import parse_ref
+from .schema import ApiSchema, Endpoint
+
+
+@dataclass
+class Session:
+    """A Gradio session (`session_hash`). One call at a time: two in flight corrupt each other's streams."""
+
+    name: str
+    hash: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Space:
+    """A resolved Space: its contract, schema, sessions and upload cache (kept for the client's life)."""
+
+    label: str
+    contract: Contract
+    status: SpaceStatus | None = None
+    _schema: ApiSchema | None = None
+    sessions: dict[str, Session] = field(default_factory=dict)
+    hidden_outputs: dict[str, list[bool]] = field(default_factory=dict)  # api_name → State-like slots
+    uploaded: dict[str, dict] = field(default_factory=dict)
+    server_paths: set[str] = field(default_factory=set)
+
+    @property
+    def api_root(self) -> str:
+        url = self.contract.schema_url.split("?", 1)[0]
+        return url[: -len("/info")] if url.endswith("/info") else f"{self.contract.host}/gradio_api"
+
+    def session(self, name: str | None) -> Session:
+        key = name or "default"
+        if key not in self.sessions:
+            self.sessions[key] = Session(key, secrets.token_hex(6))
+        return self.sessions[key]
+
+
+class Client:
+    """Resolves Space references, caches contracts and schemas, and runs calls.
+
+    Thread-safe: calls on different sessions run in parallel; calls on one session are serialised."""
+
+    def __init__(self, *, token: str | None | bool = None, out_dir: str | Path = "spacechain-outputs",
+                 retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
+                 upload_guard: Callable[[str], None] | None = None, hub: str | None = None,
+                 transport=None):
+        if token is None:
+            token = find_token()
+        self.http = Http(token or None, hub=hub, retry=retry, transport=transport)
+        self.hub = Hub(self.http)
+        self.out_dir = Path(out_dir)
+        self.idle_timeout = idle_timeout
+        self.upload_guard = upload_guard
+        self._spaces: dict[str, Space] = {}
+        self._resolve_lock = threading.Lock()
+        self.records: list[CallRecord] = []
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ---------- discovery ----------
+    def search(self, query: str, limit: int = 8, include_non_running: bool = False) -> list[SearchHit]:
+        return self.hub.search(query, limit=limit, include_non_running=include_non_running)
+
+    def space(self, ref: str) -> Space:
+        key = ref.strip()
+        with self._resolve_lock:
+            if key not in self._spaces:
+                self._spaces[key] = self._resolve(key)
+            return self._spaces[key]
+
+    def contract(self, ref: str) -> Contract:
+        return self.space(ref).contract
+
+    def schema(self, ref: str) -> ApiSchema:
+        sp = self.space(ref)
+        if sp._schema is None:
+            resp = self.http.request("GET", sp.contract.schema_url, what=f"Reading the API of {sp.label}")
+            try:
+                info = resp.json()
+            except ValueError:
+                raise SpacechainError(f"{sp.label} did not return a Gradio API schema at "
+                                      f"{sp.contract.schema_url}; is it a Gradio app?") from None
+            sp._schema = ApiSchema.from_info(info)
+        return sp._schema
+
+    def endpoint(self, ref: str, name: str) -> Endpoint:
+        return self.schema(ref).endpoint(name, self.space(ref).label)
+
+    def _resolve(self, ref: str) -> Space:
+        parsed = parse_ref(ref)
+        if parsed.base_url:
+            return Space(parsed.base_url, contract_from_host(parsed.base_url, parsed.base_url))
+        space_id = parsed.space_id
+        assert space_id
+        status = self.hub.status(space_id)
+        contract = self.hub.agents_md(space_id) if status.sdk in (None, "gradio") else None
+        if contract is None:
+            contract = self.hub.contract_from_status(status)  # raises NotGradioSpace for other SDKs
+        if status.stage and status.stage not in RUNNING_STAGES:
+            if status.stage in WAKING_STAGES:
+                self._wake(contract.host)
+            raise space_not_running(space_id, status.stage)
+        return Space(space_id, contract, status)
+
+    def _wake(self, host: str) -> None:
+        """A request to a sleeping Space's host starts it; the answer does not matter."""
+        try:
+            self.http.client.get(f"{host}/config", timeout=5.0)
+        except Exception:
+            pass
+
+    # ---------- files ----------
+    def _files(self, sp: Space, out_dir: Path | None = None) -> FileIO:
+        io = FileIO(self.http, sp.api_root, Path(out_dir or self.out_dir), guard=self.upload_guard)
+        io._uploaded, io._server_paths = sp.uploaded, sp.server_paths  # shared per Space
+        return io
+
+    def upload(self, ref: str, path: str) -> dict:
+        """Upload a local file (or URL) to a Space; returns the FileData to pass as an input."""
+        return self._files(self.space(ref)).to_filedata(path)
+
+    # ---------- calls ----------
+    def submit(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
+               timeout: float | None = None, on_update: Callable[[JobUpdate], None] | None = None,
+               out_dir: str | Path | None = None) -> Job:
+        """Validate, upload file inputs, submit, and start reading the result stream.
+
+        `timeout` bounds the whole job (the job is cancelled when it passes); None waits as long as
+        the Space keeps sending heartbeats."""
+        sp = self.space(ref)
+        ep = self.schema(ref).endpoint(endpoint, sp.label)
+        files = self._files(sp, Path(out_dir) if out_dir else None)
+        data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
+        sess = sp.session(session)
+        record = CallRecord(space=sp.label, endpoint=ep.name, session=sess.name, inputs=_plain(inputs),
+                            host=sp.contract.host, submitted_at=_now_iso())
+        sess.lock.acquire()
+        try:
+            resp = self.http.request(
+                "POST", f"{sp.api_root}/call/{ep.api_name}", what=f"Calling {sp.label}{ep.name}",
+                json={"data": data, "session_hash": sess.hash},
+                # Only "not accepted" answers are retried: a second submission of an accepted job
+                # would run it twice.
+                retry_on=(429, 503), resend_after_connect=True,
+            )
+            event_id = resp.json().get("event_id")
+            if not event_id:
+                raise SpacechainError(f"{sp.label}{ep.name}: the Space accepted the call but gave no event id.")
+        except BaseException as exc:
+            sess.lock.release()
+            if isinstance(exc, SpacechainError):
+                record.status, record.error = "error", exc.to_dict()
+                record.files = [vars(f) for f in files.records]
+                self.records.append(record)
+            raise
+        record.event_id = event_id
+        self.records.append(record)
+        poll = sp.contract.poll_url.replace("{endpoint}", ep.api_name).replace("{event_id}", event_id)
+
+        def localise(outputs: list) -> list:
+            if len(outputs) != len(ep.returns):
+                # gradio sends a null for each gr.State output although /info lists none: drop them
+                # so outputs line up with the schema.
+                mask = self._hidden_outputs(sp, ep.api_name)
+                if len(mask) == len(outputs):
+                    outputs = [v for v, hidden in zip(outputs, mask) if not hidden]
+            files.out_dir.mkdir(parents=True, exist_ok=True)
+            result = files.localise(outputs, ep.api_name)
+            record.files = [vars(f) for f in files.records]
+            return result
+
+        return Job(http=self.http, space=sp.label, poll_url=poll, queue_status_url=f"{sp.api_root}/queue/status",
+                   record=record, localise=localise, release=sess.lock.release, on_update=on_update,
+                   timeout=timeout, idle_timeout=self.idle_timeout)
+
+    def _hidden_outputs(self, sp: Space, api_name: str) -> list[bool]:
+        if api_name not in sp.hidden_outputs:
+            mask: list[bool] = []
+            try:
+                cfg = self.http.request("GET", f"{sp.contract.host}/config", what=f"Reading {sp.label} config").json()
+                comps = {c.get("id"): c for c in cfg.get("components", [])}
+                for dep in cfg.get("dependencies", []):
+                    if dep.get("api_name") == api_name:
+                        mask = [bool(comps.get(o, {}).get("skip_api")) for o in dep.get("outputs", [])]
+                        break
+            except (SpacechainError, ValueError, AttributeError):
+                pass  # keep outputs as sent rather than fail a finished call
+            sp.hidden_outputs[api_name] = mask
+        return sp.hidden_outputs[api_name]
+
+    def call(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
+             timeout: float | None = 600.0, on_update: Callable[[JobUpdate], None] | None = None,
+             out_dir: str | Path | None = None) -> list:
+        """Submit and wait for the outputs (files as local paths)."""
+        job = self.submit(ref, endpoint, inputs, session=session, timeout=timeout, on_update=on_update,
+                          out_dir=out_dir)
+        return job.result()
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
+    if is_filedata(value):
+        return {"path": value.get("path"), "orig_name": value.get("orig_name")}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,157 @@
+"""One exception hierarchy. Every message is a single line a person or an LLM can act on."""
+
+from __future__ import annotations
+
+
+class SpacechainError(Exception):
+    """Base class. `kind` is a stable machine-readable tag (used in JSON output and manifests)."""
+
+    kind = "error"
+    #: Whether trying the same request again later can succeed.
+    retryable = False
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> dict:
+        return {"error": self.kind, "message": str(self), "retryable": self.retryable}
+
+
+class InvalidReference(SpacechainError):
+    kind = "invalid_reference"
+
+
+class SpaceNotFound(SpacechainError):
+    kind = "space_not_found"
+
+
+class NotGradioSpace(SpacechainError):
+    kind = "not_gradio"
+
+
+class SpaceNotRunning(SpacechainError):
+    kind = "space_not_running"
+
+    def __init__(self, message: str, stage: str):
+        super().__init__(message)
+        self.stage = stage
+        self.retryable = stage in WAKING_STAGES
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "stage": self.stage}
+
+
+class AuthError(SpacechainError):
+    kind = "auth"
+
+
+class EndpointNotFound(SpacechainError):
+    kind = "endpoint_not_found"
+
+    def __init__(self, message: str, available: list[str] | None = None):
+        super().__init__(message)
+        self.available = available or []
+
+
+class InvalidInputs(SpacechainError):
+    kind = "invalid_inputs"
+
+
+class UploadRefused(SpacechainError):
+    """A file input the caller may not send (missing, outside the sandbox, too large)."""
+
+    kind = "upload_refused"
+
+
+class SpaceError(SpacechainError):
+    """The Space's own function failed."""
+
+    kind = "space_error"
+
+    def __init__(self, message: str, title: str | None = None, hidden: bool = False):
+        super().__init__(message)
+        self.title = title
+        self.hidden = hidden
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "title": self.title, "hidden": self.hidden}
+
+
+class QuotaExceeded(SpaceError):
+    kind = "quota_exceeded"
+
+    def __init__(self, message: str, title: str | None = None, requested_s: float | None = None,
+                 left_s: float | None = None, retry_after_s: float | None = None):
+        super().__init__(message, title=title)
+        self.requested_s, self.left_s, self.retry_after_s = requested_s, left_s, retry_after_s
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "requested_s": self.requested_s, "left_s": self.left_s,
+                "retry_after_s": self.retry_after_s}
+
+
+class QueueFull(SpacechainError):
+    kind = "queue_full"
+    retryable = True
+
+
+class RateLimited(SpacechainError):
+    kind = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CallTimeout(SpacechainError):
+    kind = "timeout"
+    retryable = True
+
+
+class ConnectionLost(SpacechainError):
+    kind = "connection_lost"
+    retryable = True
+
+
+class HTTPError(SpacechainError):
+    """An HTTP status we have no better name for."""
+
+    kind = "http_error"
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+        self.retryable = status >= 500
+
+
+# Stages in which a Space comes back by itself (or on the first request).
+WAKING_STAGES = frozenset({"SLEEPING", "STOPPED", "BUILDING", "RUNNING_BUILDING", "APP_STARTING",
+                           "RUNNING_APP_STARTING"})
+RUNNING_STAGES = frozenset({"RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"})
+
+_STAGE_ADVICE = {
+    "SLEEPING": "it is asleep; a request wakes it, so retry in a minute or pick another Space",
+    "STOPPED": "it is stopped; a request may wake it, so retry in a minute or pick another Space",
+    "BUILDING": "it is building; retry in a few minutes or pick another Space",
+    "APP_STARTING": "it is starting; retry in a minute",
+    "PAUSED": "its owner paused it; pick another Space",
+    "BUILD_ERROR": "its build failed; pick another Space",
+    "RUNTIME_ERROR": "it crashed at runtime; pick another Space",
+    "CONFIG_ERROR": "its configuration is broken; pick another Space",
+    "NO_APP_FILE": "it has no app file; pick another Space",
+    "DELETING": "it is being deleted; pick another Space",
+}
+
+
+def space_not_running(space: str, stage: str) -> SpaceNotRunning:
+    advice = _STAGE_ADVICE.get(stage, "pick another Space or retry later")
+    return SpaceNotRunning(f"Space {space} is not running (stage {stage}): {advice}.", stage)
+
+
+class Cancelled(SpacechainError):
+    kind = "cancelled"

@@ -1,0 +1,194 @@
+"""File inputs (local path, URL, FileData → an uploaded FileData) and file outputs (every FileData
+in a result, however nested → a local path under the caller's output folder)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote, unquote, urlsplit
+
+from .errors import UploadRefused
+from .schema import VIDEO_EXTS, Param
+
+FILE_META = {"_type": "gradio.FileData"}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def is_filedata(value: Any) -> bool:
+    if not isinstance(value, dict) or "path" not in value:
+        return False
+    meta = value.get("meta")
+    if isinstance(meta, dict) and meta.get("_type") == "gradio.FileData":
+        return True
+    return any(k in value for k in ("url", "orig_name", "mime_type", "is_stream"))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def safe_name(name: str, default: str = "file") -> str:
+    name = _SAFE.sub("_", os.path.basename(unquote(name or ""))).strip("._")
+    return name[:80] or default
+
+
+@dataclass
+class FileRecord:
+    """What a call did with one file, for the call record (never put in the value itself)."""
+
+    local: str
+    sha256: str
+    remote: str = ""  # server path after upload, or the URL it was downloaded from
+    size: int = 0
+    direction: str = "in"
+
+
+@dataclass
+class FileIO:
+    """Uploads and downloads for one Space (one API root)."""
+
+    http: Any  # tools.http.Http
+    api_root: str  # e.g. http://host/gradio_api
+    out_dir: Path
+    guard: Callable[[str], None] | None = None  # raises UploadRefused for paths the caller may not send
+    max_file_size: int | None = None
+    records: list[FileRecord] = field(default_factory=list)
+    _uploaded: dict[str, dict] = field(default_factory=dict)  # sha256 → FileData already on this server
+    _server_paths: set[str] = field(default_factory=set)
+
+    # ---------- inputs ----------
+    def shape_input(self, param: Param, value: Any) -> Any:
+        """Turn what the caller gave for a file parameter into what the schema asks for."""
+        shape = param.file_shape
+        if shape == "single":
+            return self.to_filedata(value)
+        if shape == "list":
+            return [self.to_filedata(v) for v in _as_list(value)]
+        if shape == "gallery":
+            return [self._gallery_item(v) for v in _as_list(value)]
+        return self._walk_nested(value)
+
+    def _gallery_item(self, item: Any) -> dict:
+        if isinstance(item, dict) and ("image" in item or "video" in item):
+            key = "video" if "video" in item else "image"
+            return {**item, key: self.to_filedata(item[key]), "caption": item.get("caption")}
+        if isinstance(item, (list, tuple)) and len(item) == 2:  # (file, caption), as gradio_client takes
+            item, caption = item
+        else:
+            caption = None
+        fd = self.to_filedata(item)
+        key = "video" if str(fd.get("orig_name", "")).lower().endswith(VIDEO_EXTS) else "image"
+        return {key: fd, "caption": caption}
+
+    def _walk_nested(self, value: Any) -> Any:
+        if is_filedata(value) or (isinstance(value, str) and (is_url(value) or os.path.isfile(value))):
+            return self.to_filedata(value)
+        if isinstance(value, dict):
+            return {k: self._walk_nested(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._walk_nested(v) for v in value]
+        return value
+
+    def to_filedata(self, value: Any) -> dict:
+        if is_filedata(value):
+            path = value["path"]
+            if is_url(path):
+                return self.upload(self._fetch(path), orig_name=value.get("orig_name"))
+            if path not in self._server_paths and os.path.isfile(path):
+                return self.upload(path, orig_name=value.get("orig_name"))
+            # A server-side path (uploaded earlier, or output of this same app): pass unchanged.
+            return {**value, "meta": FILE_META}
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value:
+            raise UploadRefused(f"A file input needs a local path, an http(s) URL or a FileData dict; "
+                                f"got {type(value).__name__}.")
+        if is_url(value):
+            return self.upload(self._fetch(value))
+        return self.upload(value)
+
+    def upload(self, path: str, orig_name: str | None = None) -> dict:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise UploadRefused(f"File {path} does not exist; give the path of an existing file.")
+        if self.guard:
+            self.guard(str(p.resolve()))
+        size = p.stat().st_size
+        if self.max_file_size and size > self.max_file_size:
+            raise UploadRefused(f"File {p.name} is {size} bytes; this Space accepts at most {self.max_file_size}.")
+        digest = sha256_file(p)
+        name = orig_name or p.name
+        if digest not in self._uploaded:
+            with open(p, "rb") as fh:
+                resp = self.http.request("POST", f"{self.api_root}/upload", what=f"Uploading {p.name}",
+                                         files=[("files", (name, fh))], retry_on=(429, 502, 503, 504))
+            paths = resp.json()
+            if not isinstance(paths, list) or not paths:
+                raise UploadRefused(f"The Space did not accept {p.name} (empty upload answer).")
+            self._uploaded[digest] = {"path": paths[0], "meta": FILE_META, "orig_name": name}
+            self._server_paths.add(paths[0])
+        self.records.append(FileRecord(local=str(p), sha256=digest, remote=self._uploaded[digest]["path"],
+                                       size=size, direction="in"))
+        return dict(self._uploaded[digest])
+
+    def _fetch(self, url: str) -> str:
+        """Download a URL input (no token unless the host is trusted) so it can be uploaded here."""
+        name = safe_name(urlsplit(url).path, "download")
+        dest = self.out_dir / "inputs" / name
+        return str(self._download(url, dest, what=f"Downloading input {url}"))
+
+    # ---------- outputs ----------
+    def localise(self, value: Any, endpoint: str) -> Any:
+        """Replace every FileData in an output by the local path of its downloaded copy."""
+        if is_filedata(value):
+            return self._download_output(value, endpoint)
+        if isinstance(value, dict):
+            return {k: self.localise(v, endpoint) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.localise(v, endpoint) for v in value]
+        return value
+
+    def _download_output(self, fd: dict, endpoint: str) -> str:
+        path = fd.get("path") or ""
+        url = fd.get("url") or ""
+        if is_url(path):
+            src = path
+        elif fd.get("is_stream") and is_url(url):
+            src = url
+        else:
+            # Build from our own base, like gradio_client: `url` depends on proxy headers and was wrong
+            # in older versions.
+            src = f"{self.api_root}/file={quote(path, safe='/')}"
+        orig = safe_name(fd.get("orig_name") or urlsplit(path).path or "output")
+        stem, ext = os.path.splitext(orig)
+        tmp = self.out_dir / f".partial-{os.getpid()}-{abs(hash(src))}"
+        self._download(src, tmp, what=f"Downloading output {orig}")
+        digest = sha256_file(tmp)
+        final = self.out_dir / f"{safe_name(endpoint)}-{stem}-{digest[:8]}{ext}"
+        os.replace(tmp, final)
+        self.records.append(FileRecord(local=str(final), sha256=digest, remote=src, size=final.stat().st_size,
+                                       direction="out"))
+        return str(final)
+
+    def _download(self, url: str, dest: Path, what: str) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.http.download(url, dest, what=what)
+        return dest
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -1,0 +1,157 @@
+"""The Hub side: agents.md contracts, space info (host, sdk, runtime stage) and Space search."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .contract import Contract, contract_from_host, parse_agents_md
+from .errors import AuthError, HTTPError, NotGradioSpace, SpaceNotFound, SpacechainError
+from .http import Http
+from .refs import subdomain_host
+
+
+@dataclass(frozen=True)
+class SpaceStatus:
+    space: str
+    sdk: str | None
+    stage: str | None
+    hardware: str | None
+    host: str | None
+    sha: str | None
+    title: str
+    description: str
+    likes: int
+    private: bool
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    title: str
+    description: str
+    likes: int
+    stage: str | None
+    hardware: str | None
+    sdk: str | None = None
+    category: str | None = None
+    score: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Hub:
+    """Reads from HF_ENDPOINT (the real Hub or any stand-in speaking its API)."""
+
+    def __init__(self, http: Http):
+        self.http = http
+
+    def _api(self):
+        from huggingface_hub import HfApi  # deferred: keeps `--help` and pure-URL calls fast
+
+        return HfApi(endpoint=self.http.hub, token=self.http.policy.token or False)
+
+    def agents_md(self, space_id: str) -> Contract | None:
+        """The parsed contract, or None when the Hub serves no agents.md for this Space."""
+        url = f"{self.http.hub}/spaces/{space_id}/agents.md"
+        resp = self.http.request("GET", url, what=f"Reading agents.md of {space_id}",
+                                 ok=lambda r: r.is_success or r.status_code in (404, 401, 403))
+        if resp.status_code != 200:
+            return None
+        contract = parse_agents_md(resp.text, space_id)
+        self.http.policy.trust_space_host(contract.host)
+        return contract
+
+    def status(self, space_id: str) -> SpaceStatus:
+        from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+        try:
+            info = self._api().space_info(space_id)
+        except RepositoryNotFoundError:
+            raise SpaceNotFound(f"Space {space_id} was not found on {self.http.hub}: check the id "
+                                "(owner/name), or log in if it is private.") from None
+        except GatedRepoError:
+            raise AuthError(f"Space {space_id} is gated: accept its conditions on the Hub first.") from None
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            raise HTTPError(f"The Hub failed to describe {space_id} (HTTP {status}); retry later.", status) from None
+        except OSError as exc:  # connection errors from the Hub client
+            raise SpacechainError(f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
+                                  "check your network or HF_ENDPOINT.") from None
+        card = info.card_data.to_dict() if info.card_data is not None else {}
+        runtime = info.runtime
+        return SpaceStatus(
+            space=space_id,
+            sdk=info.sdk or card.get("sdk"),
+            stage=runtime.stage if runtime else None,
+            hardware=(runtime.hardware or runtime.requested_hardware) if runtime else None,
+            host=info.host,
+            sha=info.sha,
+            title=card.get("title") or space_id,
+            description=card.get("short_description") or "",
+            likes=info.likes or 0,
+            private=bool(info.private),
+        )
+
+    def contract_from_status(self, st: SpaceStatus) -> Contract:
+        if st.sdk and st.sdk != "gradio":
+            raise NotGradioSpace(f"Space {st.space} uses the {st.sdk} SDK, not Gradio, so it has no Gradio API; "
+                                 "pick a Gradio Space.")
+        host = st.host or subdomain_host(st.space)
+        self.http.policy.trust_space_host(host)
+        return contract_from_host(st.space, host, title=st.description or st.title)
+
+    def search(self, query: str, limit: int = 8, include_non_running: bool = False) -> list[SearchHit]:
+        """Semantic search first; plain search when the semantic endpoint is unavailable."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        api = self._api()
+        try:
+            raw = list(api.search_spaces(query, sdk="gradio", include_non_running=include_non_running))
+            hits = [_hit_from_search(r) for r in raw]
+        except (HfHubHTTPError, ValueError, KeyError):
+            hits = self._plain_search(api, query, limit)
+        except OSError as exc:
+            raise SpacechainError(f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
+                                  "check your network or HF_ENDPOINT.") from None
+        hits = [h for h in hits if h.sdk in (None, "gradio")]
+        if not include_non_running:
+            hits = [h for h in hits if h.stage in (None, "RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING")]
+        # Stable sort keeps the Hub's relevance order within each group.
+        hits.sort(key=lambda h: 0 if (h.stage or "").startswith("RUNNING") else 1)
+        return hits[:limit]
+
+    def _plain_search(self, api: Any, query: str, limit: int) -> list[SearchHit]:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        words = [w for w in query.split() if w]
+        seen: dict[str, SearchHit] = {}
+        # The plain endpoint matches a substring of the id, so a multi-word goal is split in words.
+        for term in [query] + (words if len(words) > 1 else []):
+            try:
+                found = api.list_spaces(search=term, filter="gradio", sort="likes", limit=limit * 2,
+                                        expand=["cardData", "likes", "runtime", "sdk", "tags"])
+                for info in found:
+                    seen.setdefault(info.id, _hit_from_info(info))
+            except HfHubHTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                raise HTTPError(f"Hub search failed (HTTP {status}); retry later.", status) from None
+            if len(seen) >= limit:
+                break
+        return list(seen.values())
+
+
+def _hit_from_search(r: Any) -> SearchHit:
+    rt = r.runtime
+    return SearchHit(id=r.id, title=r.title or r.id, description=r.ai_short_description or "", likes=r.likes or 0,
+                     stage=rt.stage if rt else None, hardware=(rt.hardware or rt.requested_hardware) if rt else None,
+                     sdk=r.sdk, category=r.ai_category, score=r.semantic_relevancy_score)
+
+
+def _hit_from_info(info: Any) -> SearchHit:
+    card = info.card_data.to_dict() if info.card_data is not None else {}
+    rt = info.runtime
+    return SearchHit(id=info.id, title=card.get("title") or info.id, description=card.get("short_description") or "",
+                     likes=info.likes or 0, stage=rt.stage if rt else None,
+                     hardware=(rt.hardware or rt.requested_hardware) if rt else None, sdk=info.sdk or card.get("sdk"))

@@ -1,0 +1,293 @@
+"""One submitted call: a single SSE stream read in the background from submit to `complete`/`error`.
+
+Closing the stream of `/call/<endpoint>/<event_id>` mid-job cancels the job and a second GET gets
+404, so the stream is opened once and kept open by a thread; callers wait on it with their own
+timeouts, and the job keeps running between waits."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import httpx
+from httpx_sse import EventSource
+
+from .errors import CallTimeout, Cancelled, ConnectionLost, QuotaExceeded, SpaceError, SpacechainError
+from .http import error_for
+
+HIDDEN_ERROR = ("the Space raised an error but hid its message (show_error=False); check the inputs "
+                "against its API, or try another Space")
+
+
+@dataclass
+class JobUpdate:
+    state: str  # queued | running | generating | downloading | complete | error
+    elapsed_s: float
+    queue_size: int | None = None
+    eta_s: float | None = None
+    partial: list | None = None  # the latest `generating` outputs, as sent (files not downloaded)
+    generated: int = 0
+
+
+@dataclass
+class CallRecord:
+    """Everything about one call, for manifests and JSON output. Values only, no live objects."""
+
+    space: str
+    endpoint: str
+    session: str
+    inputs: Any
+    host: str = ""
+    event_id: str = ""
+    status: str = "submitted"
+    outputs: Any = None
+    error: dict | None = None
+    files: list[dict] = field(default_factory=list)
+    submitted_at: str = ""
+    queue_s: float | None = None  # estimated from the Space's queue size (the REST stream has no rank)
+    run_s: float | None = None
+    total_s: float | None = None
+    generated: int = 0
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+_QUOTA_TEXT = re.compile(r"exceeded your .*quota|GPU quota|ZeroGPU", re.I)
+_REQ_LEFT = re.compile(r"\((\d+(?:\.\d+)?)s requested vs\.? (\d+(?:\.\d+)?)s left\)")
+_RETRY_IN = re.compile(r"(?:try again|retry) in (\d+):(\d\d):(\d\d)", re.I)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def space_error(data: Any, space: str) -> SpacechainError:
+    """Interpret the `data` of an `error` event: null, a transport string, or gradio's error dict."""
+    if data is None:
+        return SpaceError(f"{space}: {HIDDEN_ERROR}.", hidden=True)
+    if isinstance(data, str):
+        if data.startswith("404"):
+            return ConnectionLost(f"{space}: the server no longer knows this job (404); it was read before or "
+                                  "cancelled: submit it again.")
+        return ConnectionLost(f"{space}: {data.strip() or 'the server stopped the job'}; retry later.")
+    if isinstance(data, dict):
+        msg, title = data.get("error"), data.get("title")
+        if msg is None:
+            return SpaceError(f"{space}: {HIDDEN_ERROR}.", title=title, hidden=True)
+        text = _TAGS.sub("", str(msg)).strip()
+        if (title and "zerogpu" in title.lower() and "quota" in title.lower()) or _QUOTA_TEXT.search(text):
+            return quota_error(text, title, space)
+        label = f" ({title})" if title and title != "Error" else ""
+        return SpaceError(f"{space} failed{label}: {text}", title=title)
+    return SpaceError(f"{space} failed: {json.dumps(data)[:300]}")
+
+
+def quota_error(text: str, title: str | None, space: str) -> QuotaExceeded:
+    m = _REQ_LEFT.search(text)
+    req, left = (float(m.group(1)), float(m.group(2))) if m else (None, None)
+    r = _RETRY_IN.search(text)
+    retry = int(r.group(1)) * 3600 + int(r.group(2)) * 60 + int(r.group(3)) if r else None
+    parts = [f"{space}: ZeroGPU quota exceeded"]
+    if req is not None:
+        parts.append(f"({req:g}s requested vs {left:g}s left)")
+    when = f"retry in {retry} s" if retry is not None else "retry later"
+    text = " ".join(parts) + f"; {when} or use another Space (log in with an HF token for more quota)."
+    return QuotaExceeded(text, title=title, requested_s=req, left_s=left, retry_after_s=retry)
+
+
+class Job:
+    """Handle on a submitted call. `result()` waits; the stream keeps being read meanwhile."""
+
+    def __init__(self, *, http, space: str, poll_url: str, queue_status_url: str, record: CallRecord,
+                 localise: Callable[[Any], Any], release: Callable[[], None],
+                 on_update: Callable[[JobUpdate], None] | None = None, timeout: float | None = None,
+                 idle_timeout: float = 120.0):
+        self.http, self.space, self.record = http, space, record
+        self._poll_url, self._status_url = poll_url, queue_status_url
+        self._localise, self._release, self._on_update = localise, release, on_update
+        self._deadline = time.monotonic() + timeout if timeout else None
+        self._timeout, self._idle = timeout, idle_timeout
+        self._done = threading.Event()
+        self._result: list | None = None
+        self._error: SpacechainError | None = None
+        self._resp: httpx.Response | None = None
+        self._cancelled = False
+        self._expired = False
+        self._t0 = time.monotonic()
+        self._first_event: float | None = None
+        self._started_est: float | None = None
+        self._queue_size: int | None = None
+        self._eta: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"job-{record.event_id[:8]}", daemon=True)
+        self._thread.start()
+
+    @property
+    def event_id(self) -> str:
+        return self.record.event_id
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def result(self, timeout: float | None = None) -> list:
+        if not self._done.wait(timeout):
+            raise CallTimeout(f"{self.space}: still running after {timeout:g} s (event {self.event_id}); "
+                              "wait again or cancel it.")
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+    def cancel(self) -> None:
+        """Closing the stream makes the server cancel the job."""
+        self._cancelled = True
+        self._close_stream()
+
+    # ---- background ----
+    def _emit(self, state: str, partial: list | None = None) -> None:
+        if self._on_update:
+            try:
+                self._on_update(JobUpdate(state, time.monotonic() - self._t0, self._queue_size, self._eta,
+                                          partial, self.record.generated))
+            except Exception:  # a display callback must never break the job
+                pass
+
+    def _close_stream(self) -> None:
+        resp = self._resp
+        if resp is not None:
+            try:
+                resp.close()
+            except Exception:
+                pass
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._close_stream()
+
+    def _run(self) -> None:
+        timer = threading.Timer(self._timeout, self._expire) if self._timeout else None
+        sampler = threading.Thread(target=self._sample_queue, daemon=True)
+        last_event: tuple[str, Any] | None = None
+        try:
+            if timer:
+                timer.daemon = True
+                timer.start()
+            sampler.start()
+            with self.http.client.stream("GET", self._poll_url, headers={"accept": "text/event-stream"},
+                                         timeout=httpx.Timeout(connect=10.0, read=self._idle, write=30.0,
+                                                               pool=30.0)) as resp:
+                self._resp = resp
+                if self._expired or self._cancelled:
+                    raise httpx.ReadError("closed")
+                if not resp.is_success:
+                    resp.read()
+                    raise error_for(resp, f"Reading the result of {self.space}")
+                for sse in EventSource(resp).iter_sse():
+                    data = _parse(sse.data)
+                    last_event = (sse.event, data)
+                    if sse.event == "heartbeat":
+                        self._emit(self._state())
+                        continue
+                    if self._first_event is None:
+                        self._first_event = time.monotonic()
+                    if sse.event == "generating":
+                        self.record.generated += 1
+                        self._emit("generating", data if isinstance(data, list) else [data])
+                    elif sse.event == "complete":
+                        self._finish_ok(data)
+                        return
+                    elif sse.event == "error":
+                        raise space_error(data, self.space)
+                raise ConnectionLost(f"{self.space}: the result stream ended without a result; retry the call.")
+        except SpacechainError as exc:
+            self._error = exc
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            if last_event and last_event[0] == "error":
+                # gradio raises after yielding an error, so the chunked body is cut: the event wins.
+                self._error = space_error(last_event[1], self.space)
+            elif self._expired:
+                self._error = CallTimeout(f"{self.space}: no result after {self._timeout:g} s, so the job was "
+                                          "cancelled; retry with a longer timeout or pick a faster Space.")
+            elif self._cancelled:
+                self._error = Cancelled(f"{self.space}: the call was cancelled.")
+            elif isinstance(exc, httpx.ReadTimeout):
+                self._error = CallTimeout(f"{self.space}: no event for {self._idle:g} s (not even a heartbeat); "
+                                          "the Space looks stuck, so the job was abandoned; retry later.")
+            elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                self._error = ConnectionLost(f"{self.space}: cannot connect to read the result; the server is "
+                                             "down: retry later or pick another Space.")
+            else:
+                self._error = ConnectionLost(f"{self.space}: the connection was lost before the result "
+                                             f"({exc.__class__.__name__}); the server may have died: retry later.")
+        except Exception as exc:  # a bug must surface as an error, never as a hang
+            self._error = SpacechainError(f"{self.space}: unexpected failure reading the result: {exc!r}")
+        finally:
+            if timer:
+                timer.cancel()
+            if self._error is not None:
+                self.record.status = "error"
+                self.record.error = self._error.to_dict()
+                self._emit("error")
+            self._stamp()
+            self._release()
+            self._done.set()
+
+    def _finish_ok(self, data: Any) -> None:
+        self._emit("downloading")
+        outputs = data if isinstance(data, list) else [data]
+        self._result = self._localise(outputs)
+        self.record.outputs = self._result
+        self.record.status = "complete"
+        self._emit("complete")
+
+    def _stamp(self) -> None:
+        end = time.monotonic()
+        self.record.total_s = round(end - self._t0, 4)
+        started = self._started_est or self._t0
+        self.record.queue_s = round(started - self._t0, 4)
+        self.record.run_s = round(end - started, 4)
+
+    def _state(self) -> str:
+        if self.record.generated:
+            return "generating"
+        if self._queue_size is None:
+            return "waiting"
+        return "queued" if self._queue_size else "running"
+
+    def _sample_queue(self) -> None:
+        """Space-wide queue size while waiting: the only queue signal the REST protocol offers."""
+        delay = 0.75
+        while not self._done.wait(delay):
+            if self._first_event is not None and self._started_est is not None:
+                return
+            try:
+                resp = self.http.client.get(self._status_url, timeout=5.0)
+                body = resp.json() if resp.is_success else {}
+            except (httpx.HTTPError, ValueError):
+                body = {}
+            size = body.get("queue_size") if isinstance(body, dict) else None
+            if isinstance(size, int):
+                self._queue_size = size
+                self._eta = body.get("rank_eta")
+                if size == 0 and self._started_est is None:
+                    self._started_est = time.monotonic()
+            self._emit(self._state())
+            delay = 2.0
+
+
+def _parse(text: str) -> Any:
+    if text in ("", None):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

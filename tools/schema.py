@@ -1,0 +1,308 @@
+"""A typed model of `GET /gradio_api/info`, its compact one-line-per-endpoint rendering, and the
+mapping of named or positional inputs onto the positional list that `/call/<endpoint>` takes."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import EndpointNotFound, InvalidInputs
+
+_MISSING = object()
+_PLACEHOLDER_NAME = re.compile(r"^param_\d+$")
+# Components whose single value is one file; their compact type names the media kind.
+_MEDIA = {"Image": "image", "Audio": "audio", "Video": "video", "Model3d": "model3d", "File": "", "Uploadbutton": ""}
+VIDEO_EXTS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    label: str
+    component: str
+    python_type: str
+    json_type: dict
+    has_default: bool
+    default: Any
+    description: str = ""
+
+    @property
+    def choices(self) -> list | None:
+        enum = self.json_type.get("enum")
+        if enum is None and isinstance(self.json_type.get("items"), dict):
+            enum = self.json_type["items"].get("enum")
+        if enum is not None:
+            return list(enum)
+        m = re.search(r"Literal\[(.*)\]", self.python_type)
+        if m:
+            try:
+                val = ast.literal_eval(f"[{m.group(1)}]")
+                return val if isinstance(val, list) else None
+            except (ValueError, SyntaxError):
+                return None
+        return None
+
+    @property
+    def takes_files(self) -> bool:
+        return "filepath" in self.python_type or _schema_has_filedata(self.json_type)
+
+    @property
+    def is_list(self) -> bool:
+        return self.python_type.startswith("list[") or self.json_type.get("type") == "array"
+
+    @property
+    def file_shape(self) -> str:
+        """'single', 'list', 'gallery' or 'nested' (files somewhere inside a dict)."""
+        if self.component == "Gallery":
+            return "gallery"
+        if self.python_type == "filepath" or (self.component in _MEDIA and not self.is_list):
+            return "single"
+        if self.python_type in ("list[filepath]",) or (self.component in _MEDIA and self.is_list):
+            return "list"
+        return "nested"
+
+    def compact_type(self) -> str:
+        choices = self.choices
+        if choices is not None and not self.takes_files:
+            alts = "|".join(json.dumps(c) for c in choices)
+            return f"list[{alts}]" if self.is_list else alts
+        if self.takes_files and self.file_shape == "single":
+            return _media_name(self.component)
+        if self.takes_files and self.file_shape == "list":
+            return f"list[{_media_name(self.component)}]"
+        return _simplify(self.python_type) or self.json_type.get("type", "any")
+
+
+def _media_name(component: str) -> str:
+    kind = _MEDIA.get(component, "")
+    return f"{kind} file" if kind else "file"
+
+
+def _simplify(python_type: str) -> str:
+    return python_type.replace("filepath", "file")
+
+
+def _schema_has_filedata(node: Any) -> bool:
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict) and "path" in props and ("meta" in props or "orig_name" in props):
+            return True
+        if node.get("title") in ("FileData", "ImageData"):
+            return True
+        return any(_schema_has_filedata(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_schema_has_filedata(v) for v in node)
+    return False
+
+
+@dataclass(frozen=True)
+class Return:
+    label: str
+    component: str
+    python_type: str
+
+    def compact_type(self) -> str:
+        if self.python_type == "filepath" or (self.component in _MEDIA and "filepath" in self.python_type
+                                              and not self.python_type.startswith("list")):
+            return _media_name(self.component)
+        if self.component == "Gallery":
+            return "gallery[image file]"
+        return _simplify(self.python_type) or "any"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # with the leading slash, as /info names it
+    params: tuple[Param, ...]
+    returns: tuple[Return, ...]
+    description: str = ""
+
+    @property
+    def api_name(self) -> str:
+        return self.name.lstrip("/")
+
+    def signature(self) -> str:
+        parts = []
+        for p in self.params:
+            name = f'{p.name} "{p.label}"' if _PLACEHOLDER_NAME.match(p.name) and p.label else p.name
+            text = f"{name}: {p.compact_type()}"
+            if p.has_default:
+                text += f" = {_short_json(p.default)}"
+            parts.append(text)
+        rets = ", ".join(r.compact_type() for r in self.returns)
+        line = f"{self.name}({', '.join(parts)}) -> [{rets}]"
+        if self.description:
+            line += f"  # {_one_line(self.description, 100)}"
+        return line
+
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def to_positional(self, inputs: dict | list | tuple | None,
+                      convert: Callable[[Param, Any], Any] | None = None) -> list:
+        """Map named or positional inputs to the positional list, filling defaults.
+
+        `convert` is applied to every value actually given (files get uploaded there)."""
+        given = _normalise_inputs(self, inputs)
+        missing = [p.name for p in self.params if p.name not in given and not p.has_default]
+        if missing:
+            raise InvalidInputs(f"{self.name} is missing required input(s) {', '.join(missing)}; "
+                                f"signature: {self.signature()}")
+        data = []
+        for p in self.params:
+            if p.name in given:
+                value = given[p.name]
+                data.append(convert(p, value) if convert and value is not None else value)
+            else:
+                data.append(p.default)
+        return data
+
+
+def _normalise_inputs(ep: Endpoint, inputs: dict | list | tuple | None) -> dict[str, Any]:
+    if inputs is None:
+        return {}
+    names = ep.param_names()
+    if isinstance(inputs, dict):
+        unknown = [k for k in inputs if k not in names]
+        if unknown:
+            valid = ", ".join(names) or "none (it takes no inputs)"
+            raise InvalidInputs(f"{ep.name} has no input named {', '.join(map(str, unknown))}; "
+                                f"valid names: {valid}.")
+        return dict(inputs)
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) > len(names):
+            raise InvalidInputs(f"{ep.name} takes {len(names)} input(s) but {len(inputs)} were given; "
+                                f"signature: {ep.signature()}")
+        return dict(zip(names, inputs))
+    if len(names) == 1:
+        return {names[0]: inputs}
+    raise InvalidInputs(f"Inputs for {ep.name} must be a dict of name→value or a list; "
+                        f"got {type(inputs).__name__}.")
+
+
+@dataclass
+class ApiSchema:
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    raw_chars: int = 0
+
+    @classmethod
+    def from_info(cls, info: dict) -> "ApiSchema":
+        eps: dict[str, Endpoint] = {}
+        for name, body in (info.get("named_endpoints") or {}).items():
+            if body.get("api_visibility", "public") == "private" or body.get("show_api") is False:
+                continue
+            params = tuple(
+                Param(
+                    name=p.get("parameter_name") or f"param_{i}",
+                    label=p.get("label") or "",
+                    component=p.get("component") or "",
+                    python_type=(p.get("python_type") or {}).get("type", "") or "",
+                    json_type=p.get("type") or {},
+                    has_default=bool(p.get("parameter_has_default")),
+                    default=p.get("parameter_default"),
+                    description=(p.get("python_type") or {}).get("description", "") or "",
+                )
+                for i, p in enumerate(body.get("parameters") or [])
+            )
+            returns = tuple(
+                Return(label=r.get("label") or "", component=r.get("component") or "",
+                       python_type=(r.get("python_type") or {}).get("type", "") or "")
+                for r in body.get("returns") or []
+            )
+            key = name if name.startswith("/") else f"/{name}"
+            eps[key] = Endpoint(key, params, returns, description=body.get("description") or "")
+        return cls(eps, raw_chars=len(json.dumps(info)))
+
+    def endpoint(self, name: str, space: str = "") -> Endpoint:
+        key = "/" + (name or "").strip().lstrip("/")
+        if key in self.endpoints:
+            return self.endpoints[key]
+        valid = ", ".join(self.endpoints) or "none"
+        where = f" on {space}" if space else ""
+        raise EndpointNotFound(f"No endpoint {key}{where}; available: {valid}.", list(self.endpoints))
+
+    def compact(self) -> str:
+        return "\n".join(ep.signature() for ep in self.endpoints.values())
+
+    def to_dict(self) -> dict:
+        return {
+            name: {
+                "description": ep.description,
+                "parameters": [
+                    {"name": p.name, "label": p.label, "component": p.component, "type": p.compact_type(),
+                     "required": not p.has_default, **({"default": p.default} if p.has_default else {}),
+                     "takes_files": p.takes_files, **({"choices": p.choices} if p.choices is not None else {})}
+                    for p in ep.params
+                ],
+                "returns": [{"label": r.label, "component": r.component, "type": r.compact_type()}
+                            for r in ep.returns],
+                "signature": ep.signature(),
+            }
+            for name, ep in self.endpoints.items()
+        }
+
+
+def _short_json(value: Any) -> str:
+    # Python literals: the agent writes Python, so True/None read better than true/null.
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(text: str, limit: int) -> str:
+    s = " ".join(text.split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+def coerce_text(param: Param, text: str) -> Any:
+    """Convert a command-line string to the value the parameter's schema asks for."""
+    t = param.python_type
+    choices = param.choices
+    if param.takes_files and param.file_shape == "single":
+        return text
+    if choices is not None and not param.is_list:
+        for c in choices:
+            if str(c) == text:
+                return c
+        raise InvalidInputs(f"{param.name} must be one of {', '.join(map(str, choices))}; got {text!r}.")
+    if param.component in ("Json", "Dataframe"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text  # a bare word is a valid JSON string for the user's intent
+    try:
+        if t == "str" or "str" in t.split(" | "):
+            return text
+        if t == "int":
+            return int(text)
+        if t == "float":
+            return float(text)
+        if t == "bool":
+            low = text.strip().lower()
+            if low in _TRUE | _FALSE:
+                return low in _TRUE
+            raise ValueError
+    except ValueError:
+        raise InvalidInputs(f"{param.name} expects {t}; got {text!r}.") from None
+    if param.is_list or t.startswith(("dict", "list", "tuple")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            if param.takes_files or param.is_list:
+                return [s for s in text.split(",") if s]  # a comma list of paths or plain words
+            raise InvalidInputs(f"{param.name} expects JSON ({_simplify(t)}); got {text!r}.") from None
+    # Unions and unknown types: JSON when it parses, else the text.
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
