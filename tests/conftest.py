@@ -73,6 +73,7 @@ def app_launcher(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
     """Factory: launch(names, delay=None) -> {name: url}, a private app process stopped after the test.
 
     Use it when a test needs its own SPACECHAIN_TEST_DELAY or must not share queues with other tests.
+    `launch.procs` lists the started processes (last one last), e.g. to kill one by PID mid-test.
     """
     procs: list[Popen] = []
 
@@ -81,6 +82,7 @@ def app_launcher(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
         procs.append(proc)
         return urls
 
+    launch.procs = procs  # type: ignore[attr-defined]  # tests that kill a server mid-job need the PID
     yield launch
     for proc in procs:
         stop_process(proc)

@@ -78,12 +78,14 @@ def stop_process(proc: subprocess.Popen, grace: float = 5) -> None:
 
 @dataclass
 class Reply:
-    """One scripted response. `delay` sleeps before answering (for timeout tests)."""
+    """One scripted response. `delay` sleeps before answering (for timeout tests). `drop` announces a
+    longer body than it sends and then closes the connection (a server dying mid-stream)."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | str | dict | list = b""
     delay: float = 0.0
+    drop: bool = False
 
 
 def sse(*events: tuple[str, Any]) -> Reply:
@@ -162,10 +164,13 @@ class ScriptedServer:
                 self.send_response(reply.status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("content-length", str(len(data)))
+                self.send_header("content-length", str(len(data) + (1000 if reply.drop else 0)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
+                if reply.drop:
+                    self.wfile.flush()
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 

@@ -1,0 +1,74 @@
+"""Live progress for Space calls on stderr (stdout stays clean for results and --json)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from spacechain.tools import JobUpdate
+
+err = Console(stderr=True)
+
+_STYLE = {"queued": "yellow", "waiting": "cyan", "running": "cyan", "generating": "magenta",
+          "downloading": "blue", "complete": "green", "error": "red", "cached": "green"}
+
+
+class Board:
+    """One line per job (queued / running / done / failed), redrawn by a rich Live on stderr."""
+
+    def __init__(self, console: Console = err):
+        self.console = console
+        self._rows: dict[str, tuple[str, JobUpdate | None, float]] = {}
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    def callback(self, label: str):
+        start = time.monotonic()
+        with self._lock:
+            self._rows[label] = ("submitted", None, start)
+
+        def on_update(u: JobUpdate) -> None:
+            with self._lock:
+                self._rows[label] = (u.state, u, start)
+            if self._live:
+                self._live.update(self.render())
+
+        return on_update
+
+    def render(self) -> Table:
+        table = Table.grid(padding=(0, 1))
+        now = time.monotonic()
+        with self._lock:
+            rows = list(self._rows.items())
+        for label, (state, u, start) in rows:
+            detail = []
+            if u and u.queue_size and state in ("queued", "waiting"):
+                detail.append(f"{u.queue_size} in the Space's queue")
+            if u and u.eta_s:
+                detail.append(f"eta {u.eta_s:.0f}s")
+            if u and u.generated:
+                detail.append(f"{u.generated} partial")
+            elapsed = u.elapsed_s if (u and state in ("complete", "error")) else now - start
+            table.add_row(Text(label, style="bold"), Text(state, style=_STYLE.get(state, "")),
+                          Text(f"{elapsed:5.1f}s"), Text(" · ".join(detail), style="dim"))
+        return table
+
+    @contextmanager
+    def live(self) -> Iterator["Board"]:
+        if not self.console.is_terminal:
+            yield self
+            return
+        with Live(self.render(), console=self.console, refresh_per_second=8, transient=False,
+                  get_renderable=self.render) as live:
+            self._live = live
+            try:
+                yield self
+            finally:
+                self._live = None

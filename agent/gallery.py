@@ -1,0 +1,314 @@
+"""A static `gallery.html` for a run: every media file the run produced, each with the chain of calls
+that made it ("Eiffel Tower" → acme/flux-lite /generate → image → acme/trellis-lite /image_to_3d → model).
+
+Everything from the manifest is untrusted (prompts, Space outputs): it is html-escaped, URLs are
+percent-encoded relative paths, data never goes into a script context, and a CSP forbids any script but
+the pinned model-viewer and any request to another host.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from string import Template
+from typing import Any, Iterator
+from urllib.parse import quote
+
+# Pinned <model-viewer> (3D), loaded only when the run made a 3D model. Version from
+# `npm view @google/model-viewer version`; the hash is of the file in the npm tarball:
+#   npm pack @google/model-viewer@4.4.0 && tar xzf google-model-viewer-4.4.0.tgz
+#   openssl dgst -sha384 -binary package/dist/model-viewer.min.js | openssl base64 -A
+# jsDelivr serves the npm bytes unchanged, so the browser's integrity check passes.
+MODEL_VIEWER_VERSION = "4.4.0"
+MODEL_VIEWER_URL = f"https://cdn.jsdelivr.net/npm/@google/model-viewer@{MODEL_VIEWER_VERSION}/dist/model-viewer.min.js"
+MODEL_VIEWER_SRI = "sha384-wjsPzEO+lXOf7d9csIDfAQpPt2OKuUU3m0K9qsdKIuzX4N8czSF6hdh23eAbZa3p"
+MODEL_VIEWER_ENV = "SPACECHAIN_MODEL_VIEWER"
+LOCAL_MODEL_VIEWER = "assets/model-viewer.min.js"
+
+KINDS = {
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".webp", ".gif"), "image"),
+    **dict.fromkeys((".wav", ".mp3", ".ogg", ".flac"), "audio"),
+    **dict.fromkeys((".mp4", ".webm", ".mov"), "video"),
+    **dict.fromkeys((".glb", ".gltf"), "model"),
+}
+TEXT_MAX = 200
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _kind(path: str) -> str | None:
+    return KINDS.get(os.path.splitext(path)[1].lower())
+
+
+def _leaves(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """(top-level input name, scalar) for every scalar in a nested value; FileData dicts give their path."""
+    if isinstance(value, dict):
+        if isinstance(value.get("path"), str):
+            yield key, value["path"]
+            return
+        for k, v in value.items():
+            yield from _leaves(v, key or str(k))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v, key)
+    else:
+        yield key, value
+
+
+def _is_path(s: str) -> bool:
+    """Absolute paths and URLs (how the client records files), or relative media file names."""
+    if len(s) > 1024 or "\n" in s:
+        return False
+    return s.startswith(("/", "http://", "https://")) or _kind(s) is not None
+
+
+class _Run:
+    """The manifest's calls with paths normalised, who produced which file, and each call's parents."""
+
+    def __init__(self, run_dir: Path, calls: list[dict]):
+        self.run_dir, self.calls = run_dir, calls
+        # Inputs may name an earlier output by its Space URL rather than its local copy.
+        self.alias = {f["remote"]: f["local"] for c in calls for f in c.get("files") or []
+                      if f.get("remote") and f.get("local") and f.get("direction") == "out"}
+        self.producer: dict[str, int] = {}
+        self.parents: list[list[int]] = []
+        self.via_session: list[bool] = []
+        for i, call in enumerate(calls):
+            parents = []
+            for _, v in _leaves(call.get("inputs")):
+                j = self.producer.get(self.norm(v)) if isinstance(v, str) else None
+                if j is not None and j not in parents:
+                    parents.append(j)
+            # Stateful two-endpoint Spaces (image_to_3d then extract_glb) pass the asset in the session,
+            # not as a file: the later call continues the latest other endpoint on that Space and session.
+            # (A second /generate on the same session is a new chain, not a continuation.)
+            session = [j for j in range(i) if self._continues(calls[j], call)][-1:] if not parents else []
+            self.parents.append(parents or session)
+            self.via_session.append(bool(session))
+            for _, v in _leaves(call.get("outputs")):
+                if isinstance(v, str) and _is_path(v):
+                    self.producer.setdefault(self.norm(v), i)
+
+    @staticmethod
+    def _continues(a: dict, b: dict) -> bool:
+        return (a.get("space") == b.get("space") and a.get("endpoint") != b.get("endpoint")
+                and (a.get("session") or "default") == (b.get("session") or "default"))
+
+    def norm(self, s: str) -> str:
+        s = self.alias.get(s, s)
+        if s.startswith(("http://", "https://")):
+            return s
+        return os.path.normpath(self.run_dir / s)
+
+    def rel(self, s: str) -> str:
+        """Percent-encoded path relative to the run folder ("%3A" also rules out a `javascript:` scheme)."""
+        path = self.norm(s)
+        if path.startswith(("http://", "https://")):
+            return ""  # never linked: the page makes no request to another host
+        return quote(Path(os.path.relpath(path, self.run_dir)).as_posix(), safe="/")
+
+    def chain(self, i: int) -> list[int]:
+        """`i` and all its ancestors, in call order."""
+        seen, todo = set(), [i]
+        while todo:
+            j = todo.pop()
+            if j not in seen:
+                seen.add(j)
+                todo += self.parents[j]
+        return sorted(seen)
+
+    def cards(self) -> Iterator[tuple[int, str, str]]:
+        """(producing call, path, kind) for each media output, first producer wins."""
+        seen = set()
+        for i, call in enumerate(self.calls):
+            for _, v in _leaves(call.get("outputs")):
+                if isinstance(v, str) and _is_path(v) and _kind(v) and self.norm(v) not in seen:
+                    seen.add(self.norm(v))
+                    yield i, v, _kind(v) or ""
+
+
+def _file_item(run: _Run, path: str) -> str:
+    kind, rel = _kind(path) or "file", run.rel(path)
+    name = _esc(os.path.basename(path.rstrip("/")) or path)
+    if kind == "image" and rel:
+        return f'<li class="file"><a href="{rel}"><img src="{rel}" alt="{name}" title="{name}"></a></li>'
+    return f'<li class="file" title="{name}">{kind}</li>'
+
+
+def _chain_html(run: _Run, i: int, kind: str) -> str:
+    items = []
+    for j in run.chain(i):
+        call = run.calls[j]
+        for key, v in _leaves(call.get("inputs")):
+            if not isinstance(v, str) or not v:
+                continue  # numbers and flags (seeds, steps) are noise in a chain
+            if _is_path(v) and (run.norm(v) in run.producer or os.path.exists(run.norm(v))):
+                items.append(_file_item(run, v))
+            else:
+                text = v if len(v) <= TEXT_MAX else v[:TEXT_MAX] + "…"
+                items.append(f'<li class="text"><span class="key">{_esc(key)}</span> “{_esc(text)}”</li>')
+        if run.via_session[j]:
+            items.append(f'<li class="session" title="state kept in the Space session">'
+                         f'session {_esc(call.get("session") or "default")}</li>')
+        items.append(f'<li class="call"><b>{_esc(call.get("space", "?"))}</b> {_esc(call.get("endpoint", ""))}</li>')
+    items.append(f'<li class="kind">{kind}</li>')
+    return f'<ol class="chain">{"".join(items)}</ol>'
+
+
+def _media_html(kind: str, rel: str, name: str) -> str:
+    if kind == "image":
+        return f'<a href="{rel}"><img src="{rel}" alt="{name}"></a>'
+    if kind == "audio":
+        return f'<audio controls preload="metadata" src="{rel}"></audio>'
+    if kind == "video":
+        return f'<video controls muted playsinline preload="metadata" src="{rel}"></video>'
+    return (f'<model-viewer src="{rel}" alt="{name}" camera-controls auto-rotate touch-action="pan-y" '
+            f'shadow-intensity="1"></model-viewer>')
+
+
+def _card(run: _Run, i: int, path: str, kind: str) -> str:
+    rel, name = run.rel(path), _esc(os.path.basename(path))
+    if not rel:
+        media, title = '<p class="missing">remote file, not downloaded</p>', f'<span class="name">{name}</span>'
+    else:
+        media, title = _media_html(kind, rel, name), f'<a class="name" href="{rel}">{name}</a>'
+        if not os.path.exists(run.norm(path)):
+            media = '<p class="missing">file missing</p>'
+    return (f'<figure class="card {kind}"><div class="media">{media}</div>'
+            f'<figcaption>{title}{_chain_html(run, i, kind)}</figcaption></figure>')
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:.1f} s" if isinstance(value, (int, float)) else ""
+
+
+def _calls_table(calls: list[dict]) -> str:
+    rows = []
+    for n, c in enumerate(calls, 1):
+        status = str(c.get("status", ""))
+        if isinstance(c.get("error"), dict) and c["error"].get("kind"):
+            status += f' ({c["error"]["kind"]})'
+        rows.append(f'<tr><td>{_esc(c.get("id", n))}</td><td>{_esc(c.get("space", ""))}</td>'
+                    f'<td>{_esc(c.get("endpoint", ""))}</td><td>{_esc(status)}</td>'
+                    f'<td class="num">{_seconds(c.get("total_s"))}</td><td>{"yes" if c.get("cached") else ""}</td></tr>')
+    return ('<table><thead><tr><th>#</th><th>Space</th><th>Endpoint</th><th>Status</th><th>Time</th>'
+            f'<th>Cached</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _date(value: Any) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except ValueError:
+        return str(value or "")
+
+
+PAGE = Template("""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src $script_src; \
+connect-src 'self' blob: data:; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'unsafe-inline'; \
+worker-src blob:; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="no-referrer">
+<title>$title</title>
+$script
+<style>
+:root { color-scheme: light dark; --bg: #f6f7f9; --fg: #1d2127; --muted: #687080; --card: #fff;
+  --line: #dfe3e8; --pill: #eef1f5; --accent: #3b5bdb; }
+@media (prefers-color-scheme: dark) { :root { --bg: #15171b; --fg: #e6e8eb; --muted: #9aa3b2;
+  --card: #1e2126; --line: #2e333b; --pill: #2a2f37; --accent: #91a7ff; } }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 2rem clamp(1rem, 4vw, 3rem); background: var(--bg); color: var(--fg);
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+h1 { margin: 0 0 .4rem; font-size: 1.6rem; }
+h2 { font-size: 1.1rem; margin: 2.5rem 0 .8rem; }
+a { color: var(--accent); }
+.meta { color: var(--muted); margin: 0; display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; }
+.badge { padding: 0 .5rem; border-radius: 1rem; background: var(--pill); color: var(--fg); }
+.badge.success { background: #2b8a3e; color: #fff; } .badge.error { background: #c92a2a; color: #fff; }
+.answer { white-space: pre-wrap; max-width: 70rem; margin: 1rem 0 0; }
+.grid { display: grid; gap: 1.2rem; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); }
+.card { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 12px; overflow: hidden; }
+.media { aspect-ratio: 1; display: grid; place-items: center; background: var(--pill); }
+.media > a, .media img { display: block; width: 100%; height: 100%; object-fit: contain; }
+.media audio { width: 90%; } .media video { width: 100%; height: 100%; background: #000; }
+model-viewer { width: 100%; height: 100%; --poster-color: transparent; }
+.missing { color: var(--muted); }
+figcaption { padding: .7rem .9rem .9rem; border-top: 1px solid var(--line); }
+.name { font-weight: 600; word-break: break-all; text-decoration: none; }
+.chain { list-style: none; display: flex; flex-wrap: wrap; align-items: center; gap: .35rem; padding: 0;
+  margin: .6rem 0 0; font-size: .85rem; }
+.chain li { display: flex; align-items: center; gap: .35rem; }
+.chain li + li::before { content: "→"; color: var(--muted); }
+.chain .text { overflow-wrap: anywhere; } .key { color: var(--muted); font-size: .75rem; }
+.chain .call { background: var(--pill); border-radius: 6px; padding: .05rem .45rem; }
+.chain .call b { font-weight: 600; } .chain .kind, .chain .session { color: var(--muted); font-style: italic; }
+.chain img { width: 36px; height: 36px; object-fit: cover; border-radius: 4px; border: 1px solid var(--line); }
+table { border-collapse: collapse; background: var(--card); border: 1px solid var(--line); font-size: .9rem; }
+th, td { text-align: left; padding: .35rem .8rem; border-bottom: 1px solid var(--line); }
+th { color: var(--muted); font-weight: 600; } .num { text-align: right; font-variant-numeric: tabular-nums; }
+footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
+</style>
+</head>
+<body>
+<header>
+<h1>$title</h1>
+<p class="meta"><span class="badge $status_class">$status</span><span>model: $model</span><span>$date</span>\
+<span>$n_files files · $n_calls calls</span></p>
+$answer
+</header>
+<h2>Outputs</h2>
+<main class="grid">
+$cards
+</main>
+<h2>Calls</h2>
+$table
+<footer>Made by spacechain.$hint</footer>
+</body>
+</html>
+""")
+
+
+def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None) -> Path:
+    """Write `<run_dir>/gallery.html` and return its path.
+
+    `model_viewer` (else $SPACECHAIN_MODEL_VIEWER) is a local model-viewer.min.js, copied into the run
+    folder so the page needs no network; without it the page loads the pinned CDN copy.
+    """
+    run_dir = Path(run_dir).resolve()
+    run = _Run(run_dir, [c for c in manifest.get("calls") or [] if isinstance(c, dict)])
+    cards = list(run.cards())
+    script, script_src, hint = "", "'none'", ""
+    if any(kind == "model" for _, _, kind in cards):
+        model_viewer = model_viewer or os.environ.get(MODEL_VIEWER_ENV) or None
+        if model_viewer:
+            (run_dir / LOCAL_MODEL_VIEWER).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(model_viewer, run_dir / LOCAL_MODEL_VIEWER)
+            script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', "'self'"
+        else:
+            script = (f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
+                      'crossorigin="anonymous"></script>')
+            script_src = MODEL_VIEWER_URL
+        # Browsers refuse to fetch models from file:// pages.
+        hint = " 3D models load when this folder is served over http, e.g. <code>python -m http.server</code>."
+    status = str(manifest.get("status") or "unknown")
+    answer = manifest.get("final_answer")
+    page = PAGE.substitute(
+        title=_esc(manifest.get("goal") or "spacechain run"),
+        script=script, script_src=script_src, hint=hint,
+        status=_esc(status), status_class=status if status in ("success", "error") else "",
+        model=_esc(manifest.get("model") or "?"), date=_esc(_date(manifest.get("started_at"))),
+        n_files=len(cards), n_calls=len(run.calls),
+        answer=f'<p class="answer">{_esc(answer)}</p>' if answer else "",
+        cards="\n".join(_card(run, *c) for c in cards) or "<p>No media files.</p>",
+        table=_calls_table(run.calls),
+    )
+    out = run_dir / "gallery.html"
+    out.write_text(page, encoding="utf-8")
+    return out

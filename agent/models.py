@@ -1,0 +1,121 @@
+"""LLM backends behind one small interface: `resolve()` a model option, `check()` it, `load()` it.
+
+- default: HF Inference Providers with the user's HF token (no litellm import);
+- `hf:<org/model>`: any model on Inference Providers;
+- `<litellm-provider>/<model>` (`anthropic/…`, `openai/…`, `ollama_chat/…`): litellm;
+- any id plus `--api-base`: an OpenAI-compatible server through litellm's `openai/<name>`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from spacechain.tools import SpacechainError
+
+DEFAULT_MODEL = "Qwen/Qwen3-Coder-480B-A35B-Instruct"
+
+# litellm's provider prefixes (a subset of litellm.provider_list kept here so choosing a backend
+# does not import litellm, which takes ~2 s).
+LITELLM_PROVIDERS = frozenset("""
+openai anthropic azure azure_ai bedrock vertex_ai gemini mistral groq together_ai ollama ollama_chat
+huggingface cohere cohere_chat deepseek xai openrouter fireworks_ai perplexity cerebras sambanova nvidia_nim
+hosted_vllm vllm lm_studio deepinfra replicate watsonx databricks cloudflare ai21 novita nebius github
+litellm_proxy custom_openai llamafile lambda_ai moonshot dashscope text-completion-openai friendliai
+""".split())
+_LOCAL_PROVIDERS = {"ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile"}
+
+
+class BackendError(SpacechainError):
+    kind = "model_backend"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    backend: str  # "hf" | "litellm"
+    model_id: str
+    api_base: str | None = None
+    api_key: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.model_id if self.backend == "litellm" else f"hf:{self.model_id}"
+
+
+def resolve(model: str | None, api_base: str | None = None, api_key: str | None = None) -> ModelSpec:
+    model = (model or os.environ.get("SPACECHAIN_MODEL") or "").strip()
+    if not model:
+        if api_base:
+            raise BackendError("--api-base needs --model, e.g. --model openai/<served-model-name>.")
+        return ModelSpec("hf", DEFAULT_MODEL, api_key=api_key)
+    if model.startswith("hf:"):
+        return ModelSpec("hf", model[3:], api_base=api_base, api_key=api_key)
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    if prefix in LITELLM_PROVIDERS:
+        return ModelSpec("litellm", model, api_base, api_key)
+    if api_base:  # any OpenAI-compatible server
+        return ModelSpec("litellm", f"openai/{model}", api_base, api_key)
+    if "/" in model:
+        return ModelSpec("hf", model, api_key=api_key)
+    raise BackendError(f"Unknown model {model!r}: use org/model for HF Inference Providers, "
+                       "provider/model for litellm (e.g. anthropic/claude-sonnet-4-5), or add --api-base.")
+
+
+def _import_litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def check(spec: ModelSpec) -> None:
+    """Fail in one line before any Space is called: bad id, missing key, unreachable server."""
+    if spec.backend == "hf":
+        from spacechain.tools.http import find_token
+
+        if not (spec.api_key or find_token()):
+            raise BackendError("No HF token for HF Inference Providers: set HF_TOKEN or run `hf auth login`, "
+                               "or choose another backend with --model.")
+        if spec.api_base:
+            _reachable(spec.api_base)
+        return
+    litellm = _import_litellm()
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model=spec.model_id, api_base=spec.api_base)
+    except Exception:
+        raise BackendError(f"litellm does not know the model {spec.model_id!r}: write provider/model "
+                           "(see https://docs.litellm.ai/docs/providers).") from None
+    if spec.api_base:
+        _reachable(spec.api_base)
+    elif provider not in _LOCAL_PROVIDERS and not spec.api_key:
+        env = litellm.validate_environment(model=spec.model_id)
+        if not env.get("keys_in_environment"):
+            keys = ", ".join(env.get("missing_keys") or []) or "the provider's API key"
+            raise BackendError(f"No API key for {spec.model_id}: set {keys} or pass --api-key.")
+
+
+def _reachable(api_base: str) -> None:
+    import httpx
+
+    try:
+        httpx.get(api_base.rstrip("/") + "/models", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise BackendError(f"Cannot reach the LLM backend at {api_base} ({exc.__class__.__name__}); "
+                           "start it or fix --api-base.") from None
+
+
+def load(spec: ModelSpec):
+    """A smolagents Model. Retries: a couple of quick ones in the client, none of smolagents' 2-4 min waits."""
+    if spec.backend == "hf":
+        from smolagents import InferenceClientModel
+
+        return InferenceClientModel(model_id=spec.model_id, token=spec.api_key, base_url=spec.api_base,
+                                    timeout=120, retry=False)
+    from smolagents import LiteLLMModel
+
+    _import_litellm()
+    key = spec.api_key
+    if spec.api_base and not key and spec.model_id.startswith("openai/"):
+        key = "sk-no-key"  # local OpenAI-compatible servers usually ignore it, but the client needs one
+    return LiteLLMModel(model_id=spec.model_id, api_base=spec.api_base, api_key=key, retry=False,
+                        num_retries=2, timeout=120)

@@ -1,0 +1,102 @@
+"""`spacechain chat`: a REPL whose turns share the agent's memory, one run folder and one manifest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+from spacechain.tools import SpacechainError
+
+from .display import err
+from .runner import Planner
+
+HELP = """Type a goal, or a command:
+  /help          this help
+  /model NAME    switch the LLM (same syntax as --model)
+  /reset         forget the conversation (files and the run folder stay)
+  /files         list files you attached and files produced so far
+  /attach PATH   let the agent use a local file
+  /save          write the manifest and gallery now
+  /exit          leave (Ctrl-D works too); Ctrl-C cancels the running turn"""
+
+
+class Repl:
+    def __init__(self, planner: Planner, load_model: Callable[[str], object], save: Callable[[], Path],
+                 history: Path | None = None):
+        self.planner, self.load_model, self.save = planner, load_model, save
+        self.history = history
+
+    def _reader(self) -> Callable[[], str]:
+        if not sys.stdin.isatty():
+            return lambda: input("spacechain> ")
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+        if self.history:
+            self.history.parent.mkdir(parents=True, exist_ok=True)
+        session = PromptSession(history=FileHistory(str(self.history)) if self.history else InMemoryHistory())
+        return lambda: session.prompt("spacechain> ")
+
+    def loop(self) -> int:
+        read = self._reader()
+        out = print
+        out(f"spacechain chat — run folder {self.planner.run.dir}. /help for commands.")
+        while True:
+            try:
+                line = read().strip()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line, as in a shell
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line.startswith("/"):
+                if self.command(line) == "exit":
+                    break
+                continue
+            result = self.planner.turn(line)
+            if result.status == "interrupted":
+                err.print("[yellow]turn cancelled[/yellow]")
+            elif result.error:
+                err.print(f"[red]error:[/red] {result.error}")
+            if result.answer is not None:
+                out(str(result.answer))
+        self.save()
+        return 0
+
+    def command(self, line: str) -> str | None:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        run = self.planner.run
+        try:
+            if name in ("/exit", "/quit"):
+                return "exit"
+            if name == "/help":
+                print(HELP)
+            elif name == "/reset":
+                self.planner.reset()
+                print("conversation forgotten")
+            elif name == "/files":
+                for f in run.manifest["user_files"]:
+                    print(f"attached  {f['path']}")
+                for f in run.produced_files():
+                    print(f"produced  {f}")
+            elif name == "/attach":
+                if not arg:
+                    raise SpacechainError("/attach needs a path: /attach PATH")
+                print(f"attached {run.allow(arg)}")
+            elif name == "/model":
+                if not arg:
+                    print(f"model: {run.manifest['model']}")
+                else:
+                    self.planner.set_model(self.load_model(arg))
+                    run.manifest["model"] = arg
+                    print(f"model: {arg}")
+            elif name == "/save":
+                print(f"saved {self.save()}")
+            else:
+                raise SpacechainError(f"unknown command {name}; /help lists the commands")
+        except SpacechainError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+        return None

@@ -1,0 +1,176 @@
+"""A run folder: output files, the upload sandbox, and `manifest.json` written as the run goes.
+
+The manifest is rewritten atomically (temp file + rename) after every change, so a crash or Ctrl-C
+at any moment leaves a valid JSON file describing everything done so far."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from spacechain.tools import CallRecord, Client, Job, UploadRefused
+from spacechain.tools.files import sha256_file
+
+VERSION = "0.1.0"
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "run"
+
+
+def default_run_dir(goal: str, root: Path = Path("spacechain-runs")) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return root / f"{stamp}-{slugify(goal)}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Run:
+    """Everything one `run` (or one `chat` session) owns: client, folder, sandbox, manifest."""
+
+    def __init__(self, run_dir: Path, *, goal: str, model: str, user_files: list[str] | None = None,
+                 client: Client | None = None, token: Any = None):
+        self.dir = Path(run_dir).resolve()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._allowed: set[str] = set()
+        self.jobs: dict[str, Job] = {}
+        self.client = client or Client(token=token, out_dir=self.dir, upload_guard=self.check_upload)
+        if client is not None:
+            client.upload_guard, client.out_dir = self.check_upload, self.dir
+        self.manifest: dict[str, Any] = {
+            "spacechain": VERSION,
+            "goal": goal,
+            "model": model,
+            "run_dir": str(self.dir),
+            "status": "running",
+            "started_at": _now(),
+            "finished_at": None,
+            "final_answer": None,
+            "user_files": [],
+            "turns": [],
+            "steps": [],
+            "calls": [],
+            "files": [],
+        }
+        self.step = 0
+        for f in user_files or []:
+            self.allow(f)
+        self.save()
+
+    # ---------- sandbox ----------
+    def allow(self, path: str) -> str:
+        """Let the agent upload a file the user named. Raises UploadRefused when it does not exist."""
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise UploadRefused(f"File {path} does not exist; give the path of an existing file.")
+        real = str(p.resolve())
+        with self._lock:
+            if real not in self._allowed:
+                self._allowed.add(real)
+                self.manifest["user_files"].append({"path": real, "sha256": sha256_file(real)})
+                self.save()
+        return real
+
+    def check_upload(self, real_path: str) -> None:
+        if real_path in self._allowed or Path(real_path).is_relative_to(self.dir):
+            return
+        raise UploadRefused(f"Refused to upload {real_path}: the agent may only upload files the user named "
+                            "(--file or /attach) or files produced in this run.")
+
+    # ---------- calls ----------
+    def track(self, job: Job) -> None:
+        with self._lock:
+            self.jobs[job.event_id] = job
+            self._add_call(job.record)
+        threading.Thread(target=self._save_when_done, args=(job,), daemon=True).start()
+
+    def _add_call(self, record: CallRecord) -> None:
+        entry = {"id": len(self.manifest["calls"]) + 1, "step": self.step, "turn": len(self.manifest["turns"])}
+        self.manifest["calls"].append((entry, record))
+        self.save()
+
+    def record_failure(self, record: CallRecord) -> None:
+        """A call that failed before a job existed (bad inputs, refused upload, queue full…)."""
+        with self._lock:
+            self._add_call(record)
+
+    def _save_when_done(self, job: Job) -> None:
+        job.wait()
+        self.save()
+
+    def cancel_all(self) -> None:
+        for job in list(self.jobs.values()):
+            if not job.done():
+                job.cancel()
+
+    # ---------- steps and turns ----------
+    def begin_turn(self, goal: str) -> None:
+        with self._lock:
+            self.manifest["turns"].append({"goal": goal, "started_at": _now(), "status": "running",
+                                           "final_answer": None})
+            self.manifest["status"] = "running"
+            self.save()
+
+    def end_turn(self, status: str, final_answer: Any = None) -> None:
+        with self._lock:
+            turn = self.manifest["turns"][-1] if self.manifest["turns"] else {}
+            turn.update(status=status, final_answer=_jsonable(final_answer), finished_at=_now())
+            self.manifest.update(status=status, final_answer=_jsonable(final_answer), finished_at=_now())
+            self.save()
+
+    def add_step(self, entry: dict) -> None:
+        with self._lock:
+            self.manifest["steps"].append(entry)
+            self.save()
+
+    # ---------- output ----------
+    def produced_files(self) -> list[str]:
+        files: list[str] = []
+        for _, rec in self._calls():
+            for f in rec.files:
+                if f.get("direction") == "out" and f["local"] not in files and os.path.exists(f["local"]):
+                    files.append(f["local"])
+        return files
+
+    def _calls(self) -> list[tuple[dict, CallRecord]]:
+        return list(self.manifest["calls"])
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            data = dict(self.manifest)
+            data["calls"] = [{**entry, **rec.to_dict()} for entry, rec in self._calls()]
+            data["files"] = self.produced_files()
+        return data
+
+    def save(self) -> None:
+        with self._lock:
+            data = self.snapshot()
+            tmp = self.dir / f".manifest.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+            os.replace(tmp, self.dir / "manifest.json")
+
+    def close(self) -> None:
+        self.cancel_all()
+        deadline = time.monotonic() + 5
+        for job in list(self.jobs.values()):
+            job.wait(max(0.0, deadline - time.monotonic()))
+        self.save()
+        self.client.close()
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,153 @@
+"""The LLM-facing tools. Names and shapes are the product's contract with the model.
+
+Tools return data (the agent's code prints what it needs); expected failures are raised as one-line
+errors, which smolagents shows to the model as the step's error so it can switch Spaces."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from smolagents import Tool
+
+from spacechain.tools import CallTimeout, Job, JobUpdate, SpacechainError
+
+from .run import Run
+
+# No tool blocks longer than this: smolagents cannot interrupt a step, so every wait is bounded here.
+MAX_WAIT_S = 600.0
+
+_SPACE = {"type": "string", "description": "Space id 'owner/name' (or a Space/Gradio URL)"}
+_ENDPOINT = {"type": "string", "description": "endpoint name as listed by get_space_api, e.g. '/generate'"}
+_INPUTS = {"type": "any", "nullable": True,
+           "description": "inputs by parameter name (dict) or position (list); files as local paths or URLs"}
+
+
+class _RunTool(Tool):
+    skip_forward_signature_validation = False
+
+    def __init__(self, run: Run, on_call: Callable[[str], Callable[[JobUpdate], None]] | None = None):
+        super().__init__()
+        self.run = run
+        self.on_call = on_call
+
+    def _submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
+        client = self.run.client
+        before = len(client.records)
+        try:
+            label = f"{space} /{endpoint.lstrip('/')}"
+            callback = self.on_call(label) if self.on_call else None
+            job = client.submit(space, endpoint, inputs, session=session, on_update=callback)
+        except SpacechainError:
+            if len(client.records) > before:
+                self.run.record_failure(client.records[-1])
+            raise
+        self.run.track(job)
+        return job
+
+    def _wait(self, job: Job, timeout: float) -> Any:
+        try:
+            return job.result(timeout=min(max(float(timeout), 0.0), MAX_WAIT_S))
+        except CallTimeout:
+            if job.done():
+                raise  # the job itself timed out
+            return {"status": "running", "event_id": job.event_id,
+                    "hint": "the job keeps running; call poll_result again with this event_id"}
+
+
+class SearchSpaces(_RunTool):
+    name = "search_spaces"
+    description = ("Search Gradio Spaces on the Hugging Face Hub by what they do (semantic search). Returns a "
+                   "list of dicts with id, title, description, likes, stage and hardware; running Spaces first.")
+    inputs = {"query": {"type": "string", "description": "what the Space should do, e.g. 'text to image'"},
+              "limit": {"type": "integer", "description": "maximum number of results", "nullable": True}}
+    output_type = "array"
+
+    def forward(self, query: str, limit: int | None = 8) -> list:
+        hits = self.run.client.search(query, limit=int(limit or 8))
+        return [{k: v for k, v in h.to_dict().items() if k in ("id", "title", "description", "likes", "stage",
+                                                                 "hardware", "category")} for h in hits]
+
+
+class ReadAgentsMd(_RunTool):
+    name = "read_agents_md"
+    description = ("Read a Space's agents.md contract from the Hub: returns a dict with space, title, host, "
+                   "schema_url, call_url, poll_url, upload_url, auth and the raw text.")
+    inputs = {"space": _SPACE}
+    output_type = "object"
+
+    def forward(self, space: str) -> dict:
+        c = self.run.client.contract(space)
+        return {"space": c.space, "title": c.title, "host": c.host, "schema_url": c.schema_url,
+                "call_url": c.call_url, "poll_url": c.poll_url, "upload_url": c.upload_url, "auth": c.auth,
+                "text": c.text}
+
+
+class GetSpaceApi(_RunTool):
+    name = "get_space_api"
+    description = ("The API of a Space, one line per endpoint: "
+                   "'/endpoint(name: type = default, ...) -> [output types]'. Parameters without a default are "
+                   "required; 'image file' etc. take a local path, a URL or an earlier output path.")
+    inputs = {"space": _SPACE}
+    output_type = "string"
+
+    def forward(self, space: str) -> str:
+        return self.run.client.schema(space).compact()
+
+
+class UploadFile(_RunTool):
+    name = "upload_file"
+    description = ("Upload a local file to a Space and return the FileData dict to pass as an input. Usually "
+                   "not needed: call_space/run_space upload file paths themselves. Only files the user gave "
+                   "or files produced in this run may be uploaded.")
+    inputs = {"space": _SPACE, "path": {"type": "string", "description": "local file path"}}
+    output_type = "object"
+
+    def forward(self, space: str, path: str) -> dict:
+        return self.run.client.upload(space, path)
+
+
+class CallSpace(_RunTool):
+    name = "call_space"
+    description = ("Submit a call to a Space endpoint and return its event id at once (the job runs in the "
+                   "background; get the outputs with poll_result). Calls to one Space share its session, so "
+                   "stateful multi-endpoint Spaces work.")
+    inputs = {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _INPUTS}
+    output_type = "string"
+
+    def forward(self, space: str, endpoint: str, inputs: Any = None) -> str:
+        return self._submit(space, endpoint, inputs).event_id
+
+
+class PollResult(_RunTool):
+    name = "poll_result"
+    description = ("Wait up to `timeout` seconds for a submitted call. Returns the outputs list (files as "
+                   "local paths), or {'status': 'running', 'event_id': ...} if it is still running (poll again). "
+                   "Raises a one-line error when the Space failed.")
+    inputs = {"space": _SPACE, "endpoint": _ENDPOINT,
+              "event_id": {"type": "string", "description": "the id returned by call_space"},
+              "timeout": {"type": "number", "description": "seconds to wait (max 600)", "nullable": True}}
+    output_type = "any"
+
+    def forward(self, space: str, endpoint: str, event_id: str, timeout: float | None = 600) -> Any:
+        job = self.run.jobs.get(event_id)
+        if job is None:
+            raise SpacechainError(f"Unknown event id {event_id!r}: use an id returned by call_space in this run.")
+        return self._wait(job, 600 if timeout is None else timeout)
+
+
+class RunSpace(_RunTool):
+    name = "run_space"
+    description = ("Call a Space endpoint and wait for its outputs (a list; files as local paths you can pass "
+                   "to the next Space). Inputs by name (dict) or position (list).")
+    inputs = {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _INPUTS}
+    output_type = "any"
+
+    def forward(self, space: str, endpoint: str, inputs: Any = None) -> Any:
+        return self._wait(self._submit(space, endpoint, inputs), MAX_WAIT_S)
+
+
+TOOL_CLASSES = (SearchSpaces, ReadAgentsMd, GetSpaceApi, UploadFile, CallSpace, PollResult, RunSpace)
+
+
+def make_tools(run: Run, on_call=None) -> list[Tool]:
+    return [cls(run, on_call) for cls in TOOL_CLASSES]
