@@ -97,6 +97,7 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
          inputs: List[str] = typer.Option([], "-i", "--input", help="name=value; repeat for each input"),
          out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
          timeout: float = typer.Option(600.0, "--timeout", help="Seconds before the job is cancelled"),
+         no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
          as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON.")):
     """Call one endpoint and print its outputs (files are downloaded to --out)."""
 
@@ -104,7 +105,7 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
         from spacechain.agent.display import Board
         from spacechain.tools import Client
 
-        with Client(out_dir=out) as client:
+        with Client(out_dir=out, cache=_cache(no_cache)) as client:
             values = _parse_inputs(client, space, endpoint, inputs)
             board = Board()
             label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
@@ -115,6 +116,8 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
                 except KeyboardInterrupt:
                     job.cancel()
                     raise
+            if job.record.cached:
+                typer.echo("(from the call cache; --no-cache to call the Space again)", err=True)
             if as_json:
                 _emit_json({"outputs": outputs, "record": job.record.to_dict()})
             else:
@@ -152,11 +155,40 @@ def search(query: str = typer.Argument(..., help="What the Space should do, in p
 _MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm), or hf:org/model"
 
 
+def _cache(no_cache: bool):
+    from spacechain.tools.cache import CallCache
+
+    return None if no_cache else CallCache()
+
+
+def _viewer(model_viewer: Path | None) -> Path | None:
+    from spacechain.tools import UploadRefused
+
+    viewer = model_viewer or (Path(os.environ["SPACECHAIN_MODEL_VIEWER"])
+                              if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None)
+    if viewer and not viewer.is_file():
+        raise UploadRefused(f"model-viewer copy {viewer} does not exist; point --model-viewer at "
+                            "model-viewer.min.js or unset SPACECHAIN_MODEL_VIEWER.")
+    return viewer
+
+
+def _finisher(run, viewer: Path | None):
+    from spacechain.agent.display import print_stats
+    from spacechain.agent.gallery import write_gallery
+
+    def finish() -> Path:
+        run.save()
+        print_stats(run.stats())
+        return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None)
+
+    return finish
+
+
 def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | None, api_key: str | None,
-             out: Path | None, max_steps: int, model_viewer: Path | None):
+             out: Path | None, max_steps: int, model_viewer: Path | None, no_cache: bool = False,
+             max_space_calls: int | None = None):
     """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
     from spacechain.agent import models
-    from spacechain.agent.gallery import write_gallery
     from spacechain.agent.run import Run, default_run_dir
     from spacechain.agent.runner import Planner
     from spacechain.tools import UploadRefused
@@ -164,21 +196,13 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
     for f in files:
         if not Path(f).expanduser().is_file():
             raise UploadRefused(f"--file {f} does not exist; give the path of an existing file.")
-    viewer = model_viewer or (Path(os.environ["SPACECHAIN_MODEL_VIEWER"])
-                              if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None)
-    if viewer and not viewer.is_file():
-        raise UploadRefused(f"model-viewer copy {viewer} does not exist; point --model-viewer at "
-                            "model-viewer.min.js or unset SPACECHAIN_MODEL_VIEWER.")
+    viewer = _viewer(model_viewer)
     spec = models.resolve(model, api_base, api_key)
     models.check(spec)
-    run = Run(out or default_run_dir(goal), goal=goal, model=spec.label, user_files=[str(f) for f in files])
+    run = Run(out or default_run_dir(goal), goal=goal, model=spec.label, user_files=[str(f) for f in files],
+              cache=_cache(no_cache), max_space_calls=max_space_calls)
     planner = Planner(run, models.load(spec), max_steps=max_steps)
-
-    def finish() -> Path:
-        run.save()
-        return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None)
-
-    return run, planner, finish
+    return run, planner, _finisher(run, viewer)
 
 
 @app.command()
@@ -191,11 +215,15 @@ def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
         max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps before giving up"),
         model_viewer: Optional[Path] = typer.Option(None, "--model-viewer",
                                                     help="Local model-viewer.min.js for an offline gallery"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before"),
+        max_space_calls: Optional[int] = typer.Option(None, "--max-space-calls", min=0,
+                                                      help="Stop the agent after this many Space calls"),
         as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON.")):
     """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
 
     def body():
-        run_, planner, finish = _prepare(goal, files, model, api_base, api_key, out, max_steps, model_viewer)
+        run_, planner, finish = _prepare(goal, files, model, api_base, api_key, out, max_steps, model_viewer,
+                                         no_cache, max_space_calls)
         try:
             result = planner.turn(goal)
         finally:
@@ -226,14 +254,18 @@ def chat(files: List[Path] = typer.Option([], "--file", "-f", help="A local file
          out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
          max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps per turn"),
          model_viewer: Optional[Path] = typer.Option(None, "--model-viewer",
-                                                     help="Local model-viewer.min.js for an offline gallery")):
+                                                     help="Local model-viewer.min.js for an offline gallery"),
+         no_cache: bool = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before"),
+         max_space_calls: Optional[int] = typer.Option(None, "--max-space-calls", min=0,
+                                                       help="Stop the agent after this many Space calls")):
     """An interactive session: goals turn after turn, with memory, sharing one run folder."""
 
     def body():
         from spacechain.agent import models
         from spacechain.agent.repl import Repl
 
-        run_, planner, finish = _prepare("chat", files, model, api_base, api_key, out, max_steps, model_viewer)
+        run_, planner, finish = _prepare("chat", files, model, api_base, api_key, out, max_steps, model_viewer,
+                                         no_cache, max_space_calls)
 
         def load_model(name: str):
             spec = models.resolve(name, api_base, api_key)
@@ -247,6 +279,112 @@ def chat(files: List[Path] = typer.Option([], "--file", "-f", help="A local file
             run_.close()
             finish()
         raise typer.Exit(code)
+
+    _guard(body)
+
+
+cache_app = typer.Typer(help="The on-disk cache of completed Space calls.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("ls")
+def cache_ls(as_json: bool = typer.Option(False, "--json", help="Print entries as JSON.")):
+    """List cached calls."""
+    from datetime import datetime
+
+    from spacechain.tools.cache import CallCache
+
+    cache = CallCache()
+    entries = cache.entries()
+    if as_json:
+        _emit_json({"dir": str(cache.root), "entries": [vars(e) for e in entries]})
+        return
+    for e in entries:
+        when = datetime.fromtimestamp(e.created).strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{e.key[:12]}  {when}  {e.size:>9} B  {e.space}{e.endpoint}")
+    typer.echo(f"{len(entries)} cached call(s) in {cache.root}", err=True)
+
+
+@cache_app.command("clear")
+def cache_clear():
+    """Delete every cached call."""
+    from spacechain.tools.cache import CallCache
+
+    cache = CallCache()
+    typer.echo(f"removed {cache.clear()} cached call(s) from {cache.root}")
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    from spacechain.tools import InvalidInputs
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInputs(f"--set expects name=value (or N.name=value for call N); got {pair!r}.")
+        out[name.strip()] = value
+    return out
+
+
+@app.command()
+def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+           sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
+           out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
+           no_cache: bool = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before"),
+           model_viewer: Optional[Path] = typer.Option(None, "--model-viewer",
+                                                       help="Local model-viewer.min.js for an offline gallery"),
+           as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON.")):
+    """Re-run a recorded chain of Space calls without any LLM."""
+
+    def body():
+        from spacechain.agent.display import Board
+        from spacechain.agent.replay import apply_overrides, build_chain, load_manifest, replay_chain
+        from spacechain.agent.run import Run, default_run_dir
+
+        manifest = load_manifest(run_dir)
+        chain = build_chain(manifest)
+        apply_overrides(chain, _overrides(sets))
+        viewer = _viewer(model_viewer)
+        goal = f"{manifest.get('goal', '')} (replay)"
+        run_ = Run(out or default_run_dir(goal), goal=goal, model="replay (no LLM)", cache=_cache(no_cache))
+        finish = _finisher(run_, viewer)
+        board = Board()
+        try:
+            run_.begin_turn(goal)
+            with board.live():
+                replay_chain(run_, chain, set(_overrides(sets)), on_call=board.callback)
+            run_.end_turn("success", f"replayed {len(chain.calls)} call(s)")
+        except BaseException as exc:
+            run_.end_turn("failed", str(exc))
+            raise
+        finally:
+            run_.close()
+            gallery = finish()
+        if as_json:
+            _emit_json({"run_dir": str(run_.dir), "gallery": str(gallery), "files": run_.produced_files(),
+                        "stats": run_.stats()})
+        else:
+            for f in run_.produced_files():
+                typer.echo(f)
+            typer.echo(f"run folder: {run_.dir}", err=True)
+
+    _guard(body)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+           output: Optional[Path] = typer.Option(None, "-o", "--output", help="Script path (default: stdout)")):
+    """Write a standalone Python script that reproduces a run's chain with spacechain.tools."""
+
+    def body():
+        from spacechain.agent.replay import build_chain, export_script, load_manifest
+
+        script = export_script(build_chain(load_manifest(run_dir)), str(run_dir))
+        if output:
+            output.write_text(script)
+            typer.echo(f"wrote {output}", err=True)
+        else:
+            typer.echo(script, nl=False)
 
     _guard(body)
 

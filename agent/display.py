@@ -72,3 +72,18 @@ class Board:
                 yield self
             finally:
                 self._live = None
+
+
+def print_stats(stats: dict, console: Console = err) -> None:
+    """Per-Space accounting at the end of a run: calls, cache hits, failures, queue and run time."""
+    spaces = stats.get("spaces") or {}
+    if not spaces:
+        return
+    table = Table(title="Space usage", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("Space", "calls", "cached", "failed", "queue s", "run s"):
+        table.add_column(col, justify="left" if col == "Space" else "right")
+    rows = list(spaces.items()) + [("total", stats["total"])]
+    for name, s in rows:
+        table.add_row(name, str(s["calls"]), str(s["cache_hits"]), str(s["failures"]),
+                      f"{s['queue_s']:.1f}", f"{s['run_s']:.1f}")
+    console.print(table)

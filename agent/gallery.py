@@ -216,6 +216,7 @@ PAGE = Template("""<!doctype html>
 connect-src 'self' blob: data:; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'unsafe-inline'; \
 worker-src blob:; base-uri 'none'; form-action 'none'">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>$title</title>
 $script
 <style>
@@ -295,6 +296,7 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
             script = (f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
                       'crossorigin="anonymous"></script>')
             script_src = MODEL_VIEWER_URL
+        script_src += " 'wasm-unsafe-eval'"  # model-viewer compiles its bundled WebAssembly decoders
         # Browsers refuse to fetch models from file:// pages.
         hint = " 3D models load when this folder is served over http, e.g. <code>python -m http.server</code>."
     status = str(manifest.get("status") or "unknown")

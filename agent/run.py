@@ -14,10 +14,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from spacechain.tools import CallRecord, Client, Job, UploadRefused
+from spacechain.tools import CallRecord, Client, Job, SpacechainError, UploadRefused
+from spacechain.tools.cache import CallCache
 from spacechain.tools.files import sha256_file
 
 VERSION = "0.1.0"
+
+
+class BudgetExceeded(SpacechainError):
+    kind = "budget"
 
 
 def slugify(text: str, limit: int = 40) -> str:
@@ -38,15 +43,20 @@ class Run:
     """Everything one `run` (or one `chat` session) owns: client, folder, sandbox, manifest."""
 
     def __init__(self, run_dir: Path, *, goal: str, model: str, user_files: list[str] | None = None,
-                 client: Client | None = None, token: Any = None):
+                 client: Client | None = None, token: Any = None, cache: CallCache | None = None,
+                 max_space_calls: int | None = None):
         self.dir = Path(run_dir).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._allowed: set[str] = set()
         self.jobs: dict[str, Job] = {}
-        self.client = client or Client(token=token, out_dir=self.dir, upload_guard=self.check_upload)
+        self.client = client or Client(token=token, out_dir=self.dir, upload_guard=self.check_upload, cache=cache)
         if client is not None:
             client.upload_guard, client.out_dir = self.check_upload, self.dir
+            client.cache = client.cache or cache
+        self.use_cache = self.client.cache is not None
+        self.max_space_calls = max_space_calls
+        self.budget_hit = False
         self.manifest: dict[str, Any] = {
             "spacechain": VERSION,
             "goal": goal,
@@ -88,6 +98,35 @@ class Run:
                             "(--file or /attach) or files produced in this run.")
 
     # ---------- calls ----------
+    def space_calls(self) -> int:
+        """Calls that reached a Space (cache hits and calls refused before submission don't count)."""
+        return sum(1 for _, rec in self._calls() if rec.event_id and not rec.cached)
+
+    def check_budget(self) -> None:
+        if self.max_space_calls is not None and self.space_calls() >= self.max_space_calls:
+            self.budget_hit = True
+            raise BudgetExceeded(f"Reached the limit of {self.max_space_calls} Space calls (--max-space-calls); "
+                                 "no more Space calls in this run.")
+
+    def stats(self) -> dict:
+        """Per Space: calls, cache hits, failures, queue and processing seconds."""
+        per: dict[str, dict] = {}
+        for _, rec in self._calls():
+            s = per.setdefault(rec.space, {"calls": 0, "cache_hits": 0, "failures": 0, "queue_s": 0.0,
+                                           "run_s": 0.0})
+            if rec.cached:
+                s["cache_hits"] += 1
+                continue
+            if rec.event_id:
+                s["calls"] += 1
+            if rec.status == "error":
+                s["failures"] += 1
+            s["queue_s"] = round(s["queue_s"] + (rec.queue_s or 0.0), 3)
+            s["run_s"] = round(s["run_s"] + (rec.run_s or 0.0), 3)
+        total = {k: round(sum(v[k] for v in per.values()), 3) for k in
+                 ("calls", "cache_hits", "failures", "queue_s", "run_s")}
+        return {"total": total, "spaces": per}
+
     def track(self, job: Job) -> None:
         with self._lock:
             self.jobs[job.event_id] = job
@@ -150,6 +189,7 @@ class Run:
             data = dict(self.manifest)
             data["calls"] = [{**entry, **rec.to_dict()} for entry, rec in self._calls()]
             data["files"] = self.produced_files()
+            data["stats"] = self.stats()
         return data
 
     def save(self) -> None:

@@ -62,6 +62,8 @@ class Planner:
             # the result (and blocks Ctrl-C). Every tool bounds its own waits instead.
             executor_kwargs={"timeout_seconds": None},
             max_print_outputs_length=OBSERVATION_LIMIT,
+            # Token streaming only helps a person watching a terminal.
+            stream_outputs=self.console.is_terminal and callable(getattr(self.model, "generate_stream", None)),
             step_callbacks={ActionStep: self._on_step},
             logger=AgentLogger(level=self.verbosity, console=self.console),
         )
@@ -91,6 +93,8 @@ class Planner:
             "tokens": {"input": usage.input_tokens, "output": usage.output_tokens} if usage else None,
         })
         self.run.step = step.step_number + 1
+        if self.run.budget_hit:
+            self.agent.interrupt()  # stops at this step boundary; the turn ends as "budget"
 
     def task_text(self, goal: str) -> str:
         files = [f["path"] for f in self.run.manifest["user_files"]]
@@ -111,6 +115,12 @@ class Planner:
             return TurnResult(False, "interrupted", None, self.run.produced_files(), "interrupted")
         except AgentError as exc:
             self.run.cancel_all()
+            self._fresh = False
+            if self.run.budget_hit:
+                message = (f"stopped after {self.run.max_space_calls} Space calls (--max-space-calls); "
+                           "the run folder keeps what was made")
+                self.run.end_turn("budget", message)
+                return TurnResult(False, "budget", None, self.run.produced_files(), message)
             message = _first_line(str(exc))
             self.run.end_turn("failed", message)
             return TurnResult(False, "failed", None, self.run.produced_files(), message)

@@ -11,6 +11,8 @@ from smolagents import Tool
 
 from spacechain.tools import CallTimeout, Job, JobUpdate, SpacechainError
 
+from spacechain.tools.pipeline import run_batch, run_pipeline
+
 from .run import Run
 
 # No tool blocks longer than this: smolagents cannot interrupt a step, so every wait is bounded here.
@@ -20,6 +22,9 @@ _SPACE = {"type": "string", "description": "Space id 'owner/name' (or a Space/Gr
 _ENDPOINT = {"type": "string", "description": "endpoint name as listed by get_space_api, e.g. '/generate'"}
 _INPUTS = {"type": "any", "nullable": True,
            "description": "inputs by parameter name (dict) or position (list); files as local paths or URLs"}
+_SESSION = {"type": "string", "nullable": True,
+            "description": "optional session name: calls with the same name share the Space's state"}
+_CONCURRENCY = {"type": "integer", "nullable": True, "description": "most jobs in flight per Space (default 4)"}
 
 
 class _RunTool(Tool):
@@ -33,10 +38,12 @@ class _RunTool(Tool):
     def _submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
         client = self.run.client
         before = len(client.records)
+        self.run.check_budget()
         try:
             label = f"{space} /{endpoint.lstrip('/')}"
             callback = self.on_call(label) if self.on_call else None
-            job = client.submit(space, endpoint, inputs, session=session, on_update=callback)
+            job = client.submit(space, endpoint, inputs, session=session, on_update=callback,
+                                use_cache=self.run.use_cache)
         except SpacechainError:
             if len(client.records) > before:
                 self.run.record_failure(client.records[-1])
@@ -111,11 +118,11 @@ class CallSpace(_RunTool):
     description = ("Submit a call to a Space endpoint and return its event id at once (the job runs in the "
                    "background; get the outputs with poll_result). Calls to one Space share its session, so "
                    "stateful multi-endpoint Spaces work.")
-    inputs = {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _INPUTS}
+    inputs = {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _INPUTS, "session": _SESSION}
     output_type = "string"
 
-    def forward(self, space: str, endpoint: str, inputs: Any = None) -> str:
-        return self._submit(space, endpoint, inputs).event_id
+    def forward(self, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> str:
+        return self._submit(space, endpoint, inputs, session).event_id
 
 
 class PollResult(_RunTool):
@@ -139,14 +146,53 @@ class RunSpace(_RunTool):
     name = "run_space"
     description = ("Call a Space endpoint and wait for its outputs (a list; files as local paths you can pass "
                    "to the next Space). Inputs by name (dict) or position (list).")
-    inputs = {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _INPUTS}
+    inputs = {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _INPUTS, "session": _SESSION}
     output_type = "any"
 
-    def forward(self, space: str, endpoint: str, inputs: Any = None) -> Any:
-        return self._wait(self._submit(space, endpoint, inputs), MAX_WAIT_S)
+    def forward(self, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> Any:
+        return self._wait(self._submit(space, endpoint, inputs, session), MAX_WAIT_S)
 
 
-TOOL_CLASSES = (SearchSpaces, ReadAgentsMd, GetSpaceApi, UploadFile, CallSpace, PollResult, RunSpace)
+class RunSpaceBatch(_RunTool):
+    name = "run_space_batch"
+    description = ("Call one endpoint for many inputs at once (up to max_concurrency jobs in flight). Returns one "
+                   "entry per item, in order: its outputs list, or an error dict {'error', 'message'} — one "
+                   "failure does not stop the others. Item i runs in session 'item-i' unless sessions are given.")
+    inputs = {"space": _SPACE, "endpoint": _ENDPOINT,
+              "inputs_list": {"type": "array", "description": "one inputs dict (or list) per item"},
+              "max_concurrency": _CONCURRENCY,
+              "sessions": {"type": "array", "nullable": True, "description": "optional session name per item"}}
+    output_type = "array"
+
+    def forward(self, space: str, endpoint: str, inputs_list: list, max_concurrency: int | None = 4,
+                sessions: list | None = None) -> list:
+        return run_batch(self.run.client, space, endpoint, inputs_list, max_concurrency=max_concurrency or 4,
+                         sessions=sessions, submit=self._job, timeout=MAX_WAIT_S)
+
+    def _job(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
+        return self._submit(space, endpoint, inputs, session)
+
+
+class RunPipeline(RunSpaceBatch):
+    name = "run_pipeline"
+    description = ("Push many items through a chain of Space calls, pipelined: each item enters the next stage "
+                   "as soon as its previous stage is done, so all Spaces work at once. `stages` is a list of "
+                   "{'space', 'endpoint', 'inputs'}; in inputs, a string '{field}' takes the item's field, "
+                   "'{prev[0]}' output 0 of the previous stage, '{s0[1]}' output 1 of stage 0. Each item has its "
+                   "own session on every Space (stateful Spaces keep items apart). Returns per item "
+                   "{'item', 'outputs': [outputs of each stage]} plus 'error' and 'failed_stage' if it failed.")
+    inputs = {"items": {"type": "array", "description": "one dict of fields per item, e.g. {'prompt': ...}"},
+              "stages": {"type": "array", "description": "the chain: [{'space', 'endpoint', 'inputs'}, ...]"},
+              "max_concurrency": _CONCURRENCY}
+    output_type = "array"
+
+    def forward(self, items: list, stages: list, max_concurrency: int | None = 4) -> list:
+        return run_pipeline(self.run.client, items, stages, max_concurrency=max_concurrency or 4,
+                            submit=self._job, timeout=MAX_WAIT_S)
+
+
+TOOL_CLASSES = (SearchSpaces, ReadAgentsMd, GetSpaceApi, UploadFile, CallSpace, PollResult, RunSpace,
+                RunSpaceBatch, RunPipeline)
 
 
 def make_tools(run: Run, on_call=None) -> list[Tool]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
 from .errors import SpaceNotRunning, SpacechainError, WAKING_STAGES, RUNNING_STAGES, space_not_running
 from .files import FileIO, is_filedata
@@ -25,6 +27,10 @@ class Session:
     name: str
     hash: str
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Cache key of the call that last wrote this session's gr.State, and — when that call was served
+    # from the cache, so the server never saw it — how to replay it before a call that reads the State.
+    state_key: str | None = None
+    pending_state: tuple[str, Any] | None = None
 
 
 @dataclass
@@ -36,7 +42,7 @@ class Space:
     status: SpaceStatus | None = None
     _schema: ApiSchema | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
-    hidden_outputs: dict[str, list[bool]] = field(default_factory=dict)  # api_name → State-like slots
+    config: dict | None = None  # GET /config, fetched only when needed
     uploaded: dict[str, dict] = field(default_factory=dict)
     server_paths: set[str] = field(default_factory=set)
 
@@ -60,7 +66,7 @@ class Client:
     def __init__(self, *, token: str | None | bool = None, out_dir: str | Path = "spacechain-outputs",
                  retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
                  upload_guard: Callable[[str], None] | None = None, hub: str | None = None,
-                 transport=None):
+                 cache: CallCache | None = None, transport=None):
         if token is None:
             token = find_token()
         self.http = Http(token or None, hub=hub, retry=retry, transport=transport)
@@ -68,6 +74,7 @@ class Client:
         self.out_dir = Path(out_dir)
         self.idle_timeout = idle_timeout
         self.upload_guard = upload_guard
+        self.cache = cache
         self._spaces: dict[str, Space] = {}
         self._resolve_lock = threading.Lock()
         self.records: list[CallRecord] = []
@@ -146,18 +153,43 @@ class Client:
     # ---------- calls ----------
     def submit(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
                timeout: float | None = None, on_update: Callable[[JobUpdate], None] | None = None,
-               out_dir: str | Path | None = None) -> Job:
+               out_dir: str | Path | None = None, use_cache: bool = True) -> Job:
         """Validate, upload file inputs, submit, and start reading the result stream.
 
         `timeout` bounds the whole job (the job is cancelled when it passes); None waits as long as
-        the Space keeps sending heartbeats."""
+        the Space keeps sending heartbeats. With a cache, a stored identical call returns at once."""
         sp = self.space(ref)
         ep = self.schema(ref).endpoint(endpoint, sp.label)
         files = self._files(sp, Path(out_dir) if out_dir else None)
-        data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
+        raw = ep.to_positional(inputs)  # validates names and required inputs before anything is sent
         sess = sp.session(session)
         record = CallRecord(space=sp.label, endpoint=ep.name, session=sess.name, inputs=_plain(inputs),
                             host=sp.contract.host, submitted_at=_now_iso())
+        cache = self.cache if use_cache else None
+        reads_state = writes_state = False
+        key = None
+        if cache is not None:
+            ins, outs = self._state_slots(sp, ep.api_name)
+            reads_state, writes_state = any(ins), any(outs)
+            revision = sp.status.sha if sp.status else None
+            key = call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None)
+            hit = cache.get(key, files.out_dir)
+            if hit is not None:
+                if writes_state:
+                    sess.state_key, sess.pending_state = key, (ep.name, inputs)
+                record.status, record.outputs, record.cached = "complete", hit, True
+                record.event_id = f"cached-{key[:16]}"
+                record.files = [{"local": p, "direction": "out", "cached": True} for p in _paths(hit)]
+                self.records.append(record)
+                return Job.finished(record, hit, space=sp.label)
+            if reads_state and sess.pending_state is not None:
+                # The State this call needs came from the cache, so the server never built it: run
+                # the call that writes it for real first, in the same session.
+                pend_endpoint, pend_inputs = sess.pending_state
+                sess.pending_state = None
+                self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
+                            out_dir=out_dir, use_cache=False).result()
+        data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
         sess.lock.acquire()
         try:
             resp = self.http.request(
@@ -179,38 +211,48 @@ class Client:
             raise
         record.event_id = event_id
         self.records.append(record)
+        if writes_state:
+            sess.state_key, sess.pending_state = key, None
         poll = sp.contract.poll_url.replace("{endpoint}", ep.api_name).replace("{event_id}", event_id)
 
         def localise(outputs: list) -> list:
             if len(outputs) != len(ep.returns):
                 # gradio sends a null for each gr.State output although /info lists none: drop them
                 # so outputs line up with the schema.
-                mask = self._hidden_outputs(sp, ep.api_name)
+                mask = self._state_slots(sp, ep.api_name)[1]
                 if len(mask) == len(outputs):
                     outputs = [v for v, hidden in zip(outputs, mask) if not hidden]
             files.out_dir.mkdir(parents=True, exist_ok=True)
             result = files.localise(outputs, ep.api_name)
             record.files = [vars(f) for f in files.records]
+            if cache is not None and key is not None:
+                cache.put(key, sp.label, ep.name, result)
             return result
 
         return Job(http=self.http, space=sp.label, poll_url=poll, queue_status_url=f"{sp.api_root}/queue/status",
                    record=record, localise=localise, release=sess.lock.release, on_update=on_update,
                    timeout=timeout, idle_timeout=self.idle_timeout)
 
-    def _hidden_outputs(self, sp: Space, api_name: str) -> list[bool]:
-        if api_name not in sp.hidden_outputs:
-            mask: list[bool] = []
+    def _config(self, sp: Space) -> dict:
+        if sp.config is None:
             try:
-                cfg = self.http.request("GET", f"{sp.contract.host}/config", what=f"Reading {sp.label} config").json()
-                comps = {c.get("id"): c for c in cfg.get("components", [])}
-                for dep in cfg.get("dependencies", []):
-                    if dep.get("api_name") == api_name:
-                        mask = [bool(comps.get(o, {}).get("skip_api")) for o in dep.get("outputs", [])]
-                        break
-            except (SpacechainError, ValueError, AttributeError):
-                pass  # keep outputs as sent rather than fail a finished call
-            sp.hidden_outputs[api_name] = mask
-        return sp.hidden_outputs[api_name]
+                sp.config = self.http.request("GET", f"{sp.contract.host}/config",
+                                              what=f"Reading {sp.label} config").json()
+            except (SpacechainError, ValueError):
+                sp.config = {}  # older or proxied apps: work without it
+        return sp.config or {}
+
+    def _state_slots(self, sp: Space, api_name: str) -> tuple[list[bool], list[bool]]:
+        """Which inputs and outputs of an endpoint are gr.State (left out of /info)."""
+        cfg = self._config(sp)
+        comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
+        for dep in cfg.get("dependencies", []):
+            if isinstance(dep, dict) and dep.get("api_name") == api_name:
+                def hidden(ids: list) -> list[bool]:
+                    return [comps.get(i, {}).get("type") == "state" or bool(comps.get(i, {}).get("skip_api"))
+                            for i in ids]
+                return hidden(dep.get("inputs", [])), hidden(dep.get("outputs", []))
+        return [], []
 
     def call(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
              timeout: float | None = 600.0, on_update: Callable[[JobUpdate], None] | None = None,
@@ -219,6 +261,16 @@ class Client:
         job = self.submit(ref, endpoint, inputs, session=session, timeout=timeout, on_update=on_update,
                           out_dir=out_dir)
         return job.result()
+
+
+def _paths(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if os.path.isfile(value) else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths(v)]
+    return []
 
 
 def _plain(value: Any) -> Any:

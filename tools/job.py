@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -129,6 +130,18 @@ class Job:
         self._thread = threading.Thread(target=self._run, name=f"job-{record.event_id[:8]}", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def finished(cls, record: CallRecord, outputs: list, space: str) -> "Job":
+        """An already-complete job (a cache hit): no request, no thread."""
+        job = cls.__new__(cls)
+        job.record, job.space, job.http = record, space, None
+        job._done = threading.Event()
+        job._result, job._error, job._resp = outputs, None, None
+        job._cancelled = job._expired = False
+        record.total_s = record.queue_s = record.run_s = 0.0
+        job._done.set()
+        return job
+
     @property
     def event_id(self) -> str:
         return self.record.event_id
@@ -163,11 +176,23 @@ class Job:
 
     def _close_stream(self) -> None:
         resp = self._resp
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:
-                pass
+        if resp is None:
+            return
+        # Closing the response from this thread does not wake the reader blocked in recv() (it would
+        # wait for the next event or heartbeat); shutting the socket down does, and the server sees
+        # the disconnect and cancels the job.
+        try:
+            stream = resp.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # base method: also for an SSLSocket
+                return
+        except (OSError, AttributeError, TypeError):
+            pass
+        try:
+            resp.close()
+        except Exception:
+            pass
 
     def _expire(self) -> None:
         self._expired = True

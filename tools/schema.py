@@ -296,11 +296,20 @@ def coerce_text(param: Param, text: str) -> Any:
         raise InvalidInputs(f"{param.name} expects {t}; got {text!r}.") from None
     if param.is_list or t.startswith(("dict", "list", "tuple")):
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            if param.takes_files or param.is_list:
-                return [s for s in text.split(",") if s]  # a comma list of paths or plain words
-            raise InvalidInputs(f"{param.name} expects JSON ({_simplify(t)}); got {text!r}.") from None
+            if not (param.takes_files or param.is_list):
+                raise InvalidInputs(f"{param.name} expects JSON ({_simplify(t)}); got {text!r}.") from None
+            value = [s for s in text.split(",") if s]  # a comma list of paths or plain words
+        if choices is not None and isinstance(value, list):
+            # A multi-choice (CheckboxGroup, multiselect Dropdown): each item must be a choice.
+            by_text = {str(c): c for c in choices}
+            bad = [v for v in value if v not in choices and str(v) not in by_text]
+            if bad:
+                raise InvalidInputs(f"{param.name} takes items from {', '.join(map(str, choices))}; "
+                                    f"got {', '.join(map(str, bad))}.")
+            value = [v if v in choices else by_text[str(v)] for v in value]
+        return value
     # Unions and unknown types: JSON when it parses, else the text.
     try:
         return json.loads(text)

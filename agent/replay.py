@@ -1,0 +1,219 @@
+"""Replay a recorded run without an LLM, or export it as a standalone Python script.
+
+Both read the manifest's completed Space calls and "rewire" them: an input that is a file produced by
+an earlier call becomes a reference to that call's output, so a replay feeds each call the new outputs
+of the calls before it, and an export writes `outN[i]` instead of a stale path."""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spacechain.tools import InvalidInputs, SpacechainError
+
+
+@dataclass(frozen=True)
+class Ref:
+    call: int  # index in the chain
+    path: tuple  # where the file sits in that call's outputs (e.g. (0,) or (2, "image"))
+
+
+@dataclass
+class ChainCall:
+    space: str
+    endpoint: str
+    session: str
+    inputs: Any  # with Ref where an earlier output is used
+    outputs: Any = None
+
+
+@dataclass
+class Chain:
+    goal: str
+    calls: list[ChainCall] = field(default_factory=list)
+
+
+def load_manifest(run_dir: Path) -> dict:
+    path = Path(run_dir) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpacechainError(f"{run_dir} has no manifest.json; give a run folder made by `spacechain run`.") from None
+    except (OSError, ValueError) as exc:
+        raise SpacechainError(f"{path} is not a readable manifest ({exc.__class__.__name__}).") from None
+
+
+def _index_outputs(value: Any, prefix: tuple = ()) -> dict[str, tuple]:
+    """Every string in an output structure mapped to its position."""
+    found: dict[str, tuple] = {}
+    if isinstance(value, str):
+        found[value] = prefix
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found.update({k: p for k, p in _index_outputs(v, prefix + (i,)).items() if k not in found})
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found.update({s: p for s, p in _index_outputs(v, prefix + (k,)).items() if s not in found})
+    return found
+
+
+def build_chain(manifest: dict) -> Chain:
+    calls = [c for c in manifest.get("calls", []) if c.get("status") == "complete"]
+    if not calls:
+        raise SpacechainError("The run has no completed Space call to replay.")
+    produced: dict[str, Ref] = {}  # output file path → where it came from
+
+    def rewire(value: Any) -> Any:
+        if isinstance(value, str) and value in produced:
+            return produced[value]
+        if isinstance(value, list):
+            return [rewire(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rewire(v) for k, v in value.items()}
+        return value
+
+    chain = Chain(goal=manifest.get("goal", ""))
+    for i, c in enumerate(calls):
+        chain.calls.append(ChainCall(c["space"], c["endpoint"], c.get("session") or "default",
+                                     rewire(c.get("inputs")), c.get("outputs")))
+        out_files = {f["local"] for f in c.get("files", []) if f.get("direction") == "out"}
+        for s, pos in _index_outputs(c.get("outputs")).items():
+            if s in out_files and s not in produced:
+                produced[s] = Ref(i, pos)
+    return chain
+
+
+def resolve(value: Any, results: list) -> Any:
+    if isinstance(value, Ref):
+        out = results[value.call]
+        for key in value.path:
+            out = out[key]
+        return out
+    if isinstance(value, list):
+        return [resolve(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, results) for k, v in value.items()}
+    return value
+
+
+def apply_overrides(chain: Chain, overrides: dict[str, Any]) -> None:
+    """`name=value` sets input `name` in every call that has it; `N.name=value` only in call N (1-based)."""
+    used = set()
+    for key, value in overrides.items():
+        target, _, name = key.rpartition(".")
+        for n, call in enumerate(chain.calls, start=1):
+            if target and target != str(n):
+                continue
+            if isinstance(call.inputs, dict) and name in call.inputs:
+                call.inputs[name] = value
+                used.add(key)
+    unused = [k for k in overrides if k not in used]
+    if unused:
+        names = sorted({k for c in chain.calls if isinstance(c.inputs, dict) for k in c.inputs})
+        raise InvalidInputs(f"--set {', '.join(unused)} matches no recorded input; inputs in this run: "
+                            f"{', '.join(names) or 'none'}.")
+
+
+# ---------------- export ----------------
+
+def _const_name(param: str, used: set[str]) -> str:
+    base = re.sub(r"\W+", "_", param).strip("_").upper() or "VALUE"
+    if base[0].isdigit() or keyword.iskeyword(base.lower()):
+        base = f"V_{base}"
+    name, n = base, 2
+    while name in used:
+        name, n = f"{base}_{n}", n + 1
+    used.add(name)
+    return name
+
+
+def export_script(chain: Chain, source: str) -> str:
+    """A readable script that reproduces the chain with `spacechain.tools`, free inputs on top."""
+    consts: list[tuple[str, Any]] = []
+    used: set[str] = set()
+    by_value: dict[tuple[str, str], str] = {}
+
+    def expr(value: Any, param: str = "value") -> str:
+        if isinstance(value, Ref):
+            return f"out{value.call + 1}" + "".join(f"[{k!r}]" for k in value.path)
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k!r}: {expr(v, k)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(expr(v, param) for v in value) + "]"
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            ident = (param, json.dumps(value))
+            if ident not in by_value:
+                by_value[ident] = _const_name(param, used)
+                consts.append((by_value[ident], value))
+            return by_value[ident]
+        return repr(value)
+
+    body = []
+    for n, call in enumerate(chain.calls, start=1):
+        args = expr(call.inputs) if call.inputs is not None else "None"
+        body.append(f"        out{n} = client.call({call.space!r}, {call.endpoint!r}, {args}, "
+                    f"session={call.session!r})")
+        body.append(f"        print({call.space + call.endpoint!r}, out{n})")
+    header = "\n".join(f"{name} = {value!r}" for name, value in consts) or "# (this chain has no free inputs)"
+    goal = chain.goal.replace('"""', "'''")
+    return f'''"""Reproduces a spacechain run: {goal}
+
+Exported from {source}. Free inputs are the constants below; edit them and run
+`python {{this file}} [OUT_DIR]`. Needs `pip install spacechain` and, for private Spaces or ZeroGPU
+quota, an HF token (HF_TOKEN or `hf auth login`).
+"""
+
+import sys
+
+from spacechain.tools import Client
+
+# Free inputs of the chain
+{header}
+
+
+def main(out_dir: str = "pipeline-outputs") -> None:
+    with Client(out_dir=out_dir) as client:
+{chr(10).join(body)}
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
+'''
+
+
+def replay_chain(run, chain: Chain, overridden: set[str], on_call=None) -> list:
+    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions."""
+    from spacechain.tools.schema import coerce_text
+
+    names = {k.rpartition(".")[2] for k in overridden}
+    results: list = []
+    for n, call in enumerate(chain.calls, start=1):
+        inputs = resolve(call.inputs, results)
+        if isinstance(inputs, dict) and names & set(inputs):
+            params = {p.name: p for p in run.client.endpoint(call.space, call.endpoint).params}
+            inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
+                      for k, v in inputs.items()}
+        for path in _local_files(inputs):
+            if not Path(path).resolve().is_relative_to(run.dir):
+                run.allow(path)  # a file the recorded run used: the user named it then
+        run.step = n
+        label = f"{call.space} {call.endpoint}"
+        job = run.client.submit(call.space, call.endpoint, inputs, session=call.session,
+                                on_update=on_call(label) if on_call else None, use_cache=run.use_cache)
+        run.track(job)
+        results.append(job.result())
+    return results
+
+
+def _local_files(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if Path(value).is_file() else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [p for v in value for p in _local_files(v)]
+    return []

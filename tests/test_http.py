@@ -1,0 +1,212 @@
+"""Retries and the token policy, against scripted Gradio-shaped servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from servers import Reply, ScriptedServer, sse
+from spacechain.tools import Client, ConnectionLost, QueueFull, RateLimited
+from spacechain.tools.errors import HTTPError
+from spacechain.tools.http import RetryPolicy
+
+FAST = RetryPolicy(attempts=4, base_s=0.01, cap_s=0.02)
+FILE_META = {"_type": "gradio.FileData"}
+QUEUE_FULL = {"detail": "Queue is full! Please try again."}
+
+
+def _text(name: str) -> dict:
+    return {"label": name, "parameter_name": name, "parameter_has_default": False, "parameter_default": None,
+            "type": {"type": "string"}, "python_type": {"type": "str", "description": ""}, "component": "Textbox"}
+
+
+def _image(name: str) -> dict:
+    return {"label": name, "parameter_name": name, "parameter_has_default": False, "parameter_default": None,
+            "type": {"title": "ImageData", "type": "object",
+                     "properties": {"path": {"type": "string"}, "meta": {"type": "object"}}},
+            "python_type": {"type": "filepath", "description": ""}, "component": "Image"}
+
+
+def _ret(param: dict) -> dict:
+    return {k: param[k] for k in ("label", "type", "python_type", "component")}
+
+
+INFO = {"named_endpoints": {
+    "/x": {"parameters": [], "returns": [_ret(_text("out"))]},
+    "/img": {"parameters": [_image("image")], "returns": [_ret(_image("result"))]},
+}, "unnamed_endpoints": {}}
+
+
+def png_bytes(color: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def gradio_like(srv: ScriptedServer) -> ScriptedServer:
+    srv.add("/gradio_api/info", Reply(200, body=INFO))
+    return srv
+
+
+def posts(srv: ScriptedServer, path: str) -> list:
+    return [r for r in srv.requests if r.method == "POST" and r.path == path]
+
+
+def gets(srv: ScriptedServer, path: str) -> list:
+    return [r for r in srv.requests if r.method == "GET" and r.path == path]
+
+
+@pytest.fixture
+def anon(tmp_path: Path):
+    with Client(token=False, out_dir=tmp_path / "out", retry=FAST) as c:
+        yield c
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def test_not_accepted_submissions_are_retried(scripted: ScriptedServer, anon: Client) -> None:
+    gradio_like(scripted)
+    scripted.add("/gradio_api/call/x", Reply(429), Reply(503, body=QUEUE_FULL), Reply(200, body={"event_id": "e1"}))
+    scripted.add("/gradio_api/call/x/e1", sse(("complete", ["ok"])))
+    assert anon.call(scripted.url, "x") == ["ok"]
+    assert len(posts(scripted, "/gradio_api/call/x")) == 3
+    assert len(gets(scripted, "/gradio_api/call/x/e1")) == 1
+
+
+def test_server_error_on_submit_is_not_retried(scripted: ScriptedServer, anon: Client) -> None:
+    gradio_like(scripted)
+    scripted.add("/gradio_api/call/x", Reply(500, body="Internal Server Error"))
+    with pytest.raises(HTTPError) as err:
+        anon.call(scripted.url, "x")
+    assert err.value.status == 500 and "\n" not in str(err.value)
+    assert len(posts(scripted, "/gradio_api/call/x")) == 1
+
+
+def test_rate_limited_after_retries(scripted: ScriptedServer, anon: Client) -> None:
+    gradio_like(scripted)
+    scripted.add("/gradio_api/call/x", Reply(429, {"retry-after": "7"}))
+    with pytest.raises(RateLimited) as err:
+        anon.call(scripted.url, "x")
+    msg = str(err.value)
+    assert "\n" not in msg and "429" in msg and "7 s" in msg
+    assert err.value.retry_after_s == 7 and err.value.retryable
+    assert len(posts(scripted, "/gradio_api/call/x")) == FAST.attempts
+
+
+def test_queue_full_after_retries(scripted: ScriptedServer, anon: Client) -> None:
+    gradio_like(scripted)
+    scripted.add("/gradio_api/call/x", Reply(503, body=QUEUE_FULL))
+    with pytest.raises(QueueFull) as err:
+        anon.call(scripted.url, "x")
+    assert "\n" not in str(err.value) and "queue is full" in str(err.value).lower()
+    assert len(posts(scripted, "/gradio_api/call/x")) == FAST.attempts
+
+
+def test_accepted_job_is_never_submitted_twice(scripted: ScriptedServer, anon: Client) -> None:
+    gradio_like(scripted)
+    scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
+    stream = sse(("generating", ["half"]))
+    stream.drop = True  # the connection dies after the first event
+    scripted.add("/gradio_api/call/x/e1", stream)
+    with pytest.raises(ConnectionLost):
+        anon.call(scripted.url, "x")
+    assert len(posts(scripted, "/gradio_api/call/x")) == 1
+    assert len(gets(scripted, "/gradio_api/call/x/e1")) == 1  # no second GET either (it would 404)
+
+
+def test_idempotent_get_is_retried(scripted: ScriptedServer, anon: Client) -> None:
+    scripted.add("/gradio_api/info", Reply(502, body="<html>bad gateway</html>"), Reply(200, body=INFO))
+    assert list(anon.schema(scripted.url).endpoints) == ["/x", "/img"]
+    assert len(gets(scripted, "/gradio_api/info")) == 2
+
+
+def test_connection_refused_is_connection_lost(anon: Client) -> None:
+    with ScriptedServer() as srv:
+        url = srv.url
+    with pytest.raises(ConnectionLost, match="cannot connect"):
+        anon.schema(url)
+
+
+# --------------------------------------------------------------------------- token policy
+
+TOKEN_HEADERS = ("authorization", "x-hf-authorization")
+
+
+def no_token(srv: ScriptedServer) -> bool:
+    return all(not any(h in r.headers for h in TOKEN_HEADERS) for r in srv.requests)
+
+
+@pytest.fixture
+def third_party():
+    srv = ScriptedServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def space_host(scripted: ScriptedServer, third_party: ScriptedServer, hub_env) -> ScriptedServer:
+    """`scripted` as the host of Hub Space acme/scripted; its file downloads redirect to `third_party`."""
+    gradio_like(scripted)
+    scripted.add("/gradio_api/upload", Reply(200, body=["/tmp/gradio/abc/in.png"]))
+    scripted.add("/gradio_api/call/img", Reply(200, body={"event_id": "e2"}))
+    scripted.add("/gradio_api/call/img/e2", sse(("complete", [
+        {"path": "/tmp/gradio/def/out.png", "meta": FILE_META, "orig_name": "out.png"}])))
+    scripted.add("/gradio_api/file=", Reply(302, {"location": f"{third_party.url}/cdn/out.png"}))
+    third_party.add("/cdn/", Reply(200, {"content-type": "image/png"}, png_bytes((0, 255, 0))))
+    third_party.add("/inputs/", Reply(200, {"content-type": "image/png"}, png_bytes((255, 0, 0))))
+    cfg = hub_env.config
+    space = {**cfg["spaces"][0], "id": "acme/scripted", "host": scripted.url, "agents_md": "v2"}
+    hub_env.set_config({**cfg, "spaces": [*cfg["spaces"], space]})
+    return scripted
+
+
+def test_token_goes_to_hub_and_hub_named_space(space_host: ScriptedServer, third_party: ScriptedServer,
+                                               hub_env, tmp_path: Path) -> None:
+    token = os.environ["HF_TOKEN"]
+    hub_env.clear_log()
+    with Client(token=token, out_dir=tmp_path / "out", retry=FAST) as c:
+        [out] = c.call("acme/scripted", "img", {"image": f"{third_party.url}/inputs/red.png"})
+    assert Path(out).read_bytes() == png_bytes((0, 255, 0))  # downloaded through the redirect
+
+    # The Hub: Authorization, never the Space header.
+    hub_reqs = hub_env.requests()
+    assert {r["path"].split("?")[0] for r in hub_reqs} >= {"/spaces/acme/scripted/agents.md",
+                                                          "/api/spaces/acme/scripted"}
+    for r in hub_reqs:
+        assert r["headers"].get("authorization") == f"Bearer {token}", r
+        assert "x-hf-authorization" not in r["headers"]
+
+    # The Space host named by the Hub: X-HF-Authorization on every request, never Authorization.
+    seen = {(r.method, r.path.split("?")[0]) for r in space_host.requests}
+    assert {("GET", "/gradio_api/info"), ("POST", "/gradio_api/upload"), ("POST", "/gradio_api/call/img"),
+            ("GET", "/gradio_api/call/img/e2"), ("GET", "/gradio_api/file=/tmp/gradio/def/out.png")} <= seen
+    for r in space_host.requests:
+        assert r.headers.get("x-hf-authorization") == f"Bearer {token}", r
+        assert "authorization" not in r.headers
+
+    # The third party: the input URL and the redirect target get no token at all.
+    assert {r.path for r in third_party.requests} == {"/inputs/red.png", "/cdn/out.png"}
+    assert no_token(third_party)
+
+
+def test_no_token_for_a_direct_url(space_host: ScriptedServer, tmp_path: Path) -> None:
+    image = tmp_path / "x.png"
+    image.write_bytes(png_bytes((1, 2, 3)))
+    with Client(token=os.environ["HF_TOKEN"], out_dir=tmp_path / "out", retry=FAST) as c:
+        c.call(space_host.url, "img", {"image": str(image)})  # the same server, but given as a URL
+    assert {r.path.split("?")[0] for r in space_host.requests} >= {"/gradio_api/info", "/gradio_api/upload",
+                                                                  "/gradio_api/call/img"}
+    assert no_token(space_host)
+
+
+def test_no_token_when_hub_gives_no_token(space_host: ScriptedServer, hub_env, tmp_path: Path) -> None:
+    hub_env.clear_log()
+    with Client(token=False, out_dir=tmp_path / "out", retry=FAST) as c:
+        c.schema("acme/scripted")
+    assert no_token(space_host)
+    assert all("authorization" not in r["headers"] for r in hub_env.requests())

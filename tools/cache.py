@@ -1,0 +1,134 @@
+"""A content-addressed cache of completed calls, on disk.
+
+Key: Space (and its revision when the Hub gives one), endpoint, inputs normalised with files replaced
+by their sha256, and — for endpoints that read a `gr.State` — the key of the call that last wrote the
+session's state, so a stateful export is never served for another item's model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .files import is_filedata, is_url, sha256_file
+
+
+def default_cache_dir() -> Path:
+    """huggingface_hub's conventions: $HF_HOME (default $XDG_CACHE_HOME/huggingface) / spacechain."""
+    if os.environ.get("SPACECHAIN_CACHE"):
+        return Path(os.environ["SPACECHAIN_CACHE"]).expanduser()
+    hf_home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
+    return Path(hf_home).expanduser() / "spacechain" / "calls"
+
+
+def normalise(value: Any) -> Any:
+    """Inputs with every local file replaced by its content hash (paths differ between runs)."""
+    if isinstance(value, str) and not is_url(value) and os.path.isfile(value):
+        return {"sha256": sha256_file(value)}
+    if is_filedata(value):
+        path = value.get("path", "")
+        return normalise(path) if os.path.isfile(path) else {"file": path}
+    if isinstance(value, dict):
+        return {str(k): normalise(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [normalise(v) for v in value]
+    return value
+
+
+def call_key(space: str, revision: str | None, endpoint: str, data: Any, state_key: str | None) -> str:
+    blob = json.dumps({"space": space, "revision": revision, "endpoint": endpoint, "inputs": normalise(data),
+                       "state": state_key}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class Entry:
+    key: str
+    space: str
+    endpoint: str
+    created: float
+    size: int
+
+
+class CallCache:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else default_cache_dir()
+
+    def _dir(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def get(self, key: str, out_dir: Path) -> list | None:
+        """Stored outputs with their files copied into `out_dir`, or None."""
+        d = self._dir(key)
+        try:
+            meta = json.loads((d / "entry.json").read_text())
+        except (OSError, ValueError):
+            return None
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+        def restore(v: Any) -> Any:
+            if isinstance(v, dict) and set(v) == {"__file__"}:
+                src = d / "files" / v["__file__"]
+                dst = out_dir / v["__file__"]
+                if not dst.exists():
+                    shutil.copy2(src, dst)
+                return str(dst)
+            if isinstance(v, list):
+                return [restore(x) for x in v]
+            if isinstance(v, dict):
+                return {k: restore(x) for k, x in v.items()}
+            return v
+
+        try:
+            return restore(meta["outputs"])
+        except OSError:
+            return None  # a half-deleted entry is a miss, not an error
+
+    def put(self, key: str, space: str, endpoint: str, outputs: list) -> None:
+        d = self._dir(key)
+        tmp = d.with_name(f".{key}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "files").mkdir(parents=True)
+        out_root: list[Path] = []
+
+        def store(v: Any) -> Any:
+            if isinstance(v, str) and os.path.isfile(v):
+                name = os.path.basename(v)
+                if not (tmp / "files" / name).exists():
+                    shutil.copy2(v, tmp / "files" / name)
+                out_root.append(Path(v))
+                return {"__file__": name}
+            if isinstance(v, list):
+                return [store(x) for x in v]
+            if isinstance(v, dict):
+                return {k: store(x) for k, x in v.items()}
+            return v
+
+        meta = {"space": space, "endpoint": endpoint, "created": time.time(), "outputs": store(outputs)}
+        (tmp / "entry.json").write_text(json.dumps(meta))
+        shutil.rmtree(d, ignore_errors=True)
+        d.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, d)
+
+    def entries(self) -> list[Entry]:
+        found = []
+        for meta_path in self.root.glob("*/*/entry.json"):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            size = sum(f.stat().st_size for f in meta_path.parent.rglob("*") if f.is_file())
+            found.append(Entry(meta_path.parent.name, meta.get("space", "?"), meta.get("endpoint", "?"),
+                               meta.get("created", 0.0), size))
+        return sorted(found, key=lambda e: e.created)
+
+    def clear(self) -> int:
+        n = len(self.entries())
+        shutil.rmtree(self.root, ignore_errors=True)
+        return n

@@ -1,0 +1,124 @@
+"""Fan-out: a batch of calls to one endpoint, and pipelines where each item moves to the next stage as
+soon as its previous stage is done.
+
+Real Spaces mostly run one job at a time per endpoint, so the speed comes from keeping every stage's
+queue busy: item k is in the 3D Space while item k+1 is in the image Space. Each item gets its own
+Gradio session per Space, so stateful Spaces never share a `gr.State` across items."""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from .errors import InvalidInputs, SpacechainError
+
+_REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
+
+
+def _limiters(client, max_concurrency: int) -> Callable[[str], threading.Semaphore]:
+    """One semaphore per Space: at most `max_concurrency` jobs in flight on it from this fan-out."""
+    sems: dict[str, threading.Semaphore] = {}
+    lock = threading.Lock()
+
+    def get(space: str) -> threading.Semaphore:
+        with lock:
+            return sems.setdefault(space, threading.Semaphore(max(1, int(max_concurrency))))
+
+    return get
+
+
+def _item_error(exc: Exception) -> dict:
+    if isinstance(exc, SpacechainError):
+        return exc.to_dict()
+    return {"error": "unexpected", "message": f"{exc.__class__.__name__}: {exc}", "retryable": False}
+
+
+def run_batch(client, space: str, endpoint: str, inputs_list: list, *, max_concurrency: int = 4,
+              sessions: list[str] | None = None, session_prefix: str = "item", submit: Callable | None = None,
+              timeout: float | None = None) -> list:
+    """Run one endpoint over many inputs. Returns, per item, its outputs list or an error dict."""
+    if not isinstance(inputs_list, (list, tuple)):
+        raise InvalidInputs("inputs_list must be a list with one inputs dict (or list) per item.")
+    if sessions is not None and len(sessions) != len(inputs_list):
+        raise InvalidInputs(f"sessions has {len(sessions)} names for {len(inputs_list)} items; give one per item.")
+    limit = _limiters(client, max_concurrency)
+    submit = submit or client.submit
+
+    def one(i: int) -> Any:
+        name = sessions[i] if sessions else f"{session_prefix}-{i}"
+        try:
+            with limit(space):
+                return submit(space, endpoint, inputs_list[i], session=name).result(timeout)
+        except Exception as exc:  # one failure must not sink the other items
+            return _item_error(exc)
+
+    if not inputs_list:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(inputs_list), 32), thread_name_prefix="batch") as pool:
+        return list(pool.map(one, range(len(inputs_list))))
+
+
+def fill(template: Any, item: dict, prev: list | None, stages: list[list]) -> Any:
+    """Replace placeholders in a stage's inputs.
+
+    A string that is exactly `{name}` takes the item's field `name`; `{prev}`/`{prev[i]}` the previous
+    stage's outputs; `{s0[i]}`, `{s1[i]}`… the outputs of stage 0, 1… of the same item."""
+    if isinstance(template, str):
+        m = _REF.match(template.strip())
+        if not m:
+            return template
+        name, index = m.group(1), m.group(2)
+        if name == "prev":
+            if prev is None:
+                raise InvalidInputs("{prev} used in the first stage; the first stage has no previous outputs.")
+            value: Any = prev
+        elif re.fullmatch(r"s\d+", name):
+            k = int(name[1:])
+            if k >= len(stages):
+                raise InvalidInputs(f"{{{name}}} refers to a stage that has not run yet for this item.")
+            value = stages[k]
+        elif isinstance(item, dict) and name in item:
+            return item[name] if index is None else item[name][int(index)]
+        else:
+            return template
+        return value if index is None else value[int(index)]
+    if isinstance(template, dict):
+        return {k: fill(v, item, prev, stages) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, item, prev, stages) for v in template]
+    return template
+
+
+def run_pipeline(client, items: list, stages: list[dict], *, max_concurrency: int = 4,
+                 submit: Callable | None = None, timeout: float | None = None) -> list[dict]:
+    """Push every item through `stages` ({"space", "endpoint", "inputs"}), pipelined.
+
+    Returns per item {"item", "outputs": [outputs of each stage]} or, when a stage failed,
+    {"item", "outputs": [...done so far], "error": {...}, "failed_stage": k}."""
+    if not isinstance(items, (list, tuple)) or not isinstance(stages, (list, tuple)) or not stages:
+        raise InvalidInputs("run_pipeline needs a list of items and a non-empty list of stages.")
+    for k, st in enumerate(stages):
+        if not isinstance(st, dict) or "space" not in st or "endpoint" not in st:
+            raise InvalidInputs(f"stage {k} must be a dict with space, endpoint and inputs.")
+    limit = _limiters(client, max_concurrency)
+    submit = submit or client.submit
+
+    def one(i: int) -> dict:
+        item = items[i]
+        done: list[list] = []
+        for k, st in enumerate(stages):
+            try:
+                inputs = fill(st.get("inputs"), item, done[-1] if done else None, done)
+                with limit(st["space"]):
+                    # The same session name across stages: a stateful Space sees its own item's State.
+                    done.append(submit(st["space"], st["endpoint"], inputs, session=f"item-{i}").result(timeout))
+            except Exception as exc:
+                return {"item": item, "outputs": done, "error": _item_error(exc), "failed_stage": k}
+        return {"item": item, "outputs": done}
+
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(items), 32), thread_name_prefix="pipeline") as pool:
+        return list(pool.map(one, range(len(items))))
