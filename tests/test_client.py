@@ -7,17 +7,16 @@ import json
 import os
 import signal
 import struct
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
-from servers import Reply, ScriptedServer
-from spacechain.tools import (CallTimeout, Client, ConnectionLost, EndpointNotFound, JobUpdate, NotGradioSpace,
-                              QuotaExceeded, SpaceError, SpaceNotFound, SpaceNotRunning)
+from conftest import launch_apps
+from servers import Reply, ScriptedServer, stop_process
+from spacechain.tools import (CallTimeout, Cancelled, Client, ConnectionLost, EndpointNotFound, JobUpdate,
+                              NotGradioSpace, QuotaExceeded, SpaceError, SpaceNotFound, SpaceNotRunning)
 from spacechain.tools.http import RetryPolicy
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
@@ -26,6 +25,21 @@ FAST = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
 @pytest.fixture
 def client(hub_env, tmp_path: Path):
     with Client(token=os.environ["HF_TOKEN"], out_dir=tmp_path / "out", retry=FAST) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def own_misc(tmp_path_factory: pytest.TempPathFactory):
+    """This module's own misc app for the /slow tests: gradio runs one /slow job at a time and cannot
+    stop a cancelled one, so on the shared app these tests would wait behind other modules' jobs."""
+    proc, urls = launch_apps(["misc"], tmp_path_factory.mktemp("own-misc"))
+    yield urls["misc"]
+    stop_process(proc)
+
+
+@pytest.fixture
+def anon(tmp_path: Path):
+    with Client(token=False, out_dir=tmp_path / "out", retry=FAST) as c:
         yield c
 
 
@@ -212,8 +226,8 @@ def test_quota_error(client: Client) -> None:
     assert e.title == "ZeroGPU quota exceeded" and "\n" not in str(e)
 
 
-def test_result_timeout_does_not_stop_the_job(client: Client) -> None:
-    job = client.submit("acme/toolbox", "slow", {"seconds": 1})
+def test_result_timeout_does_not_stop_the_job(anon: Client, own_misc: str) -> None:
+    job = anon.submit(own_misc, "slow", {"seconds": 1})
     with pytest.raises(CallTimeout):
         job.result(timeout=0.2)
     assert not job.done()
@@ -221,12 +235,22 @@ def test_result_timeout_does_not_stop_the_job(client: Client) -> None:
     assert job.record.status == "complete"
 
 
-def test_call_timeout_cancels(client: Client) -> None:
+def test_call_timeout_cancels(anon: Client, own_misc: str) -> None:
     t0 = time.monotonic()
     with pytest.raises(CallTimeout) as err:
-        client.call("acme/toolbox", "slow", {"seconds": 6}, timeout=1)
+        anon.call(own_misc, "slow", {"seconds": 6}, timeout=1)
     assert time.monotonic() - t0 < 5  # cut at the timeout, not when the Space finishes
     assert "1 s" in str(err.value)
+    assert anon.records[-1].status == "error" and anon.records[-1].error["error"] == "timeout"
+
+
+def test_cancel_stops_waiting(anon: Client, own_misc: str) -> None:
+    job = anon.submit(own_misc, "slow", {"seconds": 3})
+    time.sleep(0.2)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(timeout=2.5)  # long before the Space would answer
+    assert job.record.status == "error" and job.record.error["error"] == "cancelled"
 
 
 def test_server_killed_mid_job(app_launcher, tmp_path: Path) -> None:
@@ -234,10 +258,10 @@ def test_server_killed_mid_job(app_launcher, tmp_path: Path) -> None:
     proc = app_launcher.procs[-1]
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         job = c.submit(url, "slow", {"seconds": 30})
-        started = threading.Event()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not started.is_set():  # the GET stream is open
-            started.set() if job._resp is not None else time.sleep(0.02)
+        while job._resp is None and time.monotonic() < deadline:  # wait until the result stream is open
+            time.sleep(0.02)
+        assert not job.done()
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         t0 = time.monotonic()
@@ -328,13 +352,3 @@ def test_search_falls_back_to_plain_search(client: Client, hub_env) -> None:
     assert (t.title, t.description, t.likes, t.stage, t.hardware) == (
         "TRELLIS lite", "Create 3D model from a single image", 80, "RUNNING", "zero-a10g")
 
-
-def test_cancel_stops_waiting(client: Client) -> None:
-    from spacechain.tools import Cancelled
-
-    job = client.submit("acme/toolbox", "slow", {"seconds": 3})
-    time.sleep(0.2)
-    job.cancel()
-    with pytest.raises(Cancelled):
-        job.result(timeout=2.5)  # long before the Space would answer
-    assert job.record.status == "error" and job.record.error["error"] == "cancelled"

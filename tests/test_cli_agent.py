@@ -1,0 +1,203 @@
+"""The real `spacechain` console script in a subprocess, its LLM a scripted OpenAI-compatible server
+(tests/llm_stub.py) reached through litellm, its Spaces the loopback apps behind the Hub stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from subprocess import run as sh
+from typing import Iterator
+
+import pexpect
+import pytest
+
+from conftest import TEST_TOKEN
+from llm_stub import LLMStub
+from servers import ScriptedServer, free_port
+
+SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
+GOAL = "a 3D model of the Eiffel Tower"
+
+
+def blob(src: str, thought: str = "Next step.") -> str:
+    return f"Thought: {thought}\n<code>\n{src.strip()}\n</code>"
+
+
+CHAIN = [
+    blob('print([h["id"] for h in search_spaces("text to image")])\nprint(get_space_api("acme/flux-lite"))\n'
+         'print(get_space_api("acme/trellis-lite"))', "Find the Spaces."),
+    blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
+         'prev = run_space("acme/trellis-lite", "image_to_3d", {"image": img})\n'
+         'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(img, glb)', "Chain them."),
+    blob('try:\n    upload_file("acme/toolbox", "/etc/passwd")\nexcept Exception as e:\n    print("upload:", e)'),
+    blob('final_answer(f"Made {glb} from {img} with acme/flux-lite and acme/trellis-lite")', "Done."),
+]
+
+
+def cli_env(hub_url: str, tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_API_KEY") and not k.startswith(("SPACECHAIN_", "HF_", "LITELLM_", "PYTEST_"))}
+    env.update(HF_ENDPOINT=hub_url, HF_TOKEN=TEST_TOKEN, HF_HOME=str(tmp / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1",
+               LITELLM_LOCAL_MODEL_COST_MAP="True", XDG_STATE_HOME=str(tmp / "state"), PYTHONUNBUFFERED="1",
+               NO_COLOR="1")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def llm() -> Iterator:
+    """llm(replies) -> a started LLMStub, stopped after the test."""
+    stubs: list[LLMStub] = []
+
+    def start(replies: list[str]) -> LLMStub:
+        stubs.append(LLMStub(replies).start())
+        return stubs[-1]
+
+    yield start
+    for stub in stubs:
+        stub.stop()
+
+
+def spacechain(args: list[str], env: dict[str, str], timeout: float = 180):
+    return sh([SPACECHAIN, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=None)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+# --------------------------------------------------------------------------- full runs
+
+
+def test_run_json_full_chain(hub_env, llm, tmp_path: Path):
+    stub = llm(CHAIN)
+    out = tmp_path / "run"
+    proc = spacechain(["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out),
+                       "--json"], cli_env(hub_env.url, tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)  # stdout is only the JSON document
+    assert result["success"] is True and result["status"] == "success" and result["error"] is None
+    assert Path(result["run_dir"]) == out.resolve()
+    assert result["final_answer"].startswith("Made ") and "acme/trellis-lite" in result["final_answer"]
+    files = result["files"]
+    assert len(files) == 3 and all(Path(f).is_file() and Path(f).parent == out.resolve() for f in files)
+    assert sorted(Path(f).suffix for f in files) == [".glb", ".glb", ".png"]
+    assert Path(result["gallery"]).is_file() and Path(result["gallery"]).name == "gallery.html"
+    assert Path(result["manifest"]) == out.resolve() / "manifest.json"
+
+    m = manifest(out)
+    assert m["goal"] == GOAL and m["model"] == "openai/scripted" and m["status"] == "success"
+    assert [c["endpoint"] for c in m["calls"]] == ["/generate", "/image_to_3d", "/extract_glb"]
+    assert all(c["status"] == "complete" for c in m["calls"])
+    assert len(m["steps"]) == 4 and m["steps"][-1]["final"]
+    assert "upload: Refused to upload /etc/passwd" in m["steps"][2]["observations"]
+    assert set(m["files"]) == set(files)
+    # litellm talked to the stub without streaming (stderr is not a terminal here).
+    assert len(stub.requests) == 4
+    assert not any(r.get("stream") for r in stub.requests)
+    assert all(r["model"] == "scripted" for r in stub.requests)
+    assert GOAL in json.dumps(stub.requests[0]["messages"])
+    # The Space API the agent read in step 1 is what the model saw in step 2.
+    assert "/image_to_3d(image: image file" in json.dumps(stub.requests[1]["messages"])
+
+
+def test_run_without_final_answer_stops_at_max_steps(hub_env, llm, tmp_path: Path):
+    stub = llm([
+        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a lighthouse"})[0]\nprint(img)'),
+        blob('print("thinking")'),
+        "I could not finish.",  # the fallback answer smolagents asks for after the last step
+    ])
+    out = tmp_path / "run"
+    proc = spacechain(["run", "a lighthouse", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out),
+                       "--max-steps", "2"], cli_env(hub_env.url, tmp_path))
+    assert proc.returncode not in (0, None)
+    (line,) = error_lines(proc.stderr)
+    assert "all 2 steps without a final answer" in line
+    m = manifest(out)
+    assert m["status"] == "max_steps"
+    assert len(m["files"]) == 1 and Path(m["files"][0]).is_file() and m["files"][0].endswith(".png")
+    assert (out / "gallery.html").is_file()
+    assert len(stub.requests) == 3
+
+
+# --------------------------------------------------------------------------- failing early, in one line
+
+
+def test_bad_file_fails_before_any_llm_or_hub_request(hub_env, scripted: ScriptedServer, tmp_path: Path):
+    hub_env.clear_log()
+    proc = spacechain(["run", "describe it", "--file", str(tmp_path / "nope.png"), "--model", "openai/scripted",
+                       "--api-base", scripted.url + "/v1", "--out", str(tmp_path / "run")],
+                      cli_env(hub_env.url, tmp_path))
+    assert proc.returncode not in (0, None)
+    assert proc.stderr.strip().splitlines() == [
+        f"error: --file {tmp_path / 'nope.png'} does not exist; give the path of an existing file."]
+    assert proc.stdout == ""
+    assert scripted.requests == []
+    assert hub_env.requests() == []
+    assert not (tmp_path / "run").exists()
+
+
+def test_unreachable_llm_backend_is_one_line_before_any_hub_request(hub_env, tmp_path: Path):
+    hub_env.clear_log()
+    base = f"http://127.0.0.1:{free_port()}/v1"
+    proc = spacechain(["run", "anything", "--model", "openai/scripted", "--api-base", base,
+                       "--out", str(tmp_path / "run")], cli_env(hub_env.url, tmp_path))
+    assert proc.returncode not in (0, None)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: Cannot reach the LLM backend at {base}")
+    assert hub_env.requests() == []
+
+
+def test_missing_provider_key_is_one_line(hub_env, tmp_path: Path):
+    hub_env.clear_log()
+    proc = spacechain(["run", "anything", "--model", "anthropic/claude-x", "--out", str(tmp_path / "run")],
+                      cli_env(hub_env.url, tmp_path))
+    assert proc.returncode not in (0, None)
+    assert proc.stderr.strip().splitlines() == [
+        "error: No API key for anthropic/claude-x: set ANTHROPIC_API_KEY or pass --api-key."]
+    assert hub_env.requests() == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["chat", "--help"]])
+def test_help_does_not_import_litellm(args: list[str], tmp_path: Path):
+    env = cli_env("http://127.0.0.1:9", tmp_path, PYTHONPROFILEIMPORTTIME="1")
+    proc = spacechain(args, env, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Usage" in proc.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert "typer" in imported  # the import log works
+    assert not [m for m in imported if m.split(".")[0] in ("litellm", "smolagents", "openai")]
+
+
+# --------------------------------------------------------------------------- streaming (TTY) vs not
+
+
+def test_terminal_run_streams_tokens_from_litellm(hub_env, llm, tmp_path: Path):
+    stub = llm([
+        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a streamed cat"})[0]\nprint(img)'),
+        blob('final_answer("streamed: " + img)'),
+    ])
+    out = tmp_path / "run"
+    env = cli_env(hub_env.url, tmp_path, TERM="xterm-256color")
+    env.pop("NO_COLOR")
+    child = pexpect.spawn(SPACECHAIN, ["run", "a streamed cat", "--model", "openai/scripted", "--api-base", stub.url,
+                                       "--out", str(out)], env=env, dimensions=(40, 200), encoding="utf-8",
+                          timeout=120)
+    try:
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, child.before[-3000:]
+    assert "streamed: " in child.before
+    assert len(stub.requests) == 2
+    assert all(r.get("stream") is True for r in stub.requests)
+    m = manifest(out)
+    assert m["status"] == "success" and m["final_answer"].startswith("streamed: ")
+    assert [c["status"] for c in m["calls"]] == ["complete"]
+    assert Path(m["files"][0]).is_file()

@@ -1,0 +1,122 @@
+"""`spacechain chat` in a pseudo-terminal (pexpect): commands, memory across turns, Ctrl-C mid-turn."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pexpect
+from PIL import Image
+
+from test_cli_agent import SPACECHAIN, blob, cli_env, llm  # noqa: F401  (llm is a fixture)
+
+PROMPT = "spacechain> "
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def slow_call_started(manifest_path: Path) -> bool:
+    try:
+        calls = json.loads(manifest_path.read_text())["calls"]
+    except (OSError, ValueError):
+        return False
+    return any(c["endpoint"] == "/slow" for c in calls)
+
+
+def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):  # noqa: F811
+    # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
+    hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
+    stub = llm([
+        # turn 1
+        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a cat"})[0]\nprint(img)'),
+        blob('final_answer("cat image: " + img)'),
+        # turn 2: `img` from turn 1 is still defined
+        blob('final_answer("same cat again: " + img)'),
+        # turn 3: cancelled with Ctrl-C while the Space works
+        blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),
+        # turn 4
+        blob('final_answer("hello after the cancel")'),
+    ])
+    out = tmp_path / "run"
+    attach = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(attach)
+    env = cli_env(hub_env.url, tmp_path, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")
+    child = pexpect.spawn(SPACECHAIN, ["chat", "--model", "openai/scripted", "--api-base", stub.url,
+                                       "--out", str(out)], env=env, dimensions=(40, 200), encoding="utf-8",
+                          timeout=60)
+    try:
+        child.expect("spacechain chat")
+        child.expect_exact(PROMPT)
+
+        child.sendline("/help")
+        for command in ("/help", "/model NAME", "/reset", "/files", "/attach PATH", "/save", "/exit"):
+            child.expect_exact(command)
+        child.expect_exact(PROMPT)
+
+        child.sendline("make an image of a cat")
+        child.expect(r"cat image: (\S+\.png)")
+        image = child.match.group(1)
+        child.expect_exact(PROMPT)
+        assert Path(image).is_file() and Path(image).parent == out.resolve()
+
+        child.sendline("use the same image again")
+        child.expect_exact("same cat again: " + image)
+        child.expect_exact(PROMPT)
+        assert len(stub.requests) == 3
+        last = json.dumps(stub.requests[-1]["messages"])
+        assert "make an image of a cat" in last and "use the same image again" in last
+
+        child.sendline("/files")
+        child.expect_exact("produced  " + image)
+        child.expect_exact(PROMPT)
+
+        child.sendline(f"/attach {attach}")
+        child.expect_exact(f"attached {attach.resolve()}")
+        child.expect_exact(PROMPT)
+        child.sendline("/attach /nope")
+        child.expect(r"error:.*File /nope does not exist")
+        child.expect_exact(PROMPT)
+        child.sendline("/files")
+        child.expect_exact(f"attached  {attach.resolve()}")
+        child.expect_exact(PROMPT)
+
+        child.sendline("wait for a slow job")
+        wait_for(lambda: slow_call_started(out / "manifest.json"), 30, "the /slow call")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        child.sendintr()
+        child.expect_exact("turn cancelled")
+        child.expect_exact(PROMPT)
+        assert time.monotonic() - t0 < 10
+
+        child.sendline("say hello")
+        child.expect_exact("hello after the cancel")
+        child.expect_exact(PROMPT)
+
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, child.before
+
+    assert len(stub.requests) == 5
+    m = json.loads((out / "manifest.json").read_text())
+    assert [t["goal"] for t in m["turns"]] == ["make an image of a cat", "use the same image again",
+                                              "wait for a slow job", "say hello"]
+    assert [t["status"] for t in m["turns"]] == ["success", "success", "interrupted", "success"]
+    assert m["turns"][1]["final_answer"] == "same cat again: " + image
+    assert m["user_files"][0]["path"] == str(attach.resolve())
+    slow = [c for c in m["calls"] if c["endpoint"] == "/slow"]
+    assert len(slow) == 1 and slow[0]["status"] == "error" and slow[0]["error"]["error"] == "cancelled"
+    assert m["files"] == [image]
+    assert (out / "gallery.html").is_file()
+    assert re.search(r"\S", (tmp_path / "state" / "spacechain" / "history").read_text())
