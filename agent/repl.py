@@ -62,8 +62,7 @@ class Repl:
                 err.print(f"[red]error:[/red] {result.error}")
             if result.answer is not None:
                 out(str(result.answer))
-        self.save()
-        return 0
+        return 0  # the caller closes the run, then saves it (saving here too printed the stats twice)
 
     def command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")

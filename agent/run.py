@@ -49,6 +49,9 @@ class Run:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._allowed: set[str] = set()
+        # The folder may hold files from before (`--out .`): those were not produced by this run.
+        inputs = self.dir / "inputs"
+        self._old_inputs = {str(f.resolve()) for f in inputs.iterdir()} if inputs.is_dir() else set()
         self.jobs: dict[str, Job] = {}
         self.client = client or Client(token=token, out_dir=self.dir, upload_guard=self.check_upload, cache=cache)
         if client is not None:
@@ -92,10 +95,17 @@ class Run:
         return real
 
     def check_upload(self, real_path: str) -> None:
-        if real_path in self._allowed or Path(real_path).is_relative_to(self.dir):
+        if real_path in self._allowed or self._produced_here(real_path):
             return
         raise UploadRefused(f"Refused to upload {real_path}: the agent may only upload files the user named "
                             "(--file or /attach) or files produced in this run.")
+
+    def _produced_here(self, real_path: str) -> bool:
+        """An output of a call in this run, or a URL input this run downloaded (into inputs/). Not just
+        any file under the run folder, which may be an existing folder such as the user's home."""
+        if Path(real_path).parent == self.dir / "inputs":
+            return real_path not in self._old_inputs
+        return real_path in {str(Path(f).resolve()) for f in self.produced_files()}
 
     # ---------- calls ----------
     def space_calls(self) -> int:

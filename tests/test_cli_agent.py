@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from subprocess import run as sh
 from typing import Iterator
@@ -201,3 +204,50 @@ def test_terminal_run_streams_tokens_from_litellm(hub_env, llm, tmp_path: Path):
     assert m["status"] == "success" and m["final_answer"].startswith("streamed: ")
     assert [c["status"] for c in m["calls"]] == ["complete"]
     assert Path(m["files"][0]).is_file()
+
+
+def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, app_launcher, llm, tmp_path: Path):
+    # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
+    hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
+    stub = llm([
+        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "before the cancel"})[0]\nprint(img)'),
+        blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),
+        blob('final_answer("never")'),
+    ])
+    out = tmp_path / "run"
+    proc = subprocess.Popen([SPACECHAIN, "run", "slow things", "--model", "openai/scripted", "--api-base", stub.url,
+                             "--out", str(out), "--json"], env=cli_env(hub_env.url, tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _has_call(out / "manifest.json", "/slow"):
+            assert time.monotonic() < deadline and proc.poll() is None, "the /slow call never started"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert time.monotonic() - t0 < 15
+    assert proc.returncode == 130
+    assert error_lines(stderr) == ["error: interrupted; the run folder keeps what was done"]
+    result = json.loads(stdout)
+    assert result["status"] == "interrupted" and result["success"] is False
+    m = manifest(out)
+    assert m["status"] == "interrupted"
+    gen, slow = m["calls"]
+    assert gen["status"] == "complete" and Path(gen["outputs"][0]).is_file()
+    assert slow["status"] == "error" and slow["error"]["error"] == "cancelled"
+    assert m["files"] == [gen["outputs"][0]] == result["files"]
+    assert (out / "gallery.html").is_file()
+    assert len(stub.requests) == 2
+
+
+def _has_call(manifest_path: Path, endpoint: str) -> bool:
+    try:
+        return any(c["endpoint"] == endpoint for c in json.loads(manifest_path.read_text())["calls"])
+    except (OSError, ValueError):
+        return False

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from servers import Reply, ScriptedServer, sse
-from spacechain.tools import Client, ConnectionLost, QueueFull, RateLimited
+from spacechain.tools import Client, ConnectionLost, QueueFull, RateLimited, SpaceError
 from spacechain.tools.errors import HTTPError
 from spacechain.tools.http import RetryPolicy
 
@@ -117,6 +117,39 @@ def test_accepted_job_is_never_submitted_twice(scripted: ScriptedServer, anon: C
         anon.call(scripted.url, "x")
     assert len(posts(scripted, "/gradio_api/call/x")) == 1
     assert len(gets(scripted, "/gradio_api/call/x/e1")) == 1  # no second GET either (it would 404)
+
+
+def accepted(srv: ScriptedServer, stream: Reply) -> str:
+    """A Gradio-shaped server that accepts /x as event e1 and answers its result GET with `stream`."""
+    gradio_like(srv)
+    srv.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
+    srv.add("/gradio_api/call/x/e1", stream)
+    return srv.url
+
+
+def test_error_event_before_a_cut_stream_wins(scripted: ScriptedServer, anon: Client) -> None:
+    # gradio raises after yielding an error, so the chunked body is cut: the event must be reported.
+    stream = sse(("heartbeat", None), ("error", {"error": "boom", "duration": 10, "visible": True, "title": "Error"}))
+    stream.drop = True
+    with pytest.raises(SpaceError) as err:
+        anon.call(accepted(scripted, stream), "x")
+    assert type(err.value) is SpaceError and "boom" in str(err.value) and err.value.title == "Error"
+
+
+def test_error_event_shapes(scripted: ScriptedServer, anon: Client) -> None:
+    url = accepted(scripted, sse(("error", None)))  # gradio < 6.13: every failure is a bare null
+    with pytest.raises(SpaceError) as err:
+        anon.call(url, "x")
+    assert err.value.hidden
+    scripted.script["/gradio_api/call/x/e1"] = [sse(("error", "404: Not Found"))]  # unknown or consumed event
+    with pytest.raises(ConnectionLost, match="404"):
+        anon.call(url, "x")
+
+
+def test_stream_ending_without_result(scripted: ScriptedServer, anon: Client) -> None:
+    with pytest.raises(ConnectionLost, match="without a result"):
+        anon.call(accepted(scripted, sse(("generating", ["half"]))), "x")
+    assert len(posts(scripted, "/gradio_api/call/x")) == 1
 
 
 def test_idempotent_get_is_retried(scripted: ScriptedServer, anon: Client) -> None:

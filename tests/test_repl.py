@@ -12,7 +12,14 @@ from PIL import Image
 
 from test_cli_agent import SPACECHAIN, blob, cli_env, llm  # noqa: F401  (llm is a fixture)
 
-PROMPT = "spacechain> "
+PROMPT = "spacechain>"  # prompt_toolkit moves the cursor instead of printing the space
+ESCAPES = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"
+
+
+def printed_line(pattern: str) -> str:
+    """A regex for a line the REPL printed (it may start with terminal escapes): an answer, not the
+    echo of the model's code, which has other text before it on its line."""
+    return r"\n" + ESCAPES + pattern + r"\r?\n"
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
@@ -52,24 +59,26 @@ def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):  # noqa: F811
     env = cli_env(hub_env.url, tmp_path, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")
     child = pexpect.spawn(SPACECHAIN, ["chat", "--model", "openai/scripted", "--api-base", stub.url,
                                        "--out", str(out)], env=env, dimensions=(40, 200), encoding="utf-8",
+                          codec_errors="replace",  # a ^C echo can land inside a multi-byte character
                           timeout=60)
     try:
         child.expect("spacechain chat")
         child.expect_exact(PROMPT)
 
         child.sendline("/help")
-        for command in ("/help", "/model NAME", "/reset", "/files", "/attach PATH", "/save", "/exit"):
+        # (the echo of what was typed holds "/help": start matching at the next line of the help)
+        for command in ("/model NAME", "/reset", "/files", "/attach PATH", "/save", "/exit"):
             child.expect_exact(command)
         child.expect_exact(PROMPT)
 
         child.sendline("make an image of a cat")
-        child.expect(r"cat image: (\S+\.png)")
+        child.expect(printed_line(r"cat image: (\S+\.png)"))
         image = child.match.group(1)
         child.expect_exact(PROMPT)
         assert Path(image).is_file() and Path(image).parent == out.resolve()
 
         child.sendline("use the same image again")
-        child.expect_exact("same cat again: " + image)
+        child.expect(printed_line(re.escape("same cat again: " + image)))
         child.expect_exact(PROMPT)
         assert len(stub.requests) == 3
         last = json.dumps(stub.requests[-1]["messages"])
@@ -99,11 +108,13 @@ def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):  # noqa: F811
         assert time.monotonic() - t0 < 10
 
         child.sendline("say hello")
-        child.expect_exact("hello after the cancel")
+        child.expect(printed_line("hello after the cancel"))
         child.expect_exact(PROMPT)
 
         child.sendline("/exit")
         child.expect(pexpect.EOF)
+        # On the way out the run is saved once: one usage table, then the gallery.
+        assert child.before.count("Space usage") == 1
     finally:
         child.close(force=True)
     assert child.exitstatus == 0, child.before

@@ -50,6 +50,7 @@ class CallRecord:
     error: dict | None = None
     files: list[dict] = field(default_factory=list)
     submitted_at: str = ""
+    finished_at: str = ""
     queue_s: float | None = None  # estimated from the Space's queue size (the REST stream has no rank)
     run_s: float | None = None
     total_s: float | None = None
@@ -275,6 +276,7 @@ class Job:
         self._emit("complete")
 
     def _stamp(self) -> None:
+        self.record.finished_at = _now_iso()
         end = time.monotonic()
         self.record.total_s = round(end - self._t0, 4)
         started = self._started_est or self._t0

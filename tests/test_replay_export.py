@@ -1,0 +1,130 @@
+"""Replay and export of a recorded run, `cache ls|clear`, `--max-space-calls`, and the fan-out tools
+the agent sees — all through the real console script and a scripted OpenAI-compatible LLM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from test_cli_agent import CHAIN, GOAL, blob, cli_env, error_lines, llm, manifest, spacechain  # noqa: F401
+from test_fanout_cache import glb_source, sha
+
+
+@pytest.fixture
+def recorded(hub_env, llm, tmp_path) -> tuple[Path, dict]:
+    """A run folder made by `spacechain run` through the text → image → 3D chain."""
+    stub = llm(CHAIN)
+    env = cli_env(hub_env.url, tmp_path)
+    run_dir = tmp_path / "run"
+    res = spacechain(["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(run_dir)], env)
+    assert res.returncode == 0, res.stderr
+    return run_dir, env
+
+
+def prompt_of(png: str) -> str:
+    return Image.open(png).text["prompt"]
+
+
+def outputs_by_endpoint(m: dict) -> dict[str, list]:
+    return {c["endpoint"]: c["outputs"] for c in m["calls"] if c["status"] == "complete"}
+
+
+def test_replay_with_a_new_prompt_rewires_outputs(recorded, tmp_path):
+    run_dir, env = recorded
+    out = tmp_path / "replay"
+    res = spacechain(["replay", str(run_dir), "--set", "prompt=Louvre", "--no-cache", "--out", str(out), "--json"],
+                     env)
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["run_dir"] == str(out) and Path(info["gallery"]).is_file()
+    m = manifest(out)
+    assert m["model"] == "replay (no LLM)" and m["status"] == "success"
+    outs = outputs_by_endpoint(m)
+    image, glb = outs["/generate"][0], outs["/extract_glb"][0]
+    assert prompt_of(image) == "Louvre"
+    assert glb_source(glb) == sha(image)  # the 3D call got the NEW image, not the recorded one
+    assert m["stats"]["total"]["calls"] == 3 and m["stats"]["total"]["cache_hits"] == 0
+
+
+def test_identical_replay_is_served_from_the_cache(recorded, tmp_path):
+    run_dir, env = recorded
+    out = tmp_path / "again"
+    res = spacechain(["replay", str(run_dir), "--out", str(out)], env)
+    assert res.returncode == 0, res.stderr
+    m = manifest(out)
+    assert m["stats"]["total"] == {"calls": 0, "cache_hits": 3, "failures": 0, "queue_s": 0.0, "run_s": 0.0}
+    assert all(c["cached"] for c in m["calls"])
+    original = outputs_by_endpoint(manifest(run_dir))["/extract_glb"][0]
+    assert sha(outputs_by_endpoint(m)["/extract_glb"][0]) == sha(original)
+    listing = spacechain(["cache", "ls", "--json"], env)
+    assert len(json.loads(listing.stdout)["entries"]) == 3
+    cleared = spacechain(["cache", "clear"], env)
+    assert cleared.returncode == 0 and "removed 3" in cleared.stdout
+    assert json.loads(spacechain(["cache", "ls", "--json"], env).stdout)["entries"] == []
+
+
+def test_replay_errors_are_one_line(recorded, tmp_path):
+    run_dir, env = recorded
+    for args in (["replay", str(tmp_path / "nope")], ["replay", str(run_dir), "--set", "nosuch=1"],
+                 ["replay", str(run_dir), "--set", "novalue"], ["export", str(tmp_path / "nope")]):
+        res = spacechain(args, env)
+        assert res.returncode != 0 and len(error_lines(res.stderr)) == 1, (args, res.stderr)
+        assert "Traceback" not in res.stderr
+
+
+def test_export_writes_a_script_that_reproduces_the_chain(recorded, tmp_path):
+    run_dir, env = recorded
+    script = tmp_path / "pipeline.py"
+    res = spacechain(["export", str(run_dir), "-o", str(script)], env)
+    assert res.returncode == 0, res.stderr
+    text = script.read_text()
+    assert "PROMPT = 'Eiffel Tower'" in text and "out1[0]" in text and "/gradio_api" not in text
+    compile(text, str(script), "exec")
+    text = text.replace("PROMPT = 'Eiffel Tower'", "PROMPT = 'Pont Neuf'")
+    script.write_text(text)
+    out = tmp_path / "exported"
+    ran = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    pngs, glbs = sorted(out.glob("generate-*.png")), sorted(out.glob("extract_glb-*.glb"))
+    assert prompt_of(str(pngs[0])) == "Pont Neuf" and glb_source(str(glbs[0])) == sha(str(pngs[0]))
+
+
+def test_max_space_calls_stops_the_agent_cleanly(hub_env, llm, tmp_path):
+    stub = llm(CHAIN)
+    run_dir = tmp_path / "budget"
+    res = spacechain(["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(run_dir),
+                      "--max-space-calls", "1"], cli_env(hub_env.url, tmp_path))
+    assert res.returncode != 0
+    errors = error_lines(res.stderr)
+    assert len(errors) == 1 and "max-space-calls" in errors[0]
+    m = manifest(run_dir)
+    assert m["status"] == "budget" and m["stats"]["total"]["calls"] == 1
+    assert Path(m["files"][0]).is_file()  # what was made before the stop is kept
+    assert (run_dir / "gallery.html").is_file()
+
+
+def test_agent_pipelines_with_run_pipeline(hub_env, llm, tmp_path):
+    stub = llm([
+        blob('rows = run_pipeline([{"prompt": "Eiffel Tower"}, {"prompt": "Louvre"}], [\n'
+             '    {"space": "acme/flux-lite", "endpoint": "/generate", "inputs": {"prompt": "{prompt}"}},\n'
+             '    {"space": "acme/trellis-lite", "endpoint": "/image_to_3d", "inputs": {"image": "{prev[0]}"}},\n'
+             '    {"space": "acme/trellis-lite", "endpoint": "/extract_glb", "inputs": {}}])\n'
+             'models = [r["outputs"][2][0] for r in rows]\nprint(models)'),
+        blob('final_answer({"models": models})'),
+    ])
+    run_dir = tmp_path / "fan"
+    res = spacechain(["run", "two landmarks in 3D", "--model", "openai/scripted", "--api-base", stub.url,
+                      "--out", str(run_dir), "--json"], cli_env(hub_env.url, tmp_path))
+    assert res.returncode == 0, res.stderr
+    m = manifest(run_dir)
+    calls = [c for c in m["calls"] if c["status"] == "complete"]
+    assert len(calls) == 6 and {c["session"] for c in calls} == {"item-0", "item-1"}
+    for item in ("item-0", "item-1"):
+        mine = {c["endpoint"]: c["outputs"] for c in calls if c["session"] == item}
+        assert glb_source(mine["/extract_glb"][0]) == sha(mine["/generate"][0])
