@@ -153,6 +153,14 @@ def search(query: str = typer.Argument(..., help="What the Space should do, in p
 
 
 _MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm), or hf:org/model"
+# Options shared by several commands (typer builds a parameter from each use).
+FILES = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable")
+MODEL = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP)
+API_BASE = typer.Option(None, "--api-base", help="Base URL of the LLM server")
+API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
+VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
+NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")
+MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
 
 
 def _cache(no_cache: bool):
@@ -207,17 +215,15 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
 
 @app.command()
 def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
-        files: List[Path] = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable"),
-        model: Optional[str] = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP),
-        api_base: Optional[str] = typer.Option(None, "--api-base", help="Base URL of the LLM server"),
-        api_key: Optional[str] = typer.Option(None, "--api-key", help="API key for the LLM backend"),
+        files: List[Path] = FILES,
+        model: Optional[str] = MODEL,
+        api_base: Optional[str] = API_BASE,
+        api_key: Optional[str] = API_KEY,
         out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default ./spacechain-runs/<time>-<slug>)"),
         max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps before giving up"),
-        model_viewer: Optional[Path] = typer.Option(None, "--model-viewer",
-                                                    help="Local model-viewer.min.js for an offline gallery"),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before"),
-        max_space_calls: Optional[int] = typer.Option(None, "--max-space-calls", min=0,
-                                                      help="Stop the agent after this many Space calls"),
+        model_viewer: Optional[Path] = VIEWER,
+        no_cache: bool = NO_CACHE,
+        max_space_calls: Optional[int] = MAX_CALLS,
         as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON.")):
     """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
 
@@ -247,17 +253,15 @@ def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
 
 
 @app.command()
-def chat(files: List[Path] = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable"),
-         model: Optional[str] = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP),
-         api_base: Optional[str] = typer.Option(None, "--api-base", help="Base URL of the LLM server"),
-         api_key: Optional[str] = typer.Option(None, "--api-key", help="API key for the LLM backend"),
+def chat(files: List[Path] = FILES,
+         model: Optional[str] = MODEL,
+         api_base: Optional[str] = API_BASE,
+         api_key: Optional[str] = API_KEY,
          out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
          max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps per turn"),
-         model_viewer: Optional[Path] = typer.Option(None, "--model-viewer",
-                                                     help="Local model-viewer.min.js for an offline gallery"),
-         no_cache: bool = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before"),
-         max_space_calls: Optional[int] = typer.Option(None, "--max-space-calls", min=0,
-                                                       help="Stop the agent after this many Space calls")):
+         model_viewer: Optional[Path] = VIEWER,
+         no_cache: bool = NO_CACHE,
+         max_space_calls: Optional[int] = MAX_CALLS):
     """An interactive session: goals turn after turn, with memory, sharing one run folder."""
 
     def body():
@@ -330,9 +334,8 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
            sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
            out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
-           no_cache: bool = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before"),
-           model_viewer: Optional[Path] = typer.Option(None, "--model-viewer",
-                                                       help="Local model-viewer.min.js for an offline gallery"),
+           no_cache: bool = NO_CACHE,
+           model_viewer: Optional[Path] = VIEWER,
            as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON.")):
     """Re-run a recorded chain of Space calls without any LLM."""
 

@@ -56,7 +56,8 @@ class Planner:
             tools=make_tools(self.run, on_call=self.board.callback),
             model=self.model,
             instructions=self.prompts["instructions"],
-            additional_authorized_imports=["json"],
+            # Only smolagents' base modules: the security stance allows no extra imports.
+            additional_authorized_imports=[],
             max_steps=self.max_steps,
             # No step timeout: smolagents' timeout cannot stop a step, it only waits and then discards
             # the result (and blocks Ctrl-C). Every tool bounds its own waits instead.
@@ -135,7 +136,9 @@ class Planner:
 
 
 def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:500]
-    return "the agent failed"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "the agent failed"
+    # smolagents puts the cause on the next line ("Error in generating model output:\n<cause>").
+    first = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return first[:500]

@@ -523,3 +523,21 @@ def test_chat_turns_share_memory_and_variables_until_reset(hub_env, make):
     assert [t["status"] for t in m["turns"]] == ["success"] * 3
     assert [(s["turn"], s["step"]) for s in m["steps"]] == [(1, 1), (1, 2), (2, 1), (3, 1), (3, 2)]
     assert m["calls"][0]["turn"] == 1
+
+
+def test_llm_failure_ends_the_turn_with_a_one_line_reason(hub_env, make):
+    def backend_down(messages):
+        raise RuntimeError("Connection refused by the LLM server\nTraceback (most recent call last): ...")
+
+    planner, run, model = make([
+        code('img = run_space("acme/flux-lite", "/generate", {"prompt": "before the failure"})[0]\nprint(img)'),
+        backend_down,
+    ])
+    result = planner.turn("draw, then lose the LLM")
+    assert result.success is False and result.status == "failed"
+    assert "\n" not in result.error and "Connection refused by the LLM server" in result.error
+    assert len(result.files) == 1 and Path(result.files[0]).is_file()
+    run.close()
+    m = manifest(run)
+    assert m["status"] == "failed" and m["turns"][-1]["status"] == "failed"
+    assert result.error in json.dumps(m["turns"][-1])

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import TEST_TOKEN
 from llm_stub import LLMStub
-from servers import ScriptedServer, free_port
+from servers import Reply, ScriptedServer, free_port
 
 SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
 GOAL = "a 3D model of the Eiffel Tower"
@@ -251,3 +251,23 @@ def _has_call(manifest_path: Path, endpoint: str) -> bool:
         return any(c["endpoint"] == endpoint for c in json.loads(manifest_path.read_text())["calls"])
     except (OSError, ValueError):
         return False
+
+
+def test_llm_backend_failing_mid_run_is_one_line_with_the_cause(hub_env, scripted: ScriptedServer, tmp_path: Path):
+    completion = {"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted",
+                  "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                  "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": blob(
+                      'img = run_space("acme/flux-lite", "/generate", {"prompt": "before the outage"})[0]\nprint(img)')}}]}
+    scripted.add("/v1/models", Reply(200, {}, {"object": "list", "data": []}))
+    scripted.add("/v1/chat/completions", Reply(200, {}, completion),
+                 Reply(400, {}, {"error": {"message": "context length exceeded by the scripted model",
+                                           "type": "invalid_request_error"}}))
+    out = tmp_path / "run"
+    proc = spacechain(["run", "an outage", "--model", "openai/scripted", "--api-base", scripted.url + "/v1",
+                       "--out", str(out)], cli_env(hub_env.url, tmp_path))
+    assert proc.returncode not in (0, None)
+    (line,) = error_lines(proc.stderr)
+    assert "context length exceeded by the scripted model" in line
+    m = manifest(out)
+    assert m["status"] == "failed"
+    assert len(m["files"]) == 1 and Path(m["files"][0]).is_file()
