@@ -42,6 +42,10 @@ class Board:
 
         return on_update
 
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
     def render(self) -> Table:
         table = Table.grid(padding=(0, 1))
         now = time.monotonic()

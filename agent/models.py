@@ -117,5 +117,7 @@ def load(spec: ModelSpec):
     key = spec.api_key
     if spec.api_base and not key and spec.model_id.startswith("openai/"):
         key = "sk-no-key"  # local OpenAI-compatible servers usually ignore it, but the client needs one
+    # max_retries: the provider client's own retries (429, 5xx, connection). Not num_retries, whose
+    # wrapper needs `tenacity` (not installed) and then hides every backend error behind an ImportError.
     return LiteLLMModel(model_id=spec.model_id, api_base=spec.api_base, api_key=key, retry=False,
-                        num_retries=2, timeout=120)
+                        max_retries=2, timeout=120)

@@ -104,6 +104,7 @@ class Planner:
     def turn(self, goal: str) -> TurnResult:
         self.run.begin_turn(goal)
         self.run.step = 1
+        self.board.clear()  # each turn shows its own calls
         first_step = len(self.agent.memory.steps)
         try:
             with self.board.live():

@@ -260,14 +260,15 @@ def test_llm_backend_failing_mid_run_is_one_line_with_the_cause(hub_env, scripte
                       'img = run_space("acme/flux-lite", "/generate", {"prompt": "before the outage"})[0]\nprint(img)')}}]}
     scripted.add("/v1/models", Reply(200, {}, {"object": "list", "data": []}))
     scripted.add("/v1/chat/completions", Reply(200, {}, completion),
-                 Reply(400, {}, {"error": {"message": "context length exceeded by the scripted model",
-                                           "type": "invalid_request_error"}}))
+                 Reply(500, {}, {"error": {"message": "the scripted model is overloaded", "type": "server_error"}}))
     out = tmp_path / "run"
     proc = spacechain(["run", "an outage", "--model", "openai/scripted", "--api-base", scripted.url + "/v1",
                        "--out", str(out)], cli_env(hub_env.url, tmp_path))
     assert proc.returncode not in (0, None)
     (line,) = error_lines(proc.stderr)
-    assert "context length exceeded by the scripted model" in line
+    assert "the scripted model is overloaded" in line
+    # The provider client retried the 500 twice (quickly) before giving up.
+    assert len(scripted.requests_to("/v1/chat/completions")) == 1 + 3
     m = manifest(out)
     assert m["status"] == "failed"
     assert len(m["files"]) == 1 and Path(m["files"][0]).is_file()

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
 from .errors import SpaceNotRunning, SpacechainError, WAKING_STAGES, RUNNING_STAGES, space_not_running
-from .files import FileIO, is_filedata
+from .files import FileIO, is_filedata, sha256_file
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
@@ -179,7 +179,8 @@ class Client:
                     sess.state_key, sess.pending_state = key, (ep.name, inputs)
                 record.status, record.outputs, record.cached = "complete", hit, True
                 record.event_id = f"cached-{key[:16]}"
-                record.files = [{"local": p, "direction": "out", "cached": True} for p in _paths(hit)]
+                record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
+                                 "cached": True} for p in _paths(hit)]
                 self.records.append(record)
                 return Job.finished(record, hit, space=sp.label)
             if reads_state and sess.pending_state is not None:

@@ -126,6 +126,7 @@ class Job:
         self._t0 = time.monotonic()
         self._first_event: float | None = None
         self._started_est: float | None = None
+        self._seen_queued = False
         self._queue_size: int | None = None
         self._eta: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"job-{record.event_id[:8]}", daemon=True)
@@ -305,8 +306,11 @@ class Job:
             if isinstance(size, int):
                 self._queue_size = size
                 self._eta = body.get("rank_eta")
-                if size == 0 and self._started_est is None:
-                    self._started_est = time.monotonic()
+                if size > 0:
+                    self._seen_queued = True
+                elif self._started_est is None:
+                    # Never seen waiting in the queue: it started when submitted.
+                    self._started_est = time.monotonic() if self._seen_queued else self._t0
             self._emit(self._state())
             delay = 2.0
 
