@@ -166,30 +166,12 @@ class Client:
         record = CallRecord(space=sp.label, endpoint=ep.name, session=sess.name, inputs=_plain(inputs),
                             host=sp.contract.host, submitted_at=_now_iso())
         cache = self.cache if use_cache else None
-        reads_state = writes_state = False
-        key = None
+        key, writes_state = None, False
         if cache is not None:
-            ins, outs = self._state_slots(sp, ep.api_name)
-            reads_state, writes_state = any(ins), any(outs)
-            revision = sp.status.sha if sp.status else None
-            key = call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None)
-            hit = cache.get(key, files.out_dir)
+            key, writes_state, hit = self._lookup(cache, ref, ep, sess, raw, inputs, record, files.out_dir,
+                                                  timeout, out_dir)
             if hit is not None:
-                if writes_state:
-                    sess.state_key, sess.pending_state = key, (ep.name, inputs)
-                record.status, record.outputs, record.cached = "complete", hit, True
-                record.event_id = f"cached-{key[:16]}"
-                record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
-                                 "cached": True} for p in _paths(hit)]
-                self.records.append(record)
-                return Job.finished(record, hit, space=sp.label)
-            if reads_state and sess.pending_state is not None:
-                # The State this call needs came from the cache, so the server never built it: run
-                # the call that writes it for real first, in the same session.
-                pend_endpoint, pend_inputs = sess.pending_state
-                sess.pending_state = None
-                self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
-                            out_dir=out_dir, use_cache=False).result()
+                return hit
         data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
         sess.lock.acquire()
         try:
@@ -234,6 +216,34 @@ class Client:
                    record=record, localise=localise, release=sess.lock.release, on_update=on_update,
                    timeout=timeout, idle_timeout=self.idle_timeout)
 
+    def _lookup(self, cache: CallCache, ref: str, ep: Endpoint, sess: Session, raw: list, inputs: Any,
+                record: CallRecord, out_dir: Path, timeout: float | None,
+                call_out_dir: str | Path | None) -> tuple[str, bool, Job | None]:
+        """Cache key of a call, whether it writes the session's State, and a finished Job on a hit."""
+        sp = self.space(ref)
+        ins, outs = self._state_slots(sp, ep.api_name)
+        reads_state, writes_state = any(ins), any(outs)
+        revision = sp.status.sha if sp.status else None
+        key = call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None)
+        hit = cache.get(key, out_dir)
+        if hit is not None:
+            if writes_state:
+                sess.state_key, sess.pending_state = key, (ep.name, inputs)
+            record.status, record.outputs, record.cached = "complete", hit, True
+            record.event_id = f"cached-{key[:16]}"
+            record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
+                             "cached": True} for p in _paths(hit)]
+            self.records.append(record)
+            return key, writes_state, Job.finished(record, hit, space=sp.label)
+        if reads_state and sess.pending_state is not None:
+            # The State this call needs came from the cache, so the server never built it: run the
+            # call that writes it for real first, in the same session.
+            pend_endpoint, pend_inputs = sess.pending_state
+            sess.pending_state = None
+            self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
+                        out_dir=call_out_dir, use_cache=False).result()
+        return key, writes_state, None
+
     def _config(self, sp: Space) -> dict:
         if sp.config is None:
             try:
@@ -257,10 +267,10 @@ class Client:
 
     def call(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
              timeout: float | None = 600.0, on_update: Callable[[JobUpdate], None] | None = None,
-             out_dir: str | Path | None = None) -> list:
+             out_dir: str | Path | None = None, use_cache: bool = True) -> list:
         """Submit and wait for the outputs (files as local paths)."""
         job = self.submit(ref, endpoint, inputs, session=session, timeout=timeout, on_update=on_update,
-                          out_dir=out_dir)
+                          out_dir=out_dir, use_cache=use_cache)
         return job.result()
 
 
