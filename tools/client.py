@@ -93,10 +93,11 @@ class Client:
         return self.hub.search(query, limit=limit, include_non_running=include_non_running)
 
     def space(self, ref: str) -> Space:
-        key = ref.strip()
+        # Keyed by the parsed reference: `owner/name` and its Hub page URL share one Space and sessions.
+        key = parse_ref(ref).label
         with self._resolve_lock:
             if key not in self._spaces:
-                self._spaces[key] = self._resolve(key)
+                self._spaces[key] = self._resolve(ref)
             return self._spaces[key]
 
     def contract(self, ref: str) -> Contract:
