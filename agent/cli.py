@@ -287,6 +287,37 @@ def chat(files: List[Path] = FILES,
     _guard(body)
 
 
+@app.command()
+def show(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+         port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
+         browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the gallery in a browser")):
+    """Serve a run's gallery on 127.0.0.1 (3D models do not load from file://) until Ctrl-C."""
+
+    def body():
+        from spacechain.agent.gallery import serve
+        from spacechain.tools import SpacechainError
+
+        if not (run_dir / "gallery.html").is_file():
+            raise SpacechainError(f"{run_dir} has no gallery.html; give a run folder made by `spacechain run`.")
+        try:
+            server, url = serve(run_dir, port)
+        except OSError as exc:
+            raise SpacechainError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port.") from None
+        typer.echo(url)
+        if browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how this command ends
+        finally:
+            server.server_close()
+
+    _guard(body)
+
+
 cache_app = typer.Typer(help="The on-disk cache of completed Space calls.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

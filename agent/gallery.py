@@ -276,6 +276,19 @@ $table
 """)
 
 
+def serve(run_dir: Path, port: int = 0) -> tuple[Any, str]:
+    """A local http server for a run folder (browsers refuse models on file:// pages): (server, url)."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(Quiet, directory=str(run_dir)))
+    return server, f"http://127.0.0.1:{server.server_address[1]}/gallery.html"
+
+
 def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None) -> Path:
     """Write `<run_dir>/gallery.html` and return its path.
 
@@ -298,7 +311,8 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
             script_src = MODEL_VIEWER_URL
         script_src += " 'wasm-unsafe-eval'"  # model-viewer compiles its bundled WebAssembly decoders
         # Browsers refuse to fetch models from file:// pages.
-        hint = " 3D models load when this folder is served over http, e.g. <code>python -m http.server</code>."
+        hint = (" 3D models load when this folder is served over http: <code>spacechain show RUN_DIR</code> "
+                "(or <code>python -m http.server</code> inside it).")
     status = str(manifest.get("status") or "unknown")
     answer = manifest.get("final_answer")
     page = PAGE.substitute(

@@ -4,6 +4,7 @@ the agent sees — all through the real console script and a scripted OpenAI-com
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,27 @@ def test_agent_pipelines_with_run_pipeline(hub_env, llm, tmp_path):
     for item in ("item-0", "item-1"):
         mine = {c["endpoint"]: c["outputs"] for c in calls if c["session"] == item}
         assert glb_source(mine["/extract_glb"][0]) == sha(mine["/generate"][0])
+
+
+def test_show_serves_the_gallery_on_loopback(recorded):
+    import signal
+
+    import httpx
+
+    from test_cli_agent import SPACECHAIN
+
+    run_dir, env = recorded
+    proc = subprocess.Popen([SPACECHAIN, "show", str(run_dir), "--no-browser"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/gallery.html")
+        page = httpx.get(url, timeout=10)
+        assert page.status_code == 200 and "<model-viewer" in page.text
+        glb = outputs_by_endpoint(manifest(run_dir))["/extract_glb"][0]
+        assert httpx.get(url.replace("gallery.html", Path(glb).name), timeout=10).content[:4] == b"glTF"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
