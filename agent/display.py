@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-
 from spacechain.tools import JobUpdate
 
 err = Console(stderr=True)

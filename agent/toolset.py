@@ -8,9 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from smolagents import Tool
-
 from spacechain.tools import CallTimeout, Job, JobUpdate, SpacechainError
-
 from spacechain.tools.pipeline import run_batch, run_pipeline
 
 from .run import Run

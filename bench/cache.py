@@ -9,7 +9,6 @@ import time
 
 from _servers import loopback
 from pipeline import LANDMARKS, STAGES
-
 from spacechain.tools import Client
 from spacechain.tools.cache import CallCache
 from spacechain.tools.pipeline import run_pipeline

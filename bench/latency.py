@@ -10,7 +10,6 @@ import time
 
 import httpx
 from _servers import loopback
-
 from spacechain.tools import Client
 
 

@@ -9,7 +9,6 @@ import tempfile
 import time
 
 from _servers import loopback
-
 from spacechain.tools import Client
 from spacechain.tools.pipeline import run_pipeline
 

@@ -8,7 +8,6 @@ import io
 
 import httpx
 from _servers import loopback
-
 from spacechain.tools.schema import ApiSchema
 
 

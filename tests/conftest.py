@@ -18,6 +18,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))  # lets test modules `import servers` without a package
 
+from llm_stub import LLMStub  # noqa: E402
 from servers import ScriptedServer, start_process, stop_process  # noqa: E402
 
 APPS_SCRIPT = TESTS / "apps" / "spaces.py"
@@ -190,3 +191,17 @@ def scripted() -> Iterator[ScriptedServer]:
     server = ScriptedServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def llm() -> Iterator:
+    """llm(replies) -> a started LLMStub, stopped after the test."""
+    stubs: list[LLMStub] = []
+
+    def start(replies: list[str]) -> LLMStub:
+        stubs.append(LLMStub(replies).start())
+        return stubs[-1]
+
+    yield start
+    for stub in stubs:
+        stub.stop()

@@ -7,18 +7,17 @@ import hashlib
 import json
 import os
 import signal
-import struct
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from smolagents.memory import ActionStep
-
+from artifacts_check import glb_json, sha256
 from conftest import TEST_TOKEN
+from PIL import Image
 from scripted_model import ScriptedModel, code
 from servers import Reply
+from smolagents.memory import ActionStep
 from spacechain.agent.run import Run
 from spacechain.agent.runner import Planner
 
@@ -49,18 +48,8 @@ def manifest(run: Run) -> dict:
     return json.loads((run.dir / "manifest.json").read_text())
 
 
-def sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def glb_json(path: str | Path) -> dict:
-    """The JSON chunk of a binary glTF file."""
-    blob = Path(path).read_bytes()
-    magic, version, total = struct.unpack_from("<4sII", blob, 0)
-    assert (magic, version, total) == (b"glTF", 2, len(blob))
-    length, kind = struct.unpack_from("<I4s", blob, 12)
-    assert kind == b"JSON"
-    return json.loads(blob[20:20 + length])
 
 
 def action_steps(planner: Planner) -> list[ActionStep]:

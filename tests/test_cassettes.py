@@ -30,7 +30,6 @@ from pathlib import Path
 import pytest
 import vcr
 from PIL import Image
-
 from spacechain.tools import Client
 from spacechain.tools.http import RetryPolicy
 

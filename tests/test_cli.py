@@ -10,7 +10,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-
 SCRIPT = shutil.which("spacechain", path=str(Path(sys.executable).parent)) or shutil.which("spacechain")
 assert SCRIPT, "the spacechain console script is not installed next to the test interpreter"
 

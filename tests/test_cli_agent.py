@@ -11,13 +11,10 @@ import sys
 import time
 from pathlib import Path
 from subprocess import run as sh
-from typing import Iterator
 
 import pexpect
 import pytest
-
 from conftest import TEST_TOKEN
-from llm_stub import LLMStub
 from servers import Reply, ScriptedServer, free_port
 
 SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
@@ -47,20 +44,6 @@ def cli_env(hub_url: str, tmp: Path, **extra: str) -> dict[str, str]:
                NO_COLOR="1")
     env.update(extra)
     return env
-
-
-@pytest.fixture
-def llm() -> Iterator:
-    """llm(replies) -> a started LLMStub, stopped after the test."""
-    stubs: list[LLMStub] = []
-
-    def start(replies: list[str]) -> LLMStub:
-        stubs.append(LLMStub(replies).start())
-        return stubs[-1]
-
-    yield start
-    for stub in stubs:
-        stub.stop()
 
 
 def spacechain(args: list[str], env: dict[str, str], timeout: float = 180):

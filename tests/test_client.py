@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import signal
-import struct
 import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
+from artifacts_check import glb_json, sha256
 from conftest import launch_apps
+from PIL import Image
 from servers import Reply, ScriptedServer, stop_process
-from spacechain.tools import (CallTimeout, Cancelled, Client, ConnectionLost, EndpointNotFound, JobUpdate,
-                              NotGradioSpace, QuotaExceeded, SpaceError, SpaceNotFound, SpaceNotRunning)
+from spacechain.tools import (
+    CallTimeout,
+    Cancelled,
+    Client,
+    ConnectionLost,
+    EndpointNotFound,
+    JobUpdate,
+    NotGradioSpace,
+    QuotaExceeded,
+    SpaceError,
+    SpaceNotFound,
+    SpaceNotRunning,
+)
 from spacechain.tools.http import RetryPolicy
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
@@ -48,17 +56,8 @@ def png(path: Path, color: tuple[int, int, int], size: int = 16) -> Path:
     return path
 
 
-def sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def glb_json(path: str | Path) -> dict:
-    blob = Path(path).read_bytes()
-    magic, version, total = struct.unpack_from("<4sII", blob, 0)
-    assert (magic, version, total) == (b"glTF", 2, len(blob))
-    length, kind = struct.unpack_from("<I4s", blob, 12)
-    assert kind == b"JSON"
-    return json.loads(blob[20:20 + length])
 
 
 # --------------------------------------------------------------------------- contracts

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import struct
 from pathlib import Path
 
 import pytest
-
+from artifacts_check import glb_source
+from artifacts_check import sha256 as sha
 from spacechain.tools import Client, InvalidInputs
 from spacechain.tools.cache import CallCache
 from spacechain.tools.pipeline import fill, run_batch, run_pipeline
@@ -21,16 +19,8 @@ STAGES = [
 ]
 
 
-def glb_source(path: str) -> str:
-    """asset.extras.source_sha256 of a binary glTF: the sha256 of the image the model was made from."""
-    data = Path(path).read_bytes()
-    assert data[:4] == b"glTF"
-    length = struct.unpack_from("<I", data, 12)[0]
-    return json.loads(data[20:20 + length])["asset"]["extras"]["source_sha256"]
 
 
-def sha(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def real_calls(client: Client) -> list:

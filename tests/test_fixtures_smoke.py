@@ -13,7 +13,6 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 from PIL import Image
-
 from servers import Reply, ScriptedServer, sse
 
 FILEDATA_META = {"_type": "gradio.FileData"}

@@ -18,9 +18,8 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from PIL import Image
-
 from apps.spaces import make_glb
+from PIL import Image
 from spacechain.agent import gallery
 from spacechain.agent.gallery import MODEL_VIEWER_SRI, MODEL_VIEWER_URL, MODEL_VIEWER_VERSION, write_gallery
 

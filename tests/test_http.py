@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from servers import Reply, ScriptedServer, sse
 from spacechain.tools import Client, ConnectionLost, QueueFull, RateLimited, SpaceError
 from spacechain.tools.errors import HTTPError

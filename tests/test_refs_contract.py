@@ -5,7 +5,6 @@ The agents.md texts are the ones quoted in shared/reference/gradio-http-protocol
 from __future__ import annotations
 
 import pytest
-
 from spacechain.tools import InvalidReference, NotGradioSpace, parse_agents_md, parse_ref
 from spacechain.tools.refs import SpaceRef
 
@@ -122,17 +121,17 @@ def test_v1_format() -> None:
 
 
 def test_extra_and_reordered_lines() -> None:
-    text = f"""
+    text = """
 # Agent instructions
 
 - Auth: Bearer $HF_TOKEN
-- Poll result: GET http://127.0.0.1:7860/root/gradio_api/call/{{endpoint}}/{{event_id}}
+- Poll result: GET http://127.0.0.1:7860/root/gradio_api/call/{endpoint}/{event_id}
 - Rate limits: 60 requests per minute
 - To use this application (acme/tool: Make 3D (fast): from images):
 - Config (find fn_index): GET http://127.0.0.1:7860/root/config
 
 - API schema: GET http://127.0.0.1:7860/root/gradio_api/info
-- Call endpoint: POST http://127.0.0.1:7860/root/gradio_api/call/{{endpoint}} {{"data": [...]}}
+- Call endpoint: POST http://127.0.0.1:7860/root/gradio_api/call/{endpoint} {"data": [...]}
 """
     c = parse_agents_md(text, "acme/tool")
     assert c.host == "http://127.0.0.1:7860/root"

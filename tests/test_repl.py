@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pexpect
 from PIL import Image
-
-from test_cli_agent import SPACECHAIN, blob, cli_env, llm  # noqa: F401  (llm is a fixture)
+from test_cli_agent import SPACECHAIN, blob, cli_env
 
 PROMPT = "spacechain>"  # prompt_toolkit moves the cursor instead of printing the space
 ESCAPES = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"

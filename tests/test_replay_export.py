@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from artifacts_check import glb_source
+from artifacts_check import sha256 as sha
 from PIL import Image
-
-from test_cli_agent import CHAIN, GOAL, blob, cli_env, error_lines, llm, manifest, spacechain  # noqa: F401
-from test_fanout_cache import glb_source, sha
+from test_cli_agent import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
 
 
 @pytest.fixture
@@ -135,8 +135,6 @@ def test_show_serves_the_gallery_on_loopback(recorded):
     import signal
 
     import httpx
-
-    from test_cli_agent import SPACECHAIN
 
     run_dir, env = recorded
     proc = subprocess.Popen([SPACECHAIN, "show", str(run_dir), "--no-browser"], env=env, stdout=subprocess.PIPE,

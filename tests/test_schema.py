@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from spacechain.tools import ApiSchema, EndpointNotFound, InvalidInputs, Param
 from spacechain.tools.schema import coerce_text
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
-from .errors import SpaceNotRunning, SpacechainError, WAKING_STAGES, RUNNING_STAGES, space_not_running
+from .errors import RUNNING_STAGES, WAKING_STAGES, SpacechainError, space_not_running
 from .files import FileIO, is_filedata, sha256_file
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus

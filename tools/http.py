@@ -12,8 +12,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import AuthError, HTTPError, QueueFull, RateLimited, SpacechainError, UploadRefused, InvalidInputs
-from .errors import ConnectionLost, CallTimeout
+from .errors import (
+    AuthError,
+    CallTimeout,
+    ConnectionLost,
+    HTTPError,
+    InvalidInputs,
+    QueueFull,
+    RateLimited,
+    SpacechainError,
+    UploadRefused,
+)
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 USER_AGENT = "spacechain/0.1"

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .contract import Contract, contract_from_host, parse_agents_md
-from .errors import AuthError, HTTPError, NotGradioSpace, SpaceNotFound, SpacechainError
+from .errors import AuthError, HTTPError, NotGradioSpace, SpacechainError, SpaceNotFound
 from .http import Http
 from .refs import subdomain_host
 

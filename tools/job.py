@@ -18,7 +18,7 @@ from typing import Any, Callable
 import httpx
 from httpx_sse import EventSource
 
-from .errors import CallTimeout, Cancelled, ConnectionLost, QuotaExceeded, SpaceError, SpacechainError
+from .errors import CallTimeout, Cancelled, ConnectionLost, QuotaExceeded, SpacechainError, SpaceError
 from .http import error_for
 
 HIDDEN_ERROR = ("the Space raised an error but hid its message (show_error=False); check the inputs "
