@@ -22,6 +22,18 @@ app = typer.Typer(
 )
 
 
+_MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm), or hf:org/model"
+# Options shared by several commands (typer builds a parameter from each use).
+FILES = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable")
+MODEL = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP)
+API_BASE = typer.Option(None, "--api-base", help="Base URL of the LLM server")
+API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
+VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
+NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")
+WAKE = typer.Option(0.0, "--wake", min=0, help="Seconds to wait for a sleeping or starting Space")
+MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print one line on stderr and return the exit to raise."""
     typer.echo(f"error: {message}", err=True)
@@ -46,13 +58,14 @@ def _emit_json(obj: Any) -> None:
 
 @app.command()
 def inspect(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
+            wake: float = WAKE,
             as_json: bool = typer.Option(False, "--json", help="Print contract and schema as JSON.")):
     """Show a Space's contract and its API, one line per endpoint."""
 
     def body():
         from spacechain.tools import Client
 
-        with Client() as client:
+        with Client(wake_timeout=wake) as client:
             sp = client.space(space)
             schema = client.schema(space)
             if as_json:
@@ -98,6 +111,7 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
          out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
          timeout: float = typer.Option(600.0, "--timeout", help="Seconds before the job is cancelled"),
          no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
+         wake: float = WAKE,
          as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON.")):
     """Call one endpoint and print its outputs (files are downloaded to --out)."""
 
@@ -105,7 +119,7 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
         from spacechain.agent.display import Board
         from spacechain.tools import Client
 
-        with Client(out_dir=out, cache=_cache(no_cache)) as client:
+        with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
             values = _parse_inputs(client, space, endpoint, inputs)
             board = Board()
             label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
@@ -152,15 +166,6 @@ def search(query: str = typer.Argument(..., help="What the Space should do, in p
     _guard(body)
 
 
-_MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm), or hf:org/model"
-# Options shared by several commands (typer builds a parameter from each use).
-FILES = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable")
-MODEL = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP)
-API_BASE = typer.Option(None, "--api-base", help="Base URL of the LLM server")
-API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
-VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
-NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")
-MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
 
 
 def _cache(no_cache: bool):

@@ -242,3 +242,38 @@ def test_no_token_when_hub_gives_no_token(space_host: ScriptedServer, hub_env, t
         c.schema("acme/scripted")
     assert no_token(space_host)
     assert all("authorization" not in r["headers"] for r in hub_env.requests())
+
+
+# --------------------------------------------------------------------------- older gradio, waking Spaces
+
+def test_gradio_4_api_without_prefix(scripted: ScriptedServer, anon: Client) -> None:
+    """gradio 4.x serves /info, /call and /file= at the root: used when /gradio_api/info is 404."""
+    scripted.add("/info", Reply(200, body=INFO))
+    scripted.add("/call/x", Reply(200, body={"event_id": "e4"}))
+    scripted.add("/call/x/e4", sse(("complete", ["old but fine"])))
+    assert anon.call(scripted.url, "x") == ["old but fine"]
+    assert gets(scripted, "/gradio_api/info") and posts(scripted, "/call/x")
+
+
+def test_no_gradio_api_is_a_one_line_error(scripted: ScriptedServer, anon: Client) -> None:
+    from spacechain.tools import NotGradioSpace
+
+    with pytest.raises(NotGradioSpace, match="serves no Gradio API"):
+        anon.schema(scripted.url)
+
+
+def test_waiting_for_a_sleeping_space(hub_env, tmp_path: Path) -> None:
+    import threading
+
+    from spacechain.tools import SpaceNotRunning
+
+    with Client(out_dir=tmp_path, wake_timeout=0) as impatient:
+        with pytest.raises(SpaceNotRunning) as err:
+            impatient.space("acme/sleepy")
+        assert err.value.stage == "SLEEPING" and err.value.retryable
+    # The Space wakes up a moment later; a client with a wake timeout waits for it instead of failing.
+    threading.Timer(1.0, hub_env.update_space, args=("acme/sleepy",), kwargs={"stage": "RUNNING"}).start()
+    with Client(out_dir=tmp_path, wake_timeout=30) as patient:
+        assert patient.call("acme/sleepy", "noop") == ["ok"]
+    requests = [r["path"] for r in hub_env.requests() if r["path"].startswith("/api/spaces/acme/sleepy")]
+    assert len(requests) >= 2  # the runtime stage was polled

@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
-from .errors import RUNNING_STAGES, WAKING_STAGES, SpacechainError, space_not_running
+from .errors import RUNNING_STAGES, WAKING_STAGES, NotGradioSpace, SpacechainError, space_not_running
 from .files import FileIO, is_filedata, sha256_file
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
+
+
+WAKE_POLL_S = 3.0  # how often the Hub is asked whether a waking Space runs yet
 
 
 @dataclass
@@ -66,7 +70,7 @@ class Client:
     def __init__(self, *, token: str | None | bool = None, out_dir: str | Path = "spacechain-outputs",
                  retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
                  upload_guard: Callable[[str], None] | None = None, hub: str | None = None,
-                 cache: CallCache | None = None, transport=None):
+                 cache: CallCache | None = None, wake_timeout: float = 0.0, transport=None):
         if token is None:
             token = find_token()
         self.http = Http(token or None, hub=hub, retry=retry, transport=transport)
@@ -75,6 +79,7 @@ class Client:
         self.idle_timeout = idle_timeout
         self.upload_guard = upload_guard
         self.cache = cache
+        self.wake_timeout = wake_timeout  # seconds to wait for a sleeping or starting Space
         self._spaces: dict[str, Space] = {}
         self._resolve_lock = threading.Lock()
         self.records: list[CallRecord] = []
@@ -106,7 +111,21 @@ class Client:
     def schema(self, ref: str) -> ApiSchema:
         sp = self.space(ref)
         if sp._schema is None:
-            resp = self.http.request("GET", sp.contract.schema_url, what=f"Reading the API of {sp.label}")
+            resp = self.http.request("GET", sp.contract.schema_url, what=f"Reading the API of {sp.label}",
+                                     ok=lambda r: r.is_success or r.status_code == 404)
+            if resp.status_code == 404 and sp.contract.source != "agents.md":
+                # gradio 4.x serves its API without the /gradio_api prefix.
+                legacy = replace(sp.contract, schema_url=f"{sp.contract.host}/info",
+                                 poll_url=f"{sp.contract.host}/call/{{endpoint}}/{{event_id}}",
+                                 call_url=f"{sp.contract.host}/call/{{endpoint}}",
+                                 upload_url=f"{sp.contract.host}/upload")
+                resp = self.http.request("GET", legacy.schema_url, what=f"Reading the API of {sp.label}",
+                                         ok=lambda r: r.is_success or r.status_code == 404)
+                if resp.is_success:
+                    sp.contract = legacy
+            if resp.status_code == 404:
+                raise NotGradioSpace(f"{sp.label} serves no Gradio API at {sp.contract.schema_url}; "
+                                     "is it a Gradio app (gradio 4.20 or newer)?")
             try:
                 info = resp.json()
             except ValueError:
@@ -130,16 +149,25 @@ class Client:
             contract = self.hub.contract_from_status(status)  # raises NotGradioSpace for other SDKs
         if status.stage and status.stage not in RUNNING_STAGES:
             if status.stage in WAKING_STAGES:
-                self._wake(contract.host)
-            raise space_not_running(space_id, status.stage)
+                status = self._wake(space_id, contract.host, status)
+            if status.stage not in RUNNING_STAGES:
+                raise space_not_running(space_id, status.stage or "?")
         return Space(space_id, contract, status)
 
-    def _wake(self, host: str) -> None:
-        """A request to a sleeping Space's host starts it; the answer does not matter."""
-        try:
-            self.http.client.get(f"{host}/config", timeout=5.0)
-        except Exception:
-            pass
+    def _wake(self, space_id: str, host: str, status: SpaceStatus) -> SpaceStatus:
+        """Send a request that starts a sleeping Space, then wait up to `wake_timeout` for it to run."""
+        deadline = time.monotonic() + self.wake_timeout
+        while True:
+            try:
+                self.http.client.get(f"{host}/config", timeout=5.0)  # the answer does not matter
+            except Exception:
+                pass
+            if status.stage in RUNNING_STAGES or status.stage not in WAKING_STAGES:
+                return status
+            if time.monotonic() + WAKE_POLL_S > deadline:
+                return status
+            time.sleep(WAKE_POLL_S)
+            status = self.hub.status(space_id)
 
     # ---------- files ----------
     def _files(self, sp: Space, out_dir: Path | None = None) -> FileIO:
