@@ -110,25 +110,38 @@ def test_max_space_calls_stops_the_agent_cleanly(hub_env, llm, tmp_path):
     assert (run_dir / "gallery.html").is_file()
 
 
-def test_agent_pipelines_with_run_pipeline(hub_env, llm, tmp_path):
+SIX = ["Eiffel Tower", "Louvre", "Notre-Dame", "Arc de Triomphe", "Sacre-Coeur", "Pont Neuf"]
+
+
+def test_seed_goal_six_landmarks_pipelined_into_a_gallery(hub_env, llm, tmp_path):
+    """The seed goal, with a scripted LLM that plans it the way the prompt teaches (run_pipeline)."""
     stub = llm([
-        blob('rows = run_pipeline([{"prompt": "Eiffel Tower"}, {"prompt": "Louvre"}], [\n'
+        blob(f'landmarks = {SIX!r}\n'
+             'rows = run_pipeline([{"prompt": p} for p in landmarks], [\n'
              '    {"space": "acme/flux-lite", "endpoint": "/generate", "inputs": {"prompt": "{prompt}"}},\n'
              '    {"space": "acme/trellis-lite", "endpoint": "/image_to_3d", "inputs": {"image": "{prev[0]}"}},\n'
              '    {"space": "acme/trellis-lite", "endpoint": "/extract_glb", "inputs": {}}])\n'
-             'models = [r["outputs"][2][0] for r in rows]\nprint(models)'),
-        blob('final_answer({"models": models})'),
+             'models = [r["outputs"][2][0] for r in rows]\nprint(len(models), [r.get("error") for r in rows])'),
+        blob('final_answer("Six models: " + ", ".join(models))'),
     ])
-    run_dir = tmp_path / "fan"
-    res = spacechain(["run", "two landmarks in 3D", "--model", "openai/scripted", "--api-base", stub.url,
-                      "--out", str(run_dir), "--json"], cli_env(hub_env.url, tmp_path))
+    run_dir = tmp_path / "paris"
+    res = spacechain(["run", "a 3D gallery of six Paris landmarks", "--model", "openai/scripted",
+                      "--api-base", stub.url, "--out", str(run_dir), "--json"], cli_env(hub_env.url, tmp_path))
     assert res.returncode == 0, res.stderr
     m = manifest(run_dir)
     calls = [c for c in m["calls"] if c["status"] == "complete"]
-    assert len(calls) == 6 and {c["session"] for c in calls} == {"item-0", "item-1"}
-    for item in ("item-0", "item-1"):
-        mine = {c["endpoint"]: c["outputs"] for c in calls if c["session"] == item}
-        assert glb_source(mine["/extract_glb"][0]) == sha(mine["/generate"][0])
+    assert len(calls) == 18 and {c["session"] for c in calls} == {f"item-{i}" for i in range(6)}
+    finals = []
+    for i, name in enumerate(SIX):
+        mine = {c["endpoint"]: c for c in calls if c["session"] == f"item-{i}"}
+        image, glb = mine["/generate"]["outputs"][0], mine["/extract_glb"]["outputs"][0]
+        assert mine["/generate"]["inputs"] == {"prompt": name} and prompt_of(image) == name
+        assert glb_source(glb) == sha(image)  # each landmark's model is made from its own image
+        finals.append(glb)
+    page = (run_dir / "gallery.html").read_text()
+    for glb in finals:
+        assert f'<model-viewer src="{Path(glb).name}"' in page
+    assert page.count("<model-viewer") >= 6 and "camera-controls" in page
 
 
 def test_show_serves_the_gallery_on_loopback(recorded):
