@@ -429,11 +429,24 @@ def export(run_dir: Path = typer.Argument(..., help="A run folder made by `space
 
 
 def main() -> None:
+    try:  # typer vendors click since 0.25; older releases use click itself
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:
+        from click.exceptions import NoArgsIsHelpError, UsageError
+
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError:
+        code = 2  # typer has printed the help already
+    except UsageError as exc:
+        # One line instead of click's framed box: usage errors are bad input like any other.
+        where = exc.ctx.command_path if exc.ctx else "spacechain"
+        typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        code = 2
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("error: interrupted", err=True)
-        sys.exit(130)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,11 @@ ERROR_CASES = {
     "quota": (["call", "acme/toolbox", "quota"], ["quota", "588"]),
     "missing file": (["call", "acme/toolbox", "count_upload", "-i", "file=/nonexistent/cat.png"],
                      ["/nonexistent/cat.png", "does not exist"]),
+    "unknown command": (["bogus"], ["No such command", "spacechain --help"]),
+    "missing argument": (["call", "acme/toolbox"], ["Missing argument", "spacechain call --help"]),
+    "bad option value": (["call", "acme/toolbox", "noop", "--timeout", "soon"], ["--timeout"]),
+    "negative wake": (["inspect", "acme/toolbox", "--wake", "-1"], ["--wake"]),
+    "no run folder": (["replay", "/nonexistent/run"], ["manifest.json"]),
 }
 
 
