@@ -48,6 +48,9 @@ def _guard(fn):
         return fn()
     except SpacechainError as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:  # a path the user gave: missing folder, no permission, name too long
+        where = f": {str(exc.filename)[:200]}" if exc.filename else ""
+        raise fail(f"{exc.strerror or exc}{where}") from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
 
@@ -176,10 +179,11 @@ def _cache(no_cache: bool):
 
 def _viewer(model_viewer: Path | None) -> Path | None:
     from spacechain.tools import UploadRefused
+    from spacechain.tools.files import is_local_file
 
     viewer = model_viewer or (Path(os.environ["SPACECHAIN_MODEL_VIEWER"])
                               if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None)
-    if viewer and not viewer.is_file():
+    if viewer and not is_local_file(str(viewer)):
         raise UploadRefused(f"model-viewer copy {viewer} does not exist; point --model-viewer at "
                             "model-viewer.min.js or unset SPACECHAIN_MODEL_VIEWER.")
     return viewer
@@ -205,9 +209,10 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
     from spacechain.agent.run import Run, default_run_dir
     from spacechain.agent.runner import Planner
     from spacechain.tools import UploadRefused
+    from spacechain.tools.files import is_local_file
 
     for f in files:
-        if not Path(f).expanduser().is_file():
+        if not is_local_file(str(f)):
             raise UploadRefused(f"--file {f} does not exist; give the path of an existing file.")
     viewer = _viewer(model_viewer)
     spec = models.resolve(model, api_base, api_key)
@@ -369,6 +374,7 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 @app.command()
 def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
            sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
+           files: List[Path] = typer.Option([], "--file", "-f", help="A local file the replay may upload"),
            out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
            no_cache: bool = NO_CACHE,
            model_viewer: Optional[Path] = VIEWER,
@@ -385,13 +391,15 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
         apply_overrides(chain, _overrides(sets))
         viewer = _viewer(model_viewer)
         goal = f"{manifest.get('goal', '')} (replay)"
-        run_ = Run(out or default_run_dir(goal), goal=goal, model="replay (no LLM)", cache=_cache(no_cache))
+        run_ = Run(out or default_run_dir(goal), goal=goal, model="replay (no LLM)", cache=_cache(no_cache),
+                   user_files=[str(f) for f in files])
         finish = _finisher(run_, viewer)
         board = Board()
         try:
             run_.begin_turn(goal)
             with board.live():
-                replay_chain(run_, chain, set(_overrides(sets)), on_call=board.callback)
+                replay_chain(run_, chain, set(_overrides(sets)), on_call=board.callback,
+                             user_files=manifest.get("user_files"))
             run_.end_turn("success", f"replayed {len(chain.calls)} call(s)")
         except BaseException as exc:
             run_.end_turn("failed", str(exc))

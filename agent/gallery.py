@@ -151,11 +151,12 @@ def _chain_html(run: _Run, i: int, kind: str) -> str:
                 items.append(_file_item(run, v))
             else:
                 text = v if len(v) <= TEXT_MAX else v[:TEXT_MAX] + "…"
-                items.append(f'<li class="text"><span class="key">{_esc(key)}</span> “{_esc(text)}”</li>')
+                items.append(f'<li class="text"><span><span class="key">{_esc(key)}</span> “{_esc(text)}”</span></li>')
         if run.via_session[j]:
             items.append(f'<li class="session" title="state kept in the Space session">'
                          f'session {_esc(call.get("session") or "default")}</li>')
-        items.append(f'<li class="call"><b>{_esc(call.get("space", "?"))}</b> {_esc(call.get("endpoint", ""))}</li>')
+        items.append(f'<li class="call"><span><b>{_esc(call.get("space", "?"))}</b> '
+                     f'{_esc(call.get("endpoint", ""))}</span></li>')
     items.append(f'<li class="kind">{kind}</li>')
     return f'<ol class="chain">{"".join(items)}</ol>'
 
@@ -191,8 +192,8 @@ def _calls_table(calls: list[dict]) -> str:
     rows = []
     for n, c in enumerate(calls, 1):
         status = str(c.get("status", ""))
-        if isinstance(c.get("error"), dict) and c["error"].get("kind"):
-            status += f' ({c["error"]["kind"]})'
+        if isinstance(c.get("error"), dict) and c["error"].get("error"):
+            status += f' ({c["error"]["error"]})'
         rows.append(f'<tr><td>{_esc(c.get("id", n))}</td><td>{_esc(c.get("space", ""))}</td>'
                     f'<td>{_esc(c.get("endpoint", ""))}</td><td>{_esc(status)}</td>'
                     f'<td class="num">{_seconds(c.get("total_s"))}</td><td>{"yes" if c.get("cached") else ""}</td></tr>')
@@ -247,8 +248,8 @@ figcaption { padding: .7rem .9rem .9rem; border-top: 1px solid var(--line); }
   margin: .6rem 0 0; font-size: .85rem; }
 .chain li { display: flex; align-items: center; gap: .35rem; }
 .chain li + li::before { content: "→"; color: var(--muted); }
-.chain .text { overflow-wrap: anywhere; } .key { color: var(--muted); font-size: .75rem; }
-.chain .call { background: var(--pill); border-radius: 6px; padding: .05rem .45rem; }
+.chain .text { min-width: 0; overflow-wrap: anywhere; } .key { color: var(--muted); font-size: .75rem; }
+.chain .call span { background: var(--pill); border-radius: 6px; padding: .05rem .45rem; }
 .chain .call b { font-weight: 600; } .chain .kind, .chain .session { color: var(--muted); font-style: italic; }
 .chain img { width: 36px; height: 36px; object-fit: cover; border-radius: 4px; border: 1px solid var(--line); }
 table { border-collapse: collapse; background: var(--card); border: 1px solid var(--line); font-size: .9rem; }

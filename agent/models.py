@@ -48,7 +48,11 @@ def resolve(model: str | None, api_base: str | None = None, api_key: str | None 
             raise BackendError("--api-base needs --model, e.g. --model openai/<served-model-name>.")
         return ModelSpec("hf", DEFAULT_MODEL, api_key=api_key)
     if model.startswith("hf:"):
-        return ModelSpec("hf", model[3:], api_base=api_base, api_key=api_key)
+        if api_base:
+            # Never send the HF token to another server: a self-hosted model goes through litellm.
+            raise BackendError("hf: models run on HF Inference Providers and take no --api-base; for your own "
+                               "server use --model openai/<served-name> --api-base URL.")
+        return ModelSpec("hf", model[3:], api_key=api_key)
     prefix = model.split("/", 1)[0] if "/" in model else ""
     if prefix in LITELLM_PROVIDERS:
         return ModelSpec("litellm", model, api_base, api_key)
@@ -76,8 +80,6 @@ def check(spec: ModelSpec) -> None:
         if not (spec.api_key or find_token()):
             raise BackendError("No HF token for HF Inference Providers: set HF_TOKEN or run `hf auth login`, "
                                "or choose another backend with --model.")
-        if spec.api_base:
-            _reachable(spec.api_base)
         return
     litellm = _import_litellm()
     try:
@@ -109,8 +111,7 @@ def load(spec: ModelSpec):
     if spec.backend == "hf":
         from smolagents import InferenceClientModel
 
-        return InferenceClientModel(model_id=spec.model_id, token=spec.api_key, base_url=spec.api_base,
-                                    timeout=120, retry=False)
+        return InferenceClientModel(model_id=spec.model_id, token=spec.api_key, timeout=120, retry=False)
     from smolagents import LiteLLMModel
 
     _import_litellm()

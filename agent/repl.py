@@ -96,6 +96,6 @@ class Repl:
                 print(f"saved {self.save()}")
             else:
                 raise SpacechainError(f"unknown command {name}; /help lists the commands")
-        except SpacechainError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+        except (SpacechainError, OSError) as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         return None

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import keyword
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spacechain.tools import InvalidInputs, SpacechainError
+from spacechain.tools.files import is_local_file
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,10 @@ def export_script(chain: Chain, source: str) -> str:
                     f"session={call.session!r})")
         body.append(f"        print({call.space + call.endpoint!r}, out{n})")
     header = "\n".join(f"{name} = {value!r}" for name, value in consts) or "# (this chain has no free inputs)"
-    goal = chain.goal.replace('"""', "'''")
+    def doc(text: str) -> str:  # safe inside a triple-quoted docstring
+        return text.replace("\\", "\\\\").replace('"""', "'''")
+
+    goal, source = doc(" ".join(chain.goal.split())), doc(source)
     return f'''"""Reproduces a spacechain run: {goal}
 
 Exported from {source}. Free inputs are the constants below; edit them and run
@@ -185,10 +190,16 @@ if __name__ == "__main__":
 '''
 
 
-def replay_chain(run, chain: Chain, overridden: set[str], on_call=None) -> list:
-    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions."""
+def replay_chain(run, chain: Chain, overridden: set[str], on_call=None, user_files: list[dict] | None = None) -> list:
+    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions.
+
+    A local file the recorded run used may be uploaded again only if that run's user named it
+    (`user_files` of its manifest) and it has not changed since; anything else needs --file."""
+    from spacechain.tools import UploadRefused
+    from spacechain.tools.files import sha256_file
     from spacechain.tools.schema import coerce_text
 
+    named = {f.get("path"): f.get("sha256") for f in user_files or []}
     names = {k.rpartition(".")[2] for k in overridden}
     results: list = []
     for n, call in enumerate(chain.calls, start=1):
@@ -198,20 +209,25 @@ def replay_chain(run, chain: Chain, overridden: set[str], on_call=None) -> list:
             inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
                       for k, v in inputs.items()}
         for path in _local_files(inputs):
-            if not Path(path).resolve().is_relative_to(run.dir):
-                run.allow(path)  # a file the recorded run used: the user named it then
+            real = str(Path(path).resolve())
+            if real.startswith(str(run.dir) + os.sep) or real in run.allowed:
+                continue
+            if named.get(real) and named[real] == sha256_file(real):
+                run.allow(real)
+            else:
+                raise UploadRefused(f"The recorded run sends {real}, which its user did not name or which changed "
+                                    "since; pass it with --file to allow it.")
         run.step = n
         label = f"{call.space} {call.endpoint}"
         job = run.client.submit(call.space, call.endpoint, inputs, session=call.session,
                                 on_update=on_call(label) if on_call else None, use_cache=run.use_cache)
-        run.track(job)
         results.append(job.result())
     return results
 
 
 def _local_files(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value] if Path(value).is_file() else []
+        return [value] if is_local_file(value) else []
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, list):

@@ -6,17 +6,19 @@ at any moment leaves a valid JSON file describing everything done so far."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from spacechain.tools import CallRecord, Client, Job, SpacechainError, UploadRefused
 from spacechain.tools.cache import CallCache
-from spacechain.tools.files import sha256_file
+from spacechain.tools.files import is_local_file, sha256_file
 
 VERSION = "0.1.0"
 
@@ -46,20 +48,22 @@ class Run:
                  client: Client | None = None, token: Any = None, cache: CallCache | None = None,
                  max_space_calls: int | None = None):
         self.dir = Path(run_dir).resolve()
+        if (self.dir / "manifest.json").exists():
+            raise SpacechainError(f"{self.dir} already holds a run (manifest.json); choose another --out so "
+                                  "that run's record is kept.")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._allowed: set[str] = set()
-        # The folder may hold files from before (`--out .`): those were not produced by this run.
-        inputs = self.dir / "inputs"
-        self._old_inputs = {str(f.resolve()) for f in inputs.iterdir()} if inputs.is_dir() else set()
         self.jobs: dict[str, Job] = {}
-        self.client = client or Client(token=token, out_dir=self.dir, upload_guard=self.check_upload, cache=cache)
-        if client is not None:
-            client.upload_guard, client.out_dir = self.check_upload, self.dir
-            client.cache = client.cache or cache
+        self.client = client or Client(token=token, out_dir=self.dir, cache=cache)
+        self.client.upload_guard, self.client.out_dir = self.check_upload, self.dir
+        self.client.cache = self.client.cache or cache
+        # Every call the client makes lands in the manifest, internal ones included.
+        self.client.on_job, self.client.on_failure = self.track, self.record_failure
         self.use_cache = self.client.cache is not None
         self.max_space_calls = max_space_calls
         self.budget_hit = False
+        self._reserved = 0  # Space calls allowed by the budget but not yet submitted
         self.manifest: dict[str, Any] = {
             "spacechain": VERSION,
             "goal": goal,
@@ -83,16 +87,19 @@ class Run:
     # ---------- sandbox ----------
     def allow(self, path: str) -> str:
         """Let the agent upload a file the user named. Raises UploadRefused when it does not exist."""
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise UploadRefused(f"File {path} does not exist; give the path of an existing file.")
-        real = str(p.resolve())
+        if not is_local_file(path):
+            raise UploadRefused(f"File {path[:200]} does not exist; give the path of an existing file.")
+        real = str(Path(os.path.expanduser(path)).resolve())
         with self._lock:
             if real not in self._allowed:
                 self._allowed.add(real)
                 self.manifest["user_files"].append({"path": real, "sha256": sha256_file(real)})
                 self.save()
         return real
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset(self._allowed)
 
     def check_upload(self, real_path: str) -> None:
         if real_path in self._allowed or self._produced_here(real_path):
@@ -101,10 +108,9 @@ class Run:
                             "(--file or /attach) or files produced in this run.")
 
     def _produced_here(self, real_path: str) -> bool:
-        """An output of a call in this run, or a URL input this run downloaded (into inputs/). Not just
-        any file under the run folder, which may be an existing folder such as the user's home."""
-        if Path(real_path).parent == self.dir / "inputs":
-            return real_path not in self._old_inputs
+        """An output a Space returned in this run. Not just any file under the run folder, which may be
+        an existing folder such as the user's home; not a URL download either (a URL input is uploaded
+        in its own call, and can be given again)."""
         return real_path in {str(Path(f).resolve()) for f in self.produced_files()}
 
     # ---------- calls ----------
@@ -112,11 +118,21 @@ class Run:
         """Calls that reached a Space (cache hits and calls refused before submission don't count)."""
         return sum(1 for _, rec in self._calls() if rec.event_id and not rec.cached)
 
-    def check_budget(self) -> None:
-        if self.max_space_calls is not None and self.space_calls() >= self.max_space_calls:
-            self.budget_hit = True
-            raise BudgetExceeded(f"Reached the limit of {self.max_space_calls} Space calls (--max-space-calls); "
-                                 "no more Space calls in this run.")
+    @contextmanager
+    def budget_slot(self) -> Iterator[None]:
+        """Hold one of the --max-space-calls slots while a call is submitted (parallel calls in a
+        batch must not all pass the check before any of them is counted)."""
+        with self._lock:
+            if self.max_space_calls is not None and self.space_calls() + self._reserved >= self.max_space_calls:
+                self.budget_hit = True
+                raise BudgetExceeded(f"Reached the limit of {self.max_space_calls} Space calls "
+                                     "(--max-space-calls); no more Space calls in this run.")
+            self._reserved += 1
+        try:
+            yield  # the submitted call is in the manifest (and counted) before the slot is given back
+        finally:
+            with self._lock:
+                self._reserved -= 1
 
     def stats(self) -> dict:
         """Per Space: calls, cache hits, failures, queue and processing seconds."""
@@ -204,9 +220,8 @@ class Run:
 
     def save(self) -> None:
         with self._lock:
-            data = self.snapshot()
             tmp = self.dir / f".manifest.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+            tmp.write_text(dumps(self.snapshot()))
             os.replace(tmp, self.dir / "manifest.json")
 
     def close(self) -> None:
@@ -216,6 +231,22 @@ class Run:
             job.wait(max(0.0, deadline - time.monotonic()))
         self.save()
         self.client.close()
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (common in Dataframe outputs) as null: strict JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Strict JSON for manifests and --json output."""
+    return json.dumps(_finite(value), indent=2, ensure_ascii=False, default=str, allow_nan=False)
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from smolagents import Tool
-from spacechain.tools import CallTimeout, Job, JobUpdate, SpacechainError
+from spacechain.tools import Job, JobUpdate, SpacechainError
 from spacechain.tools.pipeline import run_batch, run_pipeline
 
 from .run import Run
@@ -34,29 +34,17 @@ class _RunTool(Tool):
         self.on_call = on_call
 
     def _submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
-        client = self.run.client
-        before = len(client.records)
-        self.run.check_budget()
-        try:
-            label = f"{space} /{endpoint.lstrip('/')}"
-            callback = self.on_call(label) if self.on_call else None
-            job = client.submit(space, endpoint, inputs, session=session, on_update=callback,
-                                use_cache=self.run.use_cache)
-        except SpacechainError:
-            if len(client.records) > before:
-                self.run.record_failure(client.records[-1])
-            raise
-        self.run.track(job)
-        return job
+        """Submit through the run's client (which records the call in the manifest)."""
+        label = f"{space} /{endpoint.lstrip('/')}"
+        with self.run.budget_slot():
+            return self.run.client.submit(space, endpoint, inputs, session=session, use_cache=self.run.use_cache,
+                                          on_update=self.on_call(label) if self.on_call else None)
 
     def _wait(self, job: Job, timeout: float) -> Any:
-        try:
-            return job.result(timeout=min(max(float(timeout), 0.0), MAX_WAIT_S))
-        except CallTimeout:
-            if job.done():
-                raise  # the job itself timed out
+        if not job.wait(min(max(float(timeout), 0.0), MAX_WAIT_S)):
             return {"status": "running", "event_id": job.event_id,
                     "hint": "the job keeps running; call poll_result again with this event_id"}
+        return job.result()  # the outputs, or the job's own one-line error
 
 
 class SearchSpaces(_RunTool):

@@ -66,7 +66,7 @@ def make_run(run: Path) -> dict[str, Any]:
             call(4, "acme/flux-lite", "/generate", {"prompt": EVIL}, [evil_png, 7], cached=True),
             call(5, "acme/toolbox", "/speak", ["Hello there"], [str(run / "speak-out-1.wav")]),
             call(6, "acme/toolbox", "/fail", {"prompt": "x"}, None, status="error",
-                 error={"kind": "quota", "message": "GPU quota"}),
+                 error={"error": "quota_exceeded", "message": "GPU quota"}),
         ],
     }
 
@@ -136,7 +136,7 @@ def test_cards_chains_and_relative_paths(run: tuple[Path, dict[str, Any]]) -> No
     assert chain(by_name["speak-out-1.wav"]) == ["“Hello there”", "acme/toolbox /speak", "audio"]
 
     table = page.split("<table>")[1]
-    assert table.count("<tr>") == 7 and "error (quota)" in table and "<td>yes</td>" in table
+    assert table.count("<tr>") == 7 and "error (quota_exceeded)" in table and "<td>yes</td>" in table
     assert "1.2 s" in table and "7.2 s" in table
     assert "2026-11-22 00:00 UTC" in page and "openai/x" in page
 

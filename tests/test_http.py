@@ -277,3 +277,24 @@ def test_waiting_for_a_sleeping_space(hub_env, tmp_path: Path) -> None:
         assert patient.call("acme/sleepy", "noop") == ["ok"]
     requests = [r["path"] for r in hub_env.requests() if r["path"].startswith("/api/spaces/acme/sleepy")]
     assert len(requests) >= 2  # the runtime stage was polled
+
+
+def test_no_token_for_urls_that_lead_to_the_hub(space_host: ScriptedServer, third_party: ScriptedServer,
+                                                hub_env, tmp_path: Path) -> None:
+    """A URL input redirecting to the Hub, and an output naming a Hub URL, are fetched without the
+    token: a Space must not be able to read the user's private Hub files through us."""
+    secret = f"{hub_env.url}/datasets/victim/private/resolve/main/secret.png"
+    third_party.add("/to-hub/", Reply(302, {"location": secret}))
+    space_host.script["/gradio_api/call/img/e2"] = [sse(("complete", [
+        {"path": secret, "meta": FILE_META, "orig_name": "secret.png"}]))]
+    image = tmp_path / "x.png"
+    image.write_bytes(png_bytes((1, 2, 3)))
+    hub_env.clear_log()
+    with Client(token=os.environ["HF_TOKEN"], out_dir=tmp_path / "out", retry=FAST) as c:
+        # The stand-in has no such file (404); what matters is the header of each request.
+        with pytest.raises(HTTPError):  # input URL → redirect to the Hub
+            c.call("acme/scripted", "img", {"image": f"{third_party.url}/to-hub/x.png"})
+        with pytest.raises(HTTPError):  # output FileData whose path is a Hub URL
+            c.call("acme/scripted", "img", {"image": str(image)})
+    fetched = [r for r in hub_env.requests() if r["path"].startswith("/datasets/")]
+    assert len(fetched) >= 2 and all("authorization" not in r["headers"] for r in fetched)

@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import is_filedata, is_url, sha256_file
+from .files import is_filedata, is_local_file, is_url, sha256_file
 
 
 def default_cache_dir() -> Path:
@@ -29,11 +30,11 @@ def default_cache_dir() -> Path:
 
 def normalise(value: Any) -> Any:
     """Inputs with every local file replaced by its content hash (paths differ between runs)."""
-    if isinstance(value, str) and not is_url(value) and os.path.isfile(value):
+    if isinstance(value, str) and not is_url(value) and is_local_file(value):
         return {"sha256": sha256_file(value)}
     if is_filedata(value):
         path = value.get("path", "")
-        return normalise(path) if os.path.isfile(path) else {"file": path}
+        return normalise(path) if is_local_file(path) else {"file": path}
     if isinstance(value, dict):
         return {str(k): normalise(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
@@ -90,19 +91,18 @@ class CallCache:
         except OSError:
             return None  # a half-deleted entry is a miss, not an error
 
-    def put(self, key: str, space: str, endpoint: str, outputs: list) -> None:
+    def put(self, key: str, space: str, endpoint: str, outputs: list, downloaded: set[str]) -> None:
+        """Store a completed call. Only `downloaded` files (this call's own outputs) are copied: any
+        other string that happens to name a local file stays a string. Best effort: a cache that
+        cannot be written never fails the call."""
         d = self._dir(key)
-        tmp = d.with_name(f".{key}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "files").mkdir(parents=True)
-        out_root: list[Path] = []
+        tmp = d.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
 
         def store(v: Any) -> Any:
-            if isinstance(v, str) and os.path.isfile(v):
+            if isinstance(v, str) and v in downloaded:
                 name = os.path.basename(v)
                 if not (tmp / "files" / name).exists():
                     shutil.copy2(v, tmp / "files" / name)
-                out_root.append(Path(v))
                 return {"__file__": name}
             if isinstance(v, list):
                 return [store(x) for x in v]
@@ -110,11 +110,18 @@ class CallCache:
                 return {k: store(x) for k, x in v.items()}
             return v
 
-        meta = {"space": space, "endpoint": endpoint, "created": time.time(), "outputs": store(outputs)}
-        (tmp / "entry.json").write_text(json.dumps(meta))
-        shutil.rmtree(d, ignore_errors=True)
-        d.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, d)
+        try:
+            (tmp / "files").mkdir(parents=True)
+            meta = {"space": space, "endpoint": endpoint, "created": time.time(), "outputs": store(outputs)}
+            (tmp / "entry.json").write_text(json.dumps(meta))
+            if (d / "entry.json").exists():
+                return  # the same call stored by another thread or process: same outputs
+            d.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, d)
+        except OSError:
+            pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def entries(self) -> list[Entry]:
         found = []

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
-from .errors import RUNNING_STAGES, WAKING_STAGES, NotGradioSpace, SpacechainError, space_not_running
-from .files import FileIO, is_filedata, sha256_file
+from .errors import RUNNING_STAGES, WAKING_STAGES, NotGradioSpace, SessionBusy, SpacechainError, space_not_running
+from .files import FileIO, is_filedata, is_local_file, sha256_file
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
@@ -35,6 +35,7 @@ class Session:
     # from the cache, so the server never saw it — how to replay it before a call that reads the State.
     state_key: str | None = None
     pending_state: tuple[str, Any] | None = None
+    busy: str | None = None  # event id of the call holding the session
 
 
 @dataclass
@@ -80,6 +81,10 @@ class Client:
         self.upload_guard = upload_guard
         self.cache = cache
         self.wake_timeout = wake_timeout  # seconds to wait for a sleeping or starting Space
+        self.session_wait = 600.0  # seconds a call waits for its session when no timeout is given
+        # Observers (a run folder): every job started, including internal ones, and every failed call.
+        self.on_job: Callable[[Job], None] | None = None
+        self.on_failure: Callable[[CallRecord], None] | None = None
         self._spaces: dict[str, Space] = {}
         self._resolve_lock = threading.Lock()
         self.records: list[CallRecord] = []
@@ -185,24 +190,56 @@ class Client:
                out_dir: str | Path | None = None, use_cache: bool = True) -> Job:
         """Validate, upload file inputs, submit, and start reading the result stream.
 
-        `timeout` bounds the whole job (the job is cancelled when it passes); None waits as long as
-        the Space keeps sending heartbeats. With a cache, a stored identical call returns at once."""
+        `timeout` bounds the wait for a busy session and the whole job (the job is cancelled when it
+        passes); None waits as long as the Space keeps sending heartbeats. With a cache, a stored
+        identical call returns at once. A failure raises with the failed CallRecord as `.record`."""
         sp = self.space(ref)
         ep = self.schema(ref).endpoint(endpoint, sp.label)
-        files = self._files(sp, Path(out_dir) if out_dir else None)
-        raw = ep.to_positional(inputs)  # validates names and required inputs before anything is sent
         sess = sp.session(session)
+        files = self._files(sp, Path(out_dir) if out_dir else None)
         record = CallRecord(space=sp.label, endpoint=ep.name, session=sess.name, inputs=_plain(inputs),
                             host=sp.contract.host, submitted_at=_now_iso())
+        try:
+            job = self._submit(ref, sp, ep, sess, record, files, inputs, timeout, on_update, use_cache)
+        except SpacechainError as exc:
+            record.status, record.error = "error", exc.to_dict()
+            record.files = [vars(f) for f in files.records]
+            self.records.append(record)
+            exc.record = record
+            if self.on_failure:
+                self.on_failure(record)
+            raise
+        if self.on_job:
+            self.on_job(job)
+        return job
+
+    def _submit(self, ref: str, sp: Space, ep: Endpoint, sess: Session, record: CallRecord, files: FileIO,
+                inputs: Any, timeout: float | None, on_update: Callable[[JobUpdate], None] | None,
+                use_cache: bool) -> Job:
+        raw = ep.to_positional(inputs)  # validates names and required inputs before anything is sent
         cache = self.cache if use_cache else None
         key, writes_state = None, False
         if cache is not None:
-            key, writes_state, hit = self._lookup(cache, ref, ep, sess, raw, inputs, record, files.out_dir,
-                                                  timeout, out_dir)
-            if hit is not None:
-                return hit
+            slots = self._state_slots(sp, ep.api_name)
+            if slots is None:
+                cache = None  # unknown State slots: a cached answer could belong to another State
+            else:
+                key, writes_state = self._cache_key(sp, ep, sess, raw, slots)
+                hit = cache.get(key, files.out_dir)
+                if hit is not None:
+                    return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, hit)
+                if any(slots[0]) and sess.pending_state is not None:
+                    # The State this call needs came from the cache, so the server never built it:
+                    # run the call that writes it for real first, in the same session.
+                    pend_endpoint, pend_inputs = sess.pending_state
+                    sess.pending_state = None
+                    self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
+                                out_dir=files.out_dir, use_cache=False).result()
         data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
-        sess.lock.acquire()
+        wait = self.session_wait if timeout is None else timeout
+        if not sess.lock.acquire(timeout=wait):
+            raise SessionBusy(f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
+                              f"{wait:g} s; wait for that call to finish, or use another session name.")
         try:
             resp = self.http.request(
                 "POST", f"{sp.api_root}/call/{ep.api_name}", what=f"Calling {sp.label}{ep.name}",
@@ -214,64 +251,59 @@ class Client:
             event_id = resp.json().get("event_id")
             if not event_id:
                 raise SpacechainError(f"{sp.label}{ep.name}: the Space accepted the call but gave no event id.")
-        except BaseException as exc:
+        except BaseException:
             sess.lock.release()
-            if isinstance(exc, SpacechainError):
-                record.status, record.error = "error", exc.to_dict()
-                record.files = [vars(f) for f in files.records]
-                self.records.append(record)
             raise
-        record.event_id = event_id
+        sess.busy = record.event_id = event_id
         self.records.append(record)
         if writes_state:
-            sess.state_key, sess.pending_state = key, None
+            # Until this call succeeds, the session's State is unknown: nothing cached may match it.
+            sess.state_key, sess.pending_state = f"unsettled-{secrets.token_hex(8)}", None
         poll = sp.contract.poll_url.replace("{endpoint}", ep.api_name).replace("{event_id}", event_id)
 
         def localise(outputs: list) -> list:
             if len(outputs) != len(ep.returns):
                 # gradio sends a null for each gr.State output although /info lists none: drop them
                 # so outputs line up with the schema.
-                mask = self._state_slots(sp, ep.api_name)[1]
+                mask = (self._state_slots(sp, ep.api_name) or ([], []))[1]
                 if len(mask) == len(outputs):
                     outputs = [v for v, hidden in zip(outputs, mask) if not hidden]
             files.out_dir.mkdir(parents=True, exist_ok=True)
             result = files.localise(outputs, ep.api_name)
             record.files = [vars(f) for f in files.records]
+            if writes_state:
+                sess.state_key = key
             if cache is not None and key is not None:
-                cache.put(key, sp.label, ep.name, result)
+                cache.put(key, sp.label, ep.name, result,
+                          downloaded={f.local for f in files.records if f.direction == "out"})
             return result
 
+        def release() -> None:
+            sess.busy = None
+            sess.lock.release()
+
         return Job(http=self.http, space=sp.label, poll_url=poll, queue_status_url=f"{sp.api_root}/queue/status",
-                   record=record, localise=localise, release=sess.lock.release, on_update=on_update,
+                   record=record, localise=localise, release=release, on_update=on_update,
                    timeout=timeout, idle_timeout=self.idle_timeout)
 
-    def _lookup(self, cache: CallCache, ref: str, ep: Endpoint, sess: Session, raw: list, inputs: Any,
-                record: CallRecord, out_dir: Path, timeout: float | None,
-                call_out_dir: str | Path | None) -> tuple[str, bool, Job | None]:
-        """Cache key of a call, whether it writes the session's State, and a finished Job on a hit."""
-        sp = self.space(ref)
-        ins, outs = self._state_slots(sp, ep.api_name)
-        reads_state, writes_state = any(ins), any(outs)
+    def _cache_key(self, sp: Space, ep: Endpoint, sess: Session, raw: list,
+                   slots: tuple[list[bool], list[bool]]) -> tuple[str, bool]:
+        """The call's cache key (with the session's State when the endpoint reads one) and whether
+        the call writes the session's State."""
+        reads_state, writes_state = any(slots[0]), any(slots[1])
         revision = sp.status.sha if sp.status else None
-        key = call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None)
-        hit = cache.get(key, out_dir)
-        if hit is not None:
-            if writes_state:
-                sess.state_key, sess.pending_state = key, (ep.name, inputs)
-            record.status, record.outputs, record.cached = "complete", hit, True
-            record.event_id = f"cached-{key[:16]}"
-            record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
-                             "cached": True} for p in _paths(hit)]
-            self.records.append(record)
-            return key, writes_state, Job.finished(record, hit, space=sp.label)
-        if reads_state and sess.pending_state is not None:
-            # The State this call needs came from the cache, so the server never built it: run the
-            # call that writes it for real first, in the same session.
-            pend_endpoint, pend_inputs = sess.pending_state
-            sess.pending_state = None
-            self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
-                        out_dir=call_out_dir, use_cache=False).result()
-        return key, writes_state, None
+        return call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None), writes_state
+
+    def _from_cache(self, sp: Space, sess: Session, ep: Endpoint, inputs: Any, record: CallRecord, key: str,
+                    writes_state: bool, hit: list) -> Job:
+        if writes_state:
+            sess.state_key, sess.pending_state = key, (ep.name, inputs)
+        record.status, record.outputs, record.cached = "complete", hit, True
+        record.event_id = f"cached-{key[:16]}"
+        record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
+                         "cached": True} for p in _paths(hit)]
+        self.records.append(record)
+        return Job.finished(record, hit, space=sp.label)
 
     def _config(self, sp: Space) -> dict:
         if sp.config is None:
@@ -282,8 +314,8 @@ class Client:
                 sp.config = {}  # older or proxied apps: work without it
         return sp.config or {}
 
-    def _state_slots(self, sp: Space, api_name: str) -> tuple[list[bool], list[bool]]:
-        """Which inputs and outputs of an endpoint are gr.State (left out of /info)."""
+    def _state_slots(self, sp: Space, api_name: str) -> tuple[list[bool], list[bool]] | None:
+        """Which inputs and outputs of an endpoint are gr.State (left out of /info); None if unknown."""
         cfg = self._config(sp)
         comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
         for dep in cfg.get("dependencies", []):
@@ -292,7 +324,7 @@ class Client:
                     return [comps.get(i, {}).get("type") == "state" or bool(comps.get(i, {}).get("skip_api"))
                             for i in ids]
                 return hidden(dep.get("inputs", [])), hidden(dep.get("outputs", []))
-        return [], []
+        return None
 
     def call(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
              timeout: float | None = 600.0, on_update: Callable[[JobUpdate], None] | None = None,
@@ -305,7 +337,7 @@ class Client:
 
 def _paths(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value] if os.path.isfile(value) else []
+        return [value] if is_local_file(value) else []
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (list, tuple)):

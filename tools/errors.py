@@ -153,5 +153,12 @@ def space_not_running(space: str, stage: str) -> SpaceNotRunning:
     return SpaceNotRunning(f"Space {space} is not running (stage {stage}): {advice}.", stage)
 
 
+class SessionBusy(SpacechainError):
+    """Another call still holds the Gradio session (one call at a time per session)."""
+
+    kind = "session_busy"
+    retryable = True
+
+
 class Cancelled(SpacechainError):
     kind = "cancelled"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -93,7 +94,7 @@ class FileIO:
         return {key: fd, "caption": caption}
 
     def _walk_nested(self, value: Any) -> Any:
-        if is_filedata(value) or (isinstance(value, str) and (is_url(value) or os.path.isfile(value))):
+        if is_filedata(value) or (isinstance(value, str) and (is_url(value) or is_local_file(value))):
             return self.to_filedata(value)
         if isinstance(value, dict):
             return {k: self._walk_nested(v) for k, v in value.items()}
@@ -105,8 +106,8 @@ class FileIO:
         if is_filedata(value):
             path = value["path"]
             if is_url(path):
-                return self.upload(self._fetch(path), orig_name=value.get("orig_name"))
-            if path not in self._server_paths and os.path.isfile(path):
+                return self.upload(self._fetch(path), orig_name=value.get("orig_name"), guarded=False)
+            if path not in self._server_paths and is_local_file(path):
                 return self.upload(path, orig_name=value.get("orig_name"))
             # A server-side path (uploaded earlier, or output of this same app): pass unchanged.
             return {**value, "meta": FILE_META}
@@ -116,14 +117,16 @@ class FileIO:
             raise UploadRefused(f"A file input needs a local path, an http(s) URL or a FileData dict; "
                                 f"got {type(value).__name__}.")
         if is_url(value):
-            return self.upload(self._fetch(value))
+            return self.upload(self._fetch(value), guarded=False)
         return self.upload(value)
 
-    def upload(self, path: str, orig_name: str | None = None) -> dict:
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise UploadRefused(f"File {path} does not exist; give the path of an existing file.")
-        if self.guard:
+    def upload(self, path: str, orig_name: str | None = None, guarded: bool = True) -> dict:
+        """Upload a local file. `guarded=False` only for a URL's content this call just fetched
+        (without a token, so nothing private): the guard is for files already on this machine."""
+        if not is_local_file(path):
+            raise UploadRefused(f"File {path[:200]} does not exist; give the path of an existing file.")
+        p = Path(os.path.expanduser(path))
+        if self.guard and guarded:
             self.guard(str(p.resolve()))
         size = p.stat().st_size
         if self.max_file_size and size > self.max_file_size:
@@ -144,10 +147,11 @@ class FileIO:
         return dict(self._uploaded[digest])
 
     def _fetch(self, url: str) -> str:
-        """Download a URL input (no token unless the host is trusted) so it can be uploaded here."""
+        """Download a URL input so it can be uploaded here. Never with the token: the URL comes from
+        the caller or from an earlier output, and may redirect anywhere (even to the Hub)."""
         name = safe_name(urlsplit(url).path, "download")
         dest = self.out_dir / "inputs" / name
-        return str(self._download(url, dest, what=f"Downloading input {url}"))
+        return str(self._download(url, dest, what=f"Downloading input {url}", token=False))
 
     # ---------- outputs ----------
     def localise(self, value: Any, endpoint: str) -> Any:
@@ -171,10 +175,12 @@ class FileIO:
             # Build from our own base, like gradio_client: `url` depends on proxy headers and was wrong
             # in older versions.
             src = f"{self.api_root}/file={quote(path, safe='/')}"
+        # The token only for the Space's own files: an output can name any URL, the Hub's included.
+        own = src.startswith(self.api_root + "/")
         orig = safe_name(fd.get("orig_name") or urlsplit(path).path or "output")
         stem, ext = os.path.splitext(orig)
-        tmp = self.out_dir / f".partial-{os.getpid()}-{abs(hash(src))}"
-        self._download(src, tmp, what=f"Downloading output {orig}")
+        tmp = self.out_dir / f".partial-{uuid.uuid4().hex}"
+        self._download(src, tmp, what=f"Downloading output {orig}", token=own)
         digest = sha256_file(tmp)
         final = self.out_dir / f"{safe_name(endpoint)}-{stem}-{digest[:8]}{ext}"
         os.replace(tmp, final)
@@ -182,10 +188,22 @@ class FileIO:
                                        direction="out"))
         return str(final)
 
-    def _download(self, url: str, dest: Path, what: str) -> Path:
+    def _download(self, url: str, dest: Path, what: str, token: bool) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self.http.download(url, dest, what=what)
+        try:
+            self.http.download(url, dest, what=what, token=token)
+        except BaseException:
+            dest.unlink(missing_ok=True)  # no half file that could pass for a result
+            raise
         return dest
+
+
+def is_local_file(path: str) -> bool:
+    """os.path.isfile that also says False for unusable paths (too long, ~unknownuser)."""
+    try:
+        return os.path.isfile(os.path.expanduser(path))
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def _as_list(value: Any) -> list:

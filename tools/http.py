@@ -72,10 +72,12 @@ class TokenPolicy:
 
     def __call__(self, request: httpx.Request) -> None:
         # A request event hook, not an httpx.Auth: httpx runs hooks on every redirect hop, so a
-        # Space redirecting to a third-party host never carries the token there.
+        # Space redirecting to a third-party host never carries the token there. Requests marked
+        # `no_token` (URLs from inputs or outputs) keep that mark on every hop.
         request.headers.pop("Authorization", None)
         request.headers.pop("X-HF-Authorization", None)
-        request.headers.update(self.header_for(str(request.url)))
+        if not request.extensions.get("no_token"):
+            request.headers.update(self.header_for(str(request.url)))
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,12 @@ class Http:
         assert last is not None
         raise last
 
-    def download(self, url: str, dest: os.PathLike, *, what: str, timeout: float = 300.0) -> None:
-        """Stream a file to disk; retried like any idempotent GET."""
+    def download(self, url: str, dest: os.PathLike, *, what: str, timeout: float = 300.0, token: bool = True) -> None:
+        """Stream a file to disk; retried like any idempotent GET. `token=False` never sends the token."""
         for attempt in range(self.retry.attempts):
             try:
-                with self.client.stream("GET", url, timeout=httpx.Timeout(timeout, connect=10.0)) as resp:
+                with self.client.stream("GET", url, timeout=httpx.Timeout(timeout, connect=10.0),
+                                        extensions={"no_token": not token}) as resp:
                     if not resp.is_success:
                         resp.read()
                         err = error_for(resp, what)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import httpx
+
 from .contract import Contract, contract_from_host, parse_agents_md
 from .errors import AuthError, HTTPError, NotGradioSpace, SpacechainError, SpaceNotFound
 from .http import Http
@@ -76,7 +78,7 @@ class Hub:
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             raise HTTPError(f"The Hub failed to describe {space_id} (HTTP {status}); retry later.", status) from None
-        except OSError as exc:  # connection errors from the Hub client
+        except (OSError, httpx.HTTPError) as exc:  # connection errors from the Hub client
             raise SpacechainError(f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
                                   "check your network or HF_ENDPOINT.") from None
         card = info.card_data.to_dict() if info.card_data is not None else {}
@@ -112,7 +114,7 @@ class Hub:
             hits = [_hit_from_search(r) for r in raw]
         except (HfHubHTTPError, ValueError, KeyError):
             hits = self._plain_search(api, query, limit)
-        except OSError as exc:
+        except (OSError, httpx.HTTPError) as exc:
             raise SpacechainError(f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
                                   "check your network or HF_ENDPOINT.") from None
         hits = [h for h in hits if h.sdk in (None, "gradio")]

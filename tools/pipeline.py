@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from .errors import InvalidInputs, SpacechainError
+from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
 
 _REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
 
@@ -27,6 +27,51 @@ def _limiters(client, max_concurrency: int) -> Callable[[str], threading.Semapho
             return sems.setdefault(space, threading.Semaphore(max(1, int(max_concurrency))))
 
     return get
+
+
+class _FanOut:
+    """Workers for one batch or pipeline: each job is waited for with a bound and cancelled past it
+    (its session must not stay busy), and Ctrl-C in the caller stops new submissions and cancels
+    the jobs in flight instead of letting the workers spend quota on later stages."""
+
+    def __init__(self, submit: Callable, timeout: float | None):
+        self.submit, self.timeout = submit, timeout
+        self.stop = threading.Event()
+        self._jobs: list = []
+        self._lock = threading.Lock()
+
+    def run(self, space: str, endpoint: str, inputs: Any, session: str) -> list:
+        if self.stop.is_set():
+            raise Cancelled("stopped before this call was submitted.")
+        job = self.submit(space, endpoint, inputs, session=session)
+        with self._lock:
+            self._jobs.append(job)
+        if self.stop.is_set():
+            job.cancel()
+        try:
+            return job.result(self.timeout)
+        except CallTimeout:
+            if not job.done():
+                job.cancel()
+            raise
+
+    def map(self, fn: Callable[[int], Any], n: int) -> list:
+        if n == 0:
+            return []
+        pool = ThreadPoolExecutor(max_workers=min(n, 32), thread_name_prefix="fanout")
+        try:
+            return list(pool.map(fn, range(n)))
+        except BaseException:
+            self.stop.set()
+            with self._lock:
+                jobs = list(self._jobs)
+            for job in jobs:
+                if not job.done():
+                    job.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=False)
 
 
 def _item_error(exc: Exception) -> dict:
@@ -44,20 +89,17 @@ def run_batch(client, space: str, endpoint: str, inputs_list: list, *, max_concu
     if sessions is not None and len(sessions) != len(inputs_list):
         raise InvalidInputs(f"sessions has {len(sessions)} names for {len(inputs_list)} items; give one per item.")
     limit = _limiters(client, max_concurrency)
-    submit = submit or client.submit
+    fan = _FanOut(submit or client.submit, timeout)
 
     def one(i: int) -> Any:
         name = sessions[i] if sessions else f"{session_prefix}-{i}"
         try:
             with limit(space):
-                return submit(space, endpoint, inputs_list[i], session=name).result(timeout)
+                return fan.run(space, endpoint, inputs_list[i], name)
         except Exception as exc:  # one failure must not sink the other items
             return _item_error(exc)
 
-    if not inputs_list:
-        return []
-    with ThreadPoolExecutor(max_workers=min(len(inputs_list), 32), thread_name_prefix="batch") as pool:
-        return list(pool.map(one, range(len(inputs_list))))
+    return fan.map(one, len(inputs_list))
 
 
 def fill(template: Any, item: dict, prev: list | None, stages: list[list]) -> Any:
@@ -103,7 +145,7 @@ def run_pipeline(client, items: list, stages: list[dict], *, max_concurrency: in
         if not isinstance(st, dict) or "space" not in st or "endpoint" not in st:
             raise InvalidInputs(f"stage {k} must be a dict with space, endpoint and inputs.")
     limit = _limiters(client, max_concurrency)
-    submit = submit or client.submit
+    fan = _FanOut(submit or client.submit, timeout)
 
     def one(i: int) -> dict:
         item = items[i]
@@ -113,12 +155,9 @@ def run_pipeline(client, items: list, stages: list[dict], *, max_concurrency: in
                 inputs = fill(st.get("inputs"), item, done[-1] if done else None, done)
                 with limit(st["space"]):
                     # The same session name across stages: a stateful Space sees its own item's State.
-                    done.append(submit(st["space"], st["endpoint"], inputs, session=f"item-{i}").result(timeout))
+                    done.append(fan.run(st["space"], st["endpoint"], inputs, f"item-{i}"))
             except Exception as exc:
                 return {"item": item, "outputs": done, "error": _item_error(exc), "failed_stage": k}
         return {"item": item, "outputs": done}
 
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(len(items), 32), thread_name_prefix="pipeline") as pool:
-        return list(pool.map(one, range(len(items))))
+    return fan.map(one, len(items))
