@@ -64,14 +64,15 @@ class CallCache:
     def _dir(self, key: str) -> Path:
         return self.root / key[:2] / key
 
-    def get(self, key: str, out_dir: Path) -> list | None:
-        """Stored outputs with their files copied into `out_dir`, or None."""
+    def get(self, key: str, out_dir: Path) -> tuple[list, list[str]] | None:
+        """(stored outputs, the files among them) with the files copied into `out_dir`, or None."""
         d = self._dir(key)
         try:
             meta = json.loads((d / "entry.json").read_text())
         except (OSError, ValueError):
             return None
         out_dir.mkdir(parents=True, exist_ok=True)
+        restored: list[str] = []
 
         def restore(v: Any) -> Any:
             if isinstance(v, dict) and set(v) == {"__file__"}:
@@ -79,6 +80,7 @@ class CallCache:
                 dst = out_dir / v["__file__"]
                 if not dst.exists():
                     shutil.copy2(src, dst)
+                restored.append(str(dst))
                 return str(dst)
             if isinstance(v, list):
                 return [restore(x) for x in v]
@@ -87,7 +89,7 @@ class CallCache:
             return v
 
         try:
-            return restore(meta["outputs"])
+            return restore(meta["outputs"]), restored
         except OSError:
             return None  # a half-deleted entry is a miss, not an error
 

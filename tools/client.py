@@ -13,13 +13,12 @@ from typing import Any, Callable
 from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
 from .errors import RUNNING_STAGES, WAKING_STAGES, NotGradioSpace, SessionBusy, SpacechainError, space_not_running
-from .files import FileIO, is_filedata, is_local_file, sha256_file
+from .files import FileIO, is_filedata, sha256_file
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
-
 
 WAKE_POLL_S = 3.0  # how often the Hub is asked whether a waking Space runs yet
 
@@ -227,7 +226,7 @@ class Client:
                 key, writes_state = self._cache_key(sp, ep, sess, raw, slots)
                 hit = cache.get(key, files.out_dir)
                 if hit is not None:
-                    return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, hit)
+                    return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, *hit)
                 if any(slots[0]) and sess.pending_state is not None:
                     # The State this call needs came from the cache, so the server never built it:
                     # run the call that writes it for real first, in the same session.
@@ -295,13 +294,13 @@ class Client:
         return call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None), writes_state
 
     def _from_cache(self, sp: Space, sess: Session, ep: Endpoint, inputs: Any, record: CallRecord, key: str,
-                    writes_state: bool, hit: list) -> Job:
+                    writes_state: bool, hit: list, restored: list[str]) -> Job:
         if writes_state:
             sess.state_key, sess.pending_state = key, (ep.name, inputs)
         record.status, record.outputs, record.cached = "complete", hit, True
         record.event_id = f"cached-{key[:16]}"
         record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
-                         "cached": True} for p in _paths(hit)]
+                         "cached": True} for p in restored]
         self.records.append(record)
         return Job.finished(record, hit, space=sp.label)
 
@@ -333,16 +332,6 @@ class Client:
         job = self.submit(ref, endpoint, inputs, session=session, timeout=timeout, on_update=on_update,
                           out_dir=out_dir, use_cache=use_cache)
         return job.result()
-
-
-def _paths(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if is_local_file(value) else []
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return [p for v in value for p in _paths(v)]
-    return []
 
 
 def _plain(value: Any) -> Any:
