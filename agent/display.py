@@ -15,12 +15,13 @@ from spacechain.tools import JobUpdate
 
 err = Console(stderr=True)
 
-_STYLE = {"queued": "yellow", "waiting": "cyan", "running": "cyan", "generating": "magenta",
+_STYLE = {"waiting": "yellow", "running": "cyan", "generating": "magenta",
           "downloading": "blue", "complete": "green", "error": "red", "cached": "green"}
 
 
 class Board:
-    """One line per job (queued / running / done / failed), redrawn by a rich Live on stderr."""
+    """One line per job (waiting / running / generating / complete / error), redrawn by a rich Live on
+    stderr."""
 
     def __init__(self, console: Console = err):
         self.console = console
@@ -38,6 +39,9 @@ class Board:
                 self._rows[label] = (u.state, u, start)
             if self._live:
                 self._live.update(self.render())
+            elif u.state == "complete" and not self.console.is_terminal:
+                # Logs and pipes get one line per finished call instead of a redrawn board.
+                self.console.print(f"{label} {u.state} {u.elapsed_s:.1f}s", markup=False, highlight=False)
 
         return on_update
 
@@ -52,8 +56,8 @@ class Board:
             rows = list(self._rows.items())
         for label, (state, u, start) in rows:
             detail = []
-            if u and u.queue_size and state in ("queued", "waiting"):
-                detail.append(f"{u.queue_size} in the Space's queue")
+            if u and u.queue_size and state == "waiting":
+                detail.append(f"Space queue: {u.queue_size} waiting")
             if u and u.eta_s:
                 detail.append(f"eta {u.eta_s:.0f}s")
             if u and u.generated:

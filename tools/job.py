@@ -27,7 +27,7 @@ HIDDEN_ERROR = ("the Space raised an error but hid its message (show_error=False
 
 @dataclass
 class JobUpdate:
-    state: str  # queued | running | generating | downloading | complete | error
+    state: str  # waiting | running | generating | downloading | complete | error
     elapsed_s: float
     queue_size: int | None = None
     eta_s: float | None = None
@@ -287,9 +287,9 @@ class Job:
     def _state(self) -> str:
         if self.record.generated:
             return "generating"
-        if self._queue_size is None:
-            return "waiting"
-        return "queued" if self._queue_size else "running"
+        # The Space-wide queue size cannot tell whether this job waits or runs while others wait, so
+        # only an empty queue proves it runs.
+        return "running" if self._queue_size == 0 else "waiting"
 
     def _sample_queue(self) -> None:
         """Space-wide queue size while waiting: the only queue signal the REST protocol offers."""
