@@ -56,7 +56,9 @@ def _guard(fn):
 
 
 def _emit_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    from spacechain.agent.run import dumps  # strict JSON: NaN and infinities become null
+
+    typer.echo(dumps(obj))
 
 
 @app.command()
@@ -120,19 +122,26 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
 
     def body():
         from spacechain.agent.display import Board
-        from spacechain.tools import Client
+        from spacechain.tools import Client, SpacechainError
 
         with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
             values = _parse_inputs(client, space, endpoint, inputs)
             board = Board()
             label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
-            with board.live():
-                job = client.submit(space, endpoint, values, timeout=timeout, on_update=board.callback(label))
-                try:
-                    outputs = job.result()
-                except KeyboardInterrupt:
-                    job.cancel()
-                    raise
+            try:
+                with board.live():
+                    job = client.submit(space, endpoint, values, timeout=timeout, on_update=board.callback(label))
+                    try:
+                        outputs = job.result()
+                    except KeyboardInterrupt:
+                        job.cancel()
+                        raise
+            except SpacechainError as exc:
+                if as_json:  # the failed call's record (error kind, retry time…) for scripts
+                    record = getattr(exc, "record", None)
+                    _emit_json({"outputs": None, "record": record.to_dict() if record else None,
+                                "error": exc.to_dict()})
+                raise
             if job.record.cached:
                 typer.echo("(from the call cache; --no-cache to call the Space again)", err=True)
             if as_json:

@@ -90,13 +90,16 @@ class _Run:
             session = [j for j in range(i) if self._continues(calls[j], call)][-1:] if not parents else []
             self.parents.append(parents or session)
             self.via_session.append(bool(session))
+            if call.get("status", "complete") != "complete":
+                continue  # a failed call produced nothing and left the session's state as it was
             for _, v in _leaves(call.get("outputs")):
                 if isinstance(v, str) and _is_path(v):
                     self.producer.setdefault(self.norm(v), i)
 
     @staticmethod
     def _continues(a: dict, b: dict) -> bool:
-        return (a.get("space") == b.get("space") and a.get("endpoint") != b.get("endpoint")
+        return (a.get("status", "complete") == "complete"
+                and a.get("space") == b.get("space") and a.get("endpoint") != b.get("endpoint")
                 and (a.get("session") or "default") == (b.get("session") or "default"))
 
     def norm(self, s: str) -> str:

@@ -191,15 +191,10 @@ if __name__ == "__main__":
 
 
 def replay_chain(run, chain: Chain, overridden: set[str], on_call=None, user_files: list[dict] | None = None) -> list:
-    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions.
-
-    A local file the recorded run used may be uploaded again only if that run's user named it
-    (`user_files` of its manifest) and it has not changed since; anything else needs --file."""
-    from spacechain.tools import UploadRefused
-    from spacechain.tools.files import sha256_file
+    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions."""
     from spacechain.tools.schema import coerce_text
 
-    named = {f.get("path"): f.get("sha256") for f in user_files or []}
+    _check_files(run, chain, overridden, user_files or [])  # before any Space is called
     names = {k.rpartition(".")[2] for k in overridden}
     results: list = []
     for n, call in enumerate(chain.calls, start=1):
@@ -208,21 +203,35 @@ def replay_chain(run, chain: Chain, overridden: set[str], on_call=None, user_fil
             params = {p.name: p for p in run.client.endpoint(call.space, call.endpoint).params}
             inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
                       for k, v in inputs.items()}
-        for path in _local_files(inputs):
-            real = str(Path(path).resolve())
-            if real.startswith(str(run.dir) + os.sep) or real in run.allowed:
-                continue
-            if named.get(real) and named[real] == sha256_file(real):
-                run.allow(real)
-            else:
-                raise UploadRefused(f"The recorded run sends {real}, which its user did not name or which changed "
-                                    "since; pass it with --file to allow it.")
         run.step = n
         label = f"{call.space} {call.endpoint}"
         job = run.client.submit(call.space, call.endpoint, inputs, session=call.session,
                                 on_update=on_call(label) if on_call else None, use_cache=run.use_cache)
         results.append(job.result())
     return results
+
+
+def _check_files(run, chain: Chain, overridden: set[str], user_files: list[dict]) -> None:
+    """A local file may be uploaded again only if the recorded run's user named it and it is unchanged
+    (or it is named now, with --file). Checked for every call before the first one runs."""
+    from spacechain.tools import UploadRefused
+    from spacechain.tools.files import sha256_file
+
+    named = {f.get("path"): f.get("sha256") for f in user_files}
+    set_names = {k.rpartition(".")[2] for k in overridden}
+    for call in chain.calls:
+        given = call.inputs.items() if isinstance(call.inputs, dict) else [("", call.inputs)]
+        for name, value in given:
+            for path in _local_files(value):
+                real = str(Path(path).resolve())
+                if real in run.allowed or real.startswith(str(run.dir) + os.sep):
+                    continue
+                if named.get(real) and named[real] == sha256_file(real):
+                    run.allow(real)
+                    continue
+                source = "--set gives" if name in set_names else "the recorded run sends"
+                raise UploadRefused(f"{source} {real}, which was not named with --file (or changed since); "
+                                    "pass it with --file to allow it.")
 
 
 def _local_files(value: Any) -> list[str]:

@@ -186,6 +186,13 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, hub: Hub, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
+def local_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let file URLs on 127.0.0.1 through (stand-ins for public file hosts); by default spacechain
+    refuses to fetch private and loopback addresses it was not pointed at."""
+    monkeypatch.setenv("SPACECHAIN_ALLOW_PRIVATE_URLS", "1")
+
+
+@pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
     """An empty, started ScriptedServer; add replies with .add(prefix, Reply(...), ...)."""
     server = ScriptedServer().start()

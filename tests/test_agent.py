@@ -281,7 +281,7 @@ print("produced size:", run_space("acme/toolbox", "/count_upload", {{"file": img
     assert "Refused to upload" in m["steps"][0]["observations"]
 
 
-def test_upload_sandbox_in_a_reused_out_folder(hub_env, make, scripted, tmp_path: Path):
+def test_upload_sandbox_in_a_reused_out_folder(hub_env, local_urls, make, scripted, tmp_path: Path):
     """`--out .` in a home folder: files that were there before the run are not "produced in this run"."""
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
@@ -395,7 +395,7 @@ print("user file:", run_space("acme/toolbox", "/count_upload", {{"file": {str(us
     assert not any(secret in p.read_bytes() for p in run.dir.rglob("*") if p.is_file())
 
 
-def test_token_is_not_sent_to_hosts_the_hub_did_not_name(hub_env, make, scripted, tmp_path: Path):
+def test_token_is_not_sent_to_hosts_the_hub_did_not_name(hub_env, local_urls, make, scripted, tmp_path: Path):
     png = tmp_path / "cat.png"
     Image.new("RGB", (16, 16), (200, 10, 10)).save(png)
     data = png.read_bytes()

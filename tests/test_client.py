@@ -281,7 +281,7 @@ def test_local_file_input(client: Client, tmp_path: Path) -> None:
     assert rec.files[0]["direction"] == "in" and rec.files[0]["sha256"] == sha256(f)
 
 
-def test_url_input_is_downloaded_without_token(client: Client, scripted: ScriptedServer) -> None:
+def test_url_input_is_downloaded_without_token(local_urls, client: Client, scripted: ScriptedServer) -> None:
     scripted.add("/media/", Reply(200, {"content-type": "application/octet-stream"}, b"y" * 777))
     assert client.call("acme/toolbox", "count_upload", {"file": f"{scripted.url}/media/blob.bin"}) == ["777"]
     [req] = scripted.requests

@@ -29,11 +29,16 @@ def real_calls(client: Client) -> list:
 
 def test_fill_placeholders():
     stages = [["img.png", 7]]
-    assert fill({"image": "{prev[0]}", "p": "{prompt}", "k": "{s0[1]}", "lit": "x {prompt}"},
+    assert fill({"image": "{prev[0]}", "p": "{prompt}", "k": "{s0[1]}", "text": "a photo of {prompt}, seed {s0[1]}"},
                 {"prompt": "Louvre"}, stages[-1], stages) == {"image": "img.png", "p": "Louvre", "k": 7,
-                                                               "lit": "x {prompt}"}
-    with pytest.raises(InvalidInputs):
+                                                               "text": "a photo of Louvre, seed 7"}
+    assert fill({"prompt": "{item}"}, "Pont Neuf", None, []) == {"prompt": "Pont Neuf"}
+    with pytest.raises(InvalidInputs, match="first stage"):
         fill({"image": "{prev[0]}"}, {}, None, [])
+    with pytest.raises(InvalidInputs, match="not a field of the item; fields: prompt"):
+        fill({"p": "{promt}"}, {"prompt": "x"}, None, [])
+    with pytest.raises(InvalidInputs, match="out of range"):
+        fill({"p": "{prev[5]}"}, {}, ["a"], [["a"]])
 
 
 def test_pipeline_gives_each_item_its_own_model_and_overlaps_stages(hub_env, app_launcher, tmp_path):

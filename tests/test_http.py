@@ -174,7 +174,7 @@ def no_token(srv: ScriptedServer) -> bool:
 
 
 @pytest.fixture
-def third_party():
+def third_party(local_urls):
     srv = ScriptedServer().start()
     yield srv
     srv.stop()
@@ -298,3 +298,31 @@ def test_no_token_for_urls_that_lead_to_the_hub(space_host: ScriptedServer, thir
             c.call("acme/scripted", "img", {"image": str(image)})
     fetched = [r for r in hub_env.requests() if r["path"].startswith("/datasets/")]
     assert len(fetched) >= 2 and all("authorization" not in r["headers"] for r in fetched)
+
+
+def test_a_space_redirecting_its_files_to_the_hub_gets_no_token(space_host: ScriptedServer, hub_env,
+                                                                tmp_path: Path) -> None:
+    space_host.script["/gradio_api/file="] = [Reply(302, {"location": f"{hub_env.url}/api/spaces/acme/flux-lite"})]
+    image = tmp_path / "x.png"
+    image.write_bytes(png_bytes((1, 2, 3)))
+    hub_env.clear_log()
+    with Client(token=os.environ["HF_TOKEN"], out_dir=tmp_path / "out", retry=FAST) as c:
+        c.call("acme/scripted", "img", {"image": str(image)})
+    redirected = [r for r in hub_env.requests() if r["path"].startswith("/api/spaces/acme/flux-lite")]
+    assert redirected and all("authorization" not in r["headers"] for r in redirected)
+
+
+def test_file_urls_into_the_local_network_are_refused(hub_env, monkeypatch, tmp_path: Path) -> None:
+    """Without SPACECHAIN_ALLOW_PRIVATE_URLS, a URL input (or a redirect) to a private or loopback
+    host the user never named is not fetched: no reading the intranet or cloud metadata for a Space."""
+    from spacechain.tools import UnsafeURL
+
+    monkeypatch.delenv("SPACECHAIN_ALLOW_PRIVATE_URLS", raising=False)
+    with ScriptedServer() as intranet:
+        intranet.add("/secret", Reply(200, {"content-type": "image/png"}, png_bytes((9, 9, 9))))
+        with Client(out_dir=tmp_path / "out", retry=FAST) as c:
+            with pytest.raises(UnsafeURL, match="private or local address"):
+                c.call("acme/toolbox", "count_upload", {"file": f"{intranet.url}/secret"})
+            # The app's own files (its host was named by the Hub) still download fine.
+            assert c.call("acme/flux-lite", "generate", {"prompt": "ok"})[0].endswith(".png")
+        assert intranet.requests == []

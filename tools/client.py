@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
@@ -12,7 +13,15 @@ from typing import Any, Callable
 
 from .cache import CallCache, call_key
 from .contract import Contract, contract_from_host
-from .errors import RUNNING_STAGES, WAKING_STAGES, NotGradioSpace, SessionBusy, SpacechainError, space_not_running
+from .errors import (
+    RUNNING_STAGES,
+    WAKING_STAGES,
+    InvalidInputs,
+    NotGradioSpace,
+    SessionBusy,
+    SpacechainError,
+    space_not_running,
+)
 from .files import FileIO, is_filedata, sha256_file
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
@@ -144,6 +153,7 @@ class Client:
     def _resolve(self, ref: str) -> Space:
         parsed = parse_ref(ref)
         if parsed.base_url:
+            self.http.policy.know(parsed.base_url)  # the user named it: its own files may be fetched
             return Space(parsed.base_url, contract_from_host(parsed.base_url, parsed.base_url))
         space_id = parsed.space_id
         assert space_id
@@ -216,24 +226,29 @@ class Client:
                 inputs: Any, timeout: float | None, on_update: Callable[[JobUpdate], None] | None,
                 use_cache: bool) -> Job:
         raw = ep.to_positional(inputs)  # validates names and required inputs before anything is sent
-        cache = self.cache if use_cache else None
-        key, writes_state = None, False
-        if cache is not None:
-            slots = self._state_slots(sp, ep.api_name)
-            if slots is None:
-                cache = None  # unknown State slots: a cached answer could belong to another State
-            else:
-                key, writes_state = self._cache_key(sp, ep, sess, raw, slots)
-                hit = cache.get(key, files.out_dir)
-                if hit is not None:
-                    return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, *hit)
-                if any(slots[0]) and sess.pending_state is not None:
-                    # The State this call needs came from the cache, so the server never built it:
-                    # run the call that writes it for real first, in the same session.
-                    pend_endpoint, pend_inputs = sess.pending_state
-                    sess.pending_state = None
-                    self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
-                                out_dir=files.out_dir, use_cache=False).result()
+        files.check_local(list(ep.params), ep.given(inputs))  # the sandbox holds for cache hits too
+        # State slots matter whenever there is a cache, even for a call that skips it: a call that
+        # rewrites the session's State must unsettle what cached readers would match.
+        slots = self._state_slots(sp, ep.api_name) if self.cache is not None else None
+        writes_state = bool(slots and any(slots[1]))
+        cache = self.cache if use_cache and slots is not None else None  # unknown slots: never cached
+        key = None
+        if cache is not None and slots is not None:
+            key = self._cache_key(sp, ep, sess, raw, slots)
+            hit = cache.get(key, files.out_dir)
+            if hit is not None:
+                return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, *hit, on_update)
+            if any(slots[0]) and sess.pending_state is not None:
+                # The State this call needs came from the cache, so the server never built it: run
+                # the call that writes it for real first, in the same session.
+                pend_endpoint, pend_inputs = sess.pending_state
+                sess.pending_state = None
+                self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
+                            out_dir=files.out_dir, use_cache=False).result()
+        try:
+            json.dumps(ep.to_positional(inputs), allow_nan=False, default=str)
+        except ValueError:
+            raise InvalidInputs(f"{ep.name}: an input is NaN or infinite, which a Gradio API cannot receive.") from None
         data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
         wait = self.session_wait if timeout is None else timeout
         if not sess.lock.acquire(timeout=wait):
@@ -271,7 +286,7 @@ class Client:
             result = files.localise(outputs, ep.api_name)
             record.files = [vars(f) for f in files.records]
             if writes_state:
-                sess.state_key = key
+                sess.state_key = key or f"uncached-{secrets.token_hex(8)}"
             if cache is not None and key is not None:
                 cache.put(key, sp.label, ep.name, result,
                           downloaded={f.local for f in files.records if f.direction == "out"})
@@ -286,22 +301,24 @@ class Client:
                    timeout=timeout, idle_timeout=self.idle_timeout)
 
     def _cache_key(self, sp: Space, ep: Endpoint, sess: Session, raw: list,
-                   slots: tuple[list[bool], list[bool]]) -> tuple[str, bool]:
-        """The call's cache key (with the session's State when the endpoint reads one) and whether
-        the call writes the session's State."""
-        reads_state, writes_state = any(slots[0]), any(slots[1])
+                   slots: tuple[list[bool], list[bool]]) -> str:
+        """The call's cache key, with the session's State when the endpoint reads one."""
         revision = sp.status.sha if sp.status else None
-        return call_key(sp.label, revision, ep.name, raw, sess.state_key if reads_state else None), writes_state
+        return call_key(sp.label, revision, ep.name, raw, sess.state_key if any(slots[0]) else None)
 
     def _from_cache(self, sp: Space, sess: Session, ep: Endpoint, inputs: Any, record: CallRecord, key: str,
-                    writes_state: bool, hit: list, restored: list[str]) -> Job:
+                    writes_state: bool, hit: list, restored: list[str],
+                    on_update: Callable[[JobUpdate], None] | None) -> Job:
         if writes_state:
             sess.state_key, sess.pending_state = key, (ep.name, inputs)
         record.status, record.outputs, record.cached = "complete", hit, True
         record.event_id = f"cached-{key[:16]}"
+        record.finished_at = record.submitted_at
         record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
                          "cached": True} for p in restored]
         self.records.append(record)
+        if on_update:
+            on_update(JobUpdate("cached", 0.0))
         return Job.finished(record, hit, space=sp.label)
 
     def _config(self, sp: Space) -> dict:

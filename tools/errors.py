@@ -67,6 +67,12 @@ class UploadRefused(SpacechainError):
     kind = "upload_refused"
 
 
+class UnsafeURL(UploadRefused):
+    """A file URL (input, output or redirect) pointing into the local network."""
+
+    kind = "unsafe_url"
+
+
 class SpaceError(SpacechainError):
     """The Space's own function failed."""
 

@@ -70,6 +70,28 @@ class FileIO:
     _server_paths: set[str] = field(default_factory=set)
 
     # ---------- inputs ----------
+    def check_local(self, params: list[Param], given: dict[str, Any]) -> None:
+        """Run the guard on every local file among the given inputs, before anything (a cache hit
+        included) could answer from that file's content."""
+        if not self.guard:
+            return
+        by_name = {p.name: p for p in params}
+        for name, value in given.items():
+            if by_name[name].takes_files and value is not None:
+                for path in self._local_paths(value):
+                    self.guard(str(Path(os.path.expanduser(path)).resolve()))
+
+    def _local_paths(self, value: Any) -> list[str]:
+        if is_filedata(value):
+            value = value["path"]
+        if isinstance(value, str):
+            return [value] if not is_url(value) and value not in self._server_paths and is_local_file(value) else []
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            return [p for v in value for p in self._local_paths(v)]
+        return []
+
     def shape_input(self, param: Param, value: Any) -> Any:
         """Turn what the caller gave for a file parameter into what the schema asks for."""
         shape = param.file_shape
@@ -148,10 +170,15 @@ class FileIO:
 
     def _fetch(self, url: str) -> str:
         """Download a URL input so it can be uploaded here. Never with the token: the URL comes from
-        the caller or from an earlier output, and may redirect anywhere (even to the Hub)."""
-        name = safe_name(urlsplit(url).path, "download")
-        dest = self.out_dir / "inputs" / name
-        return str(self._download(url, dest, what=f"Downloading input {url}", token=False))
+        the caller or from an earlier output, and may redirect anywhere (even to the Hub). Named by
+        content, so parallel calls fetching different files of the same name never collide."""
+        stem, ext = os.path.splitext(safe_name(urlsplit(url).path, "download"))
+        folder = self.out_dir / "inputs"
+        tmp = self._download(url, folder / f".partial-{uuid.uuid4().hex}", what=f"Downloading input {url}",
+                             token=False)
+        final = folder / f"{stem}-{sha256_file(tmp)[:8]}{ext}"
+        os.replace(tmp, final)
+        return str(final)
 
     # ---------- outputs ----------
     def localise(self, value: Any, endpoint: str) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import random
+import socket
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -21,10 +23,12 @@ from .errors import (
     QueueFull,
     RateLimited,
     SpacechainError,
+    UnsafeURL,
     UploadRefused,
 )
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+ALLOW_PRIVATE_ENV = "SPACECHAIN_ALLOW_PRIVATE_URLS"
 USER_AGENT = "spacechain/0.1"
 
 
@@ -52,13 +56,38 @@ class TokenPolicy:
     no token. The Hub gets `Authorization`; Space hosts get `X-HF-Authorization`, which the Spaces
     proxy strips before the request reaches the Space's own code."""
 
-    def __init__(self, token: str | None, hub: str):
+    def __init__(self, token: str | None, hub: str, allow_private: bool = False):
         self.token = token
         self.hub_origin = _origin(hub)
         self._space_origins: set[str] = set()
+        # Origins the user or the Hub pointed us at (Space hosts, direct app URLs): file fetches from
+        # them are expected even on a private network. Any other host a URL input, an output or a
+        # redirect leads to must be public, unless the user allows private addresses.
+        self._known: set[str] = {self.hub_origin}
+        self.allow_private = allow_private
 
     def trust_space_host(self, url: str) -> None:
         self._space_origins.add(_origin(url))
+        self._known.add(_origin(url))
+
+    def know(self, url: str) -> None:
+        self._known.add(_origin(url))
+
+    def check_fetch(self, url: str) -> None:
+        """Refuse a file fetch to a private, loopback or link-local address the user never named:
+        a Space must not make us read the local network (cloud metadata, intranet) for it."""
+        if self.allow_private or _origin(url) in self._known:
+            return
+        host = urlsplit(url).hostname or ""
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except (OSError, UnicodeError):
+            return  # unresolvable: the request itself will fail with a clear error
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if not ip.is_global:
+                raise UnsafeURL(f"Refused to fetch {url[:200]}: {host} is a private or local address; set "
+                                f"{ALLOW_PRIVATE_ENV}=1 to allow file URLs on your own network.")
 
     def header_for(self, url: str) -> dict[str, str]:
         if not self.token:
@@ -76,8 +105,14 @@ class TokenPolicy:
         # `no_token` (URLs from inputs or outputs) keep that mark on every hop.
         request.headers.pop("Authorization", None)
         request.headers.pop("X-HF-Authorization", None)
-        if not request.extensions.get("no_token"):
-            request.headers.update(self.header_for(str(request.url)))
+        url = str(request.url)
+        # The first hop's origin travels with the redirects (httpx passes the extensions on): the
+        # token goes only to hops on that same origin, so a Space redirecting to the Hub gets nothing.
+        first = request.extensions.setdefault("spacechain_origin", _origin(url))
+        if request.extensions.get("fetch"):
+            self.check_fetch(url)
+        if not request.extensions.get("no_token") and _origin(url) == first:
+            request.headers.update(self.header_for(url))
 
 
 @dataclass(frozen=True)
@@ -143,7 +178,7 @@ class Http:
     def __init__(self, token: str | None = None, hub: str | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
         self.hub = hub or hub_endpoint()
-        self.policy = TokenPolicy(token, self.hub)
+        self.policy = TokenPolicy(token, self.hub, allow_private=os.environ.get(ALLOW_PRIVATE_ENV) == "1")
         self.retry = retry or RetryPolicy()
         self.client = httpx.Client(
             event_hooks={"request": [self.policy]},
@@ -194,7 +229,7 @@ class Http:
         for attempt in range(self.retry.attempts):
             try:
                 with self.client.stream("GET", url, timeout=httpx.Timeout(timeout, connect=10.0),
-                                        extensions={"no_token": not token}) as resp:
+                                        extensions={"no_token": not token, "fetch": True}) as resp:
                     if not resp.is_success:
                         resp.read()
                         err = error_for(resp, what)

@@ -280,6 +280,11 @@ class Job:
         self.record.finished_at = _now_iso()
         end = time.monotonic()
         self.record.total_s = round(end - self._t0, 4)
+        if self._seen_queued and self._started_est is None:
+            # Others were waiting while this ran, or it waited and was never seen start: the
+            # Space-wide queue size cannot tell which, so the split is unknown rather than wrong.
+            self.record.queue_s = self.record.run_s = None
+            return
         started = self._started_est or self._t0
         self.record.queue_s = round(started - self._t0, 4)
         self.record.run_s = round(end - started, 4)

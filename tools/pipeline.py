@@ -15,6 +15,7 @@ from typing import Any, Callable
 from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
 
 _REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:\[(-?\d+)\])?\}")
 
 
 def _limiters(client, max_concurrency: int) -> Callable[[str], threading.Semaphore]:
@@ -102,35 +103,48 @@ def run_batch(client, space: str, endpoint: str, inputs_list: list, *, max_concu
     return fan.map(one, len(inputs_list))
 
 
-def fill(template: Any, item: dict, prev: list | None, stages: list[list]) -> Any:
+def fill(template: Any, item: Any, prev: list | None, stages: list[list]) -> Any:
     """Replace placeholders in a stage's inputs.
 
-    A string that is exactly `{name}` takes the item's field `name`; `{prev}`/`{prev[i]}` the previous
-    stage's outputs; `{s0[i]}`, `{s1[i]}`… the outputs of stage 0, 1… of the same item."""
+    `{name}` takes the item's field `name` (`{item}` the whole item); `{prev}`/`{prev[i]}` the previous
+    stage's outputs; `{s0[i]}`, `{s1[i]}`… the outputs of stage 0, 1… of the same item. A string that
+    is exactly one placeholder takes the value as it is (a file path, a number); placeholders inside
+    longer text ("a photo of {prompt}") are replaced by their text. An unknown name is an error, never
+    sent to a Space as literal text."""
     if isinstance(template, str):
         m = _REF.match(template.strip())
-        if not m:
-            return template
-        name, index = m.group(1), m.group(2)
-        if name == "prev":
-            if prev is None:
-                raise InvalidInputs("{prev} used in the first stage; the first stage has no previous outputs.")
-            value: Any = prev
-        elif re.fullmatch(r"s\d+", name):
-            k = int(name[1:])
-            if k >= len(stages):
-                raise InvalidInputs(f"{{{name}}} refers to a stage that has not run yet for this item.")
-            value = stages[k]
-        elif isinstance(item, dict) and name in item:
-            return item[name] if index is None else item[name][int(index)]
-        else:
-            return template
-        return value if index is None else value[int(index)]
+        if m:
+            return _lookup(m.group(1), m.group(2), item, prev, stages)
+        return _PLACEHOLDER.sub(lambda m: str(_lookup(m.group(1), m.group(2), item, prev, stages)), template)
     if isinstance(template, dict):
         return {k: fill(v, item, prev, stages) for k, v in template.items()}
     if isinstance(template, list):
         return [fill(v, item, prev, stages) for v in template]
     return template
+
+
+def _lookup(name: str, index: str | None, item: Any, prev: list | None, stages: list[list]) -> Any:
+    if name == "prev":
+        if prev is None:
+            raise InvalidInputs("{prev} used in the first stage; the first stage has no previous outputs.")
+        value: Any = prev
+    elif re.fullmatch(r"s\d+", name):
+        k = int(name[1:])
+        if k >= len(stages):
+            raise InvalidInputs(f"{{{name}}} refers to stage {k}, which has not run yet for this item.")
+        value = stages[k]
+    elif name == "item":
+        value = item
+    elif isinstance(item, dict) and name in item:
+        value = item[name]
+    else:
+        fields = ", ".join(item) if isinstance(item, dict) else "none (the item is not a dict; use {item})"
+        raise InvalidInputs(f"{{{name}}} is not a field of the item; fields: {fields}; also {{prev}}, "
+                            "{s0}… and {item}.")
+    try:
+        return value if index is None else value[int(index)]
+    except (IndexError, KeyError, TypeError):
+        raise InvalidInputs(f"{{{name}[{index}]}} is out of range for {str(value)[:100]}.") from None
 
 
 def run_pipeline(client, items: list, stages: list[dict], *, max_concurrency: int = 4,

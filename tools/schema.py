@@ -141,6 +141,10 @@ class Endpoint:
     def param_names(self) -> list[str]:
         return [p.name for p in self.params]
 
+    def given(self, inputs: dict | list | tuple | None) -> dict[str, Any]:
+        """The inputs the caller gave, by parameter name (validated, defaults not added)."""
+        return _normalise_inputs(self, inputs)
+
     def to_positional(self, inputs: dict | list | tuple | None,
                       convert: Callable[[Param, Any], Any] | None = None) -> list:
         """Map named or positional inputs to the positional list, filling defaults.
