@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+from artifacts_check import glb_source, sha256
 from spacechain.agent.replay import Chain, ChainCall, export_script, replay_chain
 from spacechain.agent.run import Run, dumps
 from spacechain.tools import Client, SessionBusy, SpacechainError, UploadRefused
@@ -116,3 +117,58 @@ def test_unreachable_hub_is_one_line(tmp_path):
         res = spacechain(args, env, timeout=120)
         errors = error_lines(res.stderr)
         assert res.returncode != 0 and len(errors) == 1 and "Cannot reach the Hub" in errors[0], res.stderr
+
+
+def test_sandbox_holds_for_cache_hits(hub_env, tmp_path):
+    """A result computed from a private file must not come back to a run that may not upload it."""
+    private = tmp_path / "private.txt"
+    private.write_text("12345")
+    cache = CallCache(tmp_path / "cache")
+    with Client(out_dir=tmp_path / "a", cache=cache) as client:
+        assert client.call("acme/toolbox", "/count_upload", {"file": str(private)}) == ["5"]
+    run = Run(tmp_path / "run", goal="g", model="m", cache=cache)
+    with pytest.raises(UploadRefused):
+        run.client.submit("acme/toolbox", "/count_upload", {"file": str(private)})
+    run.close()
+
+
+def test_an_uncached_state_writer_unsettles_cached_readers(hub_env, tmp_path):
+    cache = CallCache(tmp_path / "cache")
+    with Client(out_dir=tmp_path / "a", cache=cache) as client:
+        red, blue = (client.call("acme/flux-lite", "/generate", {"prompt": p})[0] for p in ("red", "blue"))
+        client.call("acme/trellis-lite", "/image_to_3d", {"image": red})
+        client.call("acme/trellis-lite", "/extract_glb")
+    with Client(out_dir=tmp_path / "b", cache=cache) as client:
+        client.call("acme/trellis-lite", "/image_to_3d", {"image": red})  # a hit
+        client.call("acme/trellis-lite", "/image_to_3d", {"image": blue}, use_cache=False)
+        glb = client.call("acme/trellis-lite", "/extract_glb")[0]
+    assert glb_source(glb) == sha256(blue)
+
+
+def test_cached_calls_report_progress(hub_env, tmp_path):
+    cache, seen = CallCache(tmp_path / "cache"), []
+    for out in ("a", "b"):
+        with Client(out_dir=tmp_path / out, cache=cache) as client:
+            client.call("acme/toolbox", "/noop", on_update=lambda u: seen.append(u.state))
+    assert seen[-1] == "cached" and "complete" in seen
+
+
+def test_call_json_prints_the_failed_record(hub_env, tmp_path):
+    res = spacechain(["call", "acme/toolbox", "/quota", "--json"], cli_env(hub_env.url, tmp_path))
+    assert res.returncode == 1 and len(error_lines(res.stderr)) == 1
+    out = json.loads(res.stdout)
+    assert out["outputs"] is None and out["error"]["error"] == "quota_exceeded"
+    assert out["error"]["retry_after_s"] == 588 and out["record"]["status"] == "error"
+
+
+def test_replay_refuses_a_set_file_before_calling_anything(hub_env, tmp_path):
+    chain = Chain("g", [ChainCall("acme/flux-lite", "/generate", "default", {"prompt": "x"}),
+                        ChainCall("acme/toolbox", "/count_upload", "default", {"file": "placeholder"})])
+    secret = tmp_path / "secret"
+    secret.write_text("s")
+    chain.calls[1].inputs["file"] = str(secret)  # as apply_overrides would for --set file=...
+    run = Run(tmp_path / "replay", goal="g", model="replay")
+    with pytest.raises(UploadRefused, match="--set gives"):
+        replay_chain(run, chain, {"file"})
+    assert run.client.records == []  # nothing was called
+    run.close()

@@ -263,6 +263,7 @@ class Job:
             if self._error is not None:
                 self.record.status = "error"
                 self.record.error = self._error.to_dict()
+                self._error.record = self.record
                 self._emit("error")
             self._stamp()
             self._release()
