@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import is_filedata, is_local_file, is_url, sha256_file
+from .files import KEEP, is_filedata, is_local_file, is_url, sha256_file, transform
 
 
 def default_cache_dir() -> Path:
@@ -75,21 +75,16 @@ class CallCache:
         restored: list[str] = []
 
         def restore(v: Any) -> Any:
-            if isinstance(v, dict) and set(v) == {"__file__"}:
-                src = d / "files" / v["__file__"]
-                dst = out_dir / v["__file__"]
-                if not dst.exists():
-                    shutil.copy2(src, dst)
-                restored.append(str(dst))
-                return str(dst)
-            if isinstance(v, list):
-                return [restore(x) for x in v]
-            if isinstance(v, dict):
-                return {k: restore(x) for k, x in v.items()}
-            return v
+            if not (isinstance(v, dict) and set(v) == {"__file__"}):
+                return KEEP
+            dst = out_dir / v["__file__"]
+            if not dst.exists():
+                shutil.copy2(d / "files" / v["__file__"], dst)
+            restored.append(str(dst))
+            return str(dst)
 
         try:
-            return restore(meta["outputs"]), restored
+            return transform(meta["outputs"], restore), restored
         except OSError:
             return None  # a half-deleted entry is a miss, not an error
 
@@ -101,20 +96,17 @@ class CallCache:
         tmp = d.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
 
         def store(v: Any) -> Any:
-            if isinstance(v, str) and v in downloaded:
-                name = os.path.basename(v)
-                if not (tmp / "files" / name).exists():
-                    shutil.copy2(v, tmp / "files" / name)
-                return {"__file__": name}
-            if isinstance(v, list):
-                return [store(x) for x in v]
-            if isinstance(v, dict):
-                return {k: store(x) for k, x in v.items()}
-            return v
+            if not (isinstance(v, str) and v in downloaded):
+                return KEEP
+            name = os.path.basename(v)
+            if not (tmp / "files" / name).exists():
+                shutil.copy2(v, tmp / "files" / name)
+            return {"__file__": name}
 
         try:
             (tmp / "files").mkdir(parents=True)
-            meta = {"space": space, "endpoint": endpoint, "created": time.time(), "outputs": store(outputs)}
+            meta = {"space": space, "endpoint": endpoint, "created": time.time(),
+                    "outputs": transform(outputs, store)}
             (tmp / "entry.json").write_text(json.dumps(meta))
             if (d / "entry.json").exists():
                 return  # the same call stored by another thread or process: same outputs

@@ -19,6 +19,22 @@ FILE_META = {"_type": "gradio.FileData"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def transform(value: Any, visit: Callable[[Any], Any]) -> Any:
+    """Rebuild a nested value (dicts, lists, tuples as lists). `visit` sees every node first and
+    returns its replacement, or KEEP to have the node's children visited (a leaf is kept as is)."""
+    new = visit(value)
+    if new is not KEEP:
+        return new
+    if isinstance(value, dict):
+        return {k: transform(v, visit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [transform(v, visit) for v in value]
+    return value
+
+
+KEEP = object()
+
+
 def is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
@@ -116,13 +132,12 @@ class FileIO:
         return {key: fd, "caption": caption}
 
     def _walk_nested(self, value: Any) -> Any:
-        if is_filedata(value) or (isinstance(value, str) and (is_url(value) or is_local_file(value))):
-            return self.to_filedata(value)
-        if isinstance(value, dict):
-            return {k: self._walk_nested(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._walk_nested(v) for v in value]
-        return value
+        def visit(v: Any) -> Any:
+            if is_filedata(v) or (isinstance(v, str) and (is_url(v) or is_local_file(v))):
+                return self.to_filedata(v)
+            return KEEP
+
+        return transform(value, visit)
 
     def to_filedata(self, value: Any) -> dict:
         if is_filedata(value):
@@ -183,13 +198,7 @@ class FileIO:
     # ---------- outputs ----------
     def localise(self, value: Any, endpoint: str) -> Any:
         """Replace every FileData in an output by the local path of its downloaded copy."""
-        if is_filedata(value):
-            return self._download_output(value, endpoint)
-        if isinstance(value, dict):
-            return {k: self.localise(v, endpoint) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.localise(v, endpoint) for v in value]
-        return value
+        return transform(value, lambda v: self._download_output(v, endpoint) if is_filedata(v) else KEEP)
 
     def _download_output(self, fd: dict, endpoint: str) -> str:
         path = fd.get("path") or ""
