@@ -153,10 +153,7 @@ class RunSpaceBatch(_RunTool):
     def forward(self, space: str, endpoint: str, inputs_list: list, max_concurrency: int | None = 4,
                 sessions: list | None = None) -> list:
         return run_batch(self.run.client, space, endpoint, inputs_list, max_concurrency=max_concurrency or 4,
-                         sessions=sessions, submit=self._job, timeout=MAX_WAIT_S)
-
-    def _job(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
-        return self._submit(space, endpoint, inputs, session)
+                         sessions=sessions, submit=self._submit, timeout=MAX_WAIT_S)
 
 
 class RunPipeline(RunSpaceBatch):
@@ -174,7 +171,7 @@ class RunPipeline(RunSpaceBatch):
 
     def forward(self, items: list, stages: list, max_concurrency: int | None = 4) -> list:
         return run_pipeline(self.run.client, items, stages, max_concurrency=max_concurrency or 4,
-                            submit=self._job, timeout=MAX_WAIT_S)
+                            submit=self._submit, timeout=MAX_WAIT_S)
 
 
 TOOL_CLASSES = (SearchSpaces, ReadAgentsMd, GetSpaceApi, UploadFile, CallSpace, PollResult, RunSpace,

@@ -29,17 +29,17 @@ def default_cache_dir() -> Path:
 
 
 def normalise(value: Any) -> Any:
-    """Inputs with every local file replaced by its content hash (paths differ between runs)."""
-    if isinstance(value, str) and not is_url(value) and is_local_file(value):
-        return {"sha256": sha256_file(value)}
-    if is_filedata(value):
-        path = value.get("path", "")
-        return normalise(path) if is_local_file(path) else {"file": path}
-    if isinstance(value, dict):
-        return {str(k): normalise(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple)):
-        return [normalise(v) for v in value]
-    return value
+    """Inputs with every local file replaced by its content hash (paths differ between runs).
+    Key order does not matter: call_key serialises with sorted keys."""
+    def visit(v: Any) -> Any:
+        if is_filedata(v):
+            v = v.get("path", "")
+            return {"sha256": sha256_file(v)} if is_local_file(v) else {"file": v}
+        if isinstance(v, str) and not is_url(v) and is_local_file(v):
+            return {"sha256": sha256_file(v)}
+        return KEEP
+
+    return transform(value, visit)
 
 
 def call_key(space: str, revision: str | None, endpoint: str, data: Any, state_key: str | None) -> str:

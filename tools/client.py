@@ -22,7 +22,7 @@ from .errors import (
     SpacechainError,
     space_not_running,
 )
-from .files import FileIO, is_filedata, sha256_file
+from .files import KEEP, FileIO, is_filedata, sha256_file, transform
 from .http import Http, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
@@ -353,12 +353,11 @@ class Client:
 
 def _plain(value: Any) -> Any:
     """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
-    if is_filedata(value):
-        return {"path": value.get("path"), "orig_name": value.get("orig_name")}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
+    def visit(v: Any) -> Any:
+        if is_filedata(v):
+            return {"path": v.get("path"), "orig_name": v.get("orig_name")}
+        if isinstance(v, (dict, list, tuple)):
+            return KEEP
+        return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+    return transform(value, visit)
