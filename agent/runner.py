@@ -16,6 +16,7 @@ from smolagents.utils import AgentError
 
 from .display import Board, err
 from .run import Run
+from .sandbox import SealedExecutor
 from .toolset import make_tools
 
 OBSERVATION_LIMIT = 4000  # characters of printed output the model sees per step
@@ -59,9 +60,10 @@ class Planner:
             # Only smolagents' base modules: the security stance allows no extra imports.
             additional_authorized_imports=[],
             max_steps=self.max_steps,
-            # No step timeout: smolagents' timeout cannot stop a step, it only waits and then discards
-            # the result (and blocks Ctrl-C). Every tool bounds its own waits instead.
-            executor_kwargs={"timeout_seconds": None},
+            # Sealed tools and checked code (agent/sandbox.py). No step timeout: smolagents' timeout
+            # cannot stop a step, it only waits and then discards the result (and blocks Ctrl-C).
+            # Every tool bounds its own waits instead.
+            executor=SealedExecutor([], max_print_outputs_length=OBSERVATION_LIMIT, timeout_seconds=None),
             max_print_outputs_length=OBSERVATION_LIMIT,
             # Token streaming only helps a person watching a terminal.
             stream_outputs=self.console.is_terminal and callable(getattr(self.model, "generate_stream", None)),
@@ -102,6 +104,7 @@ class Planner:
         return jinja2.Template(self.prompts["task"]).render(goal=goal, files=files, run_dir=str(self.run.dir))
 
     def turn(self, goal: str) -> TurnResult:
+        self.run.trust_user_text(goal)  # the user's own app URLs; never the model's
         self.run.begin_turn(goal)
         self.run.step = 1
         self.board.clear()  # each turn shows its own calls

@@ -212,3 +212,20 @@ def llm() -> Iterator:
     yield start
     for stub in stubs:
         stub.stop()
+
+
+@pytest.fixture
+def make(tmp_path: Path):
+    """make(replies, **kw) -> (planner, run, model) driven by a scripted model; every Run is closed after."""
+    from agent_support import make_planner
+
+    runs: list = []
+
+    def _make(replies: list, **kw):
+        planner, run, model = make_planner(tmp_path, replies, **kw)
+        runs.append(run)
+        return planner, run, model
+
+    yield _make
+    for run in runs:
+        run.close()

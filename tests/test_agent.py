@@ -15,45 +15,12 @@ import pytest
 from artifacts_check import glb_json, sha256
 from conftest import TEST_TOKEN
 from PIL import Image
+from agent_support import action_steps, make_planner, manifest
 from scripted_model import ScriptedModel, code
 from servers import Reply
 from smolagents.memory import ActionStep
 from spacechain.agent.run import Run
 from spacechain.agent.runner import Planner
-
-
-def make_planner(tmp_path: Path, replies: list, *, goal: str = "test goal", max_steps: int = 8,
-                 files: list[str] | None = None, run_dir: Path | None = None) -> tuple[Planner, Run, ScriptedModel]:
-    model = ScriptedModel(replies)
-    run = Run(run_dir or tmp_path / "run", goal=goal, model="scripted", user_files=files)
-    return Planner(run, model, max_steps=max_steps), run, model
-
-
-@pytest.fixture
-def make(tmp_path: Path):
-    """make(replies, **kw) -> (planner, run, model); every Run is closed after the test."""
-    runs: list[Run] = []
-
-    def _make(replies: list, **kw):
-        planner, run, model = make_planner(tmp_path, replies, **kw)
-        runs.append(run)
-        return planner, run, model
-
-    yield _make
-    for run in runs:
-        run.close()
-
-
-def manifest(run: Run) -> dict:
-    return json.loads((run.dir / "manifest.json").read_text())
-
-
-
-
-
-
-def action_steps(planner: Planner) -> list[ActionStep]:
-    return [s for s in planner.agent.memory.steps if isinstance(s, ActionStep)]
 
 
 # --------------------------------------------------------------------------- the main chain
