@@ -64,6 +64,20 @@ def resolve(model: str | None, api_base: str | None = None, api_key: str | None 
                        "provider/model for litellm (e.g. anthropic/claude-sonnet-4-5), or add --api-base.")
 
 
+def is_hf_host(url: str) -> bool:
+    """A Hugging Face host (the Hub, Inference Endpoints, the router), where the HF token may go."""
+    from urllib.parse import urlsplit
+
+    from spacechain.tools.http import hub_endpoint
+
+    parts, hub = urlsplit(url), urlsplit(hub_endpoint())
+    host = (parts.hostname or "").lower()
+    if (parts.scheme, parts.netloc.lower()) == (hub.scheme, hub.netloc.lower()):
+        return True
+    return parts.scheme == "https" and any(
+        host == d or host.endswith("." + d) for d in ("huggingface.co", "hf.co", "huggingface.cloud"))
+
+
 def _import_litellm():
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -116,8 +130,10 @@ def load(spec: ModelSpec):
 
     _import_litellm()
     key = spec.api_key
-    if spec.api_base and not key and spec.model_id.startswith("openai/"):
-        key = "sk-no-key"  # local OpenAI-compatible servers usually ignore it, but the client needs one
+    if spec.api_base and not key and not is_hf_host(spec.api_base):
+        # litellm reads HF_TOKEN (and other providers' keys) from the environment by itself and would
+        # send it to this server. An explicit key stops that; local servers usually ignore it.
+        key = "sk-no-key"
     # max_retries: the provider client's own retries (429, 5xx, connection). Not num_retries, whose
     # wrapper needs `tenacity` (not installed) and then hides every backend error behind an ImportError.
     return LiteLLMModel(model_id=spec.model_id, api_base=spec.api_base, api_key=key, retry=False,

@@ -20,6 +20,7 @@ class LLMStub:
         self.replies = list(replies)
         self.delay_s = delay_s
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # every POST's headers (lower-case names), any path
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -58,6 +59,7 @@ class LLMStub:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
+                stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})

@@ -14,6 +14,7 @@ import pytest
 from agent_support import action_steps
 from conftest import TEST_TOKEN
 from scripted_model import code
+from servers import Reply
 from smolagents.local_python_executor import InterpreterError
 from spacechain.agent.sandbox import ToolError, check_code, seal
 
@@ -123,3 +124,26 @@ def test_escape_attempts_reach_neither_the_token_nor_files(hub_env, make, script
     assert scripted.requests == []
     # No repository was created on the Hub, and the token went only where it belongs.
     assert not any("/api/repos" in r["path"] for r in hub_env.requests())
+
+
+@pytest.mark.parametrize("user_named", [False, True])
+def test_only_the_user_makes_a_private_origin_trusted(hub_env, make, scripted, user_named: bool):
+    """The model naming a URL in a tool call does not make its origin "known": a file URL on that
+    private address stays refused. The same URL in the user's goal does let it through."""
+    scripted.add("/files/cat.txt", Reply(200, {"content-type": "text/plain"}, b"meow"))
+    url = f"{scripted.url}/files/cat.txt"
+    planner, run, model = make([
+        code(f"try:\n    read_agents_md({scripted.url!r})\nexcept Exception as e:\n    print('contract:', e)\n"
+             f"print(run_space('acme/toolbox', '/count_upload', {{'file': {url!r}}}))"),
+        code("final_answer('done')"),
+    ], max_steps=3)
+    goal = f"count the bytes of {url}" if user_named else "count the bytes of the cat file"
+    planner.turn(goal)
+    run.close()
+    step = action_steps(planner)[0]
+    if user_named:
+        assert step.error is None and "['4']" in step.observations
+        assert [r.path for r in scripted.requests] == ["/files/cat.txt"]
+    else:
+        assert "private or local address" in str(step.error)
+        assert [r.path for r in scripted.requests if r.path.startswith("/files")] == []
