@@ -24,8 +24,11 @@ STEP_RECORD_LIMIT = 2000  # characters of each step's observations kept in the m
 
 
 def load_prompts() -> dict:
-    text = importlib.resources.files("spacechain.prompts").joinpath("code_agent.yaml").read_text()
-    return yaml.safe_load(text)
+    """spacechain's system prompt and task template over smolagents' own planning and final-answer
+    templates (their mechanics stay smolagents')."""
+    base = importlib.resources.files("smolagents.prompts").joinpath("code_agent.yaml").read_text()
+    ours = importlib.resources.files("spacechain.prompts").joinpath("code_agent.yaml").read_text()
+    return {**yaml.safe_load(base), **yaml.safe_load(ours)}
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Planner:
         return CodeAgent(
             tools=make_tools(self.run, on_call=self.board.callback),
             model=self.model,
-            instructions=self.prompts["instructions"],
+            prompt_templates={k: v for k, v in self.prompts.items() if k != "task"},
             # Only smolagents' base modules: the security stance allows no extra imports.
             additional_authorized_imports=[],
             max_steps=self.max_steps,

@@ -9,6 +9,7 @@ import cache
 import cold_start
 import latency
 import pipeline
+import prompt
 import schema
 
 
@@ -18,6 +19,7 @@ def main() -> None:
     sch = schema.main()
     cold = cold_start.main()
     c = cache.main(0.5)
+    pr = prompt.main()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     print(f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}\n")
@@ -34,6 +36,8 @@ def main() -> None:
           f"{cold['heavy_imports'] or 'none'}) | ≤ 0.3 s |")
     print(f"| e. repeated run with the cache | first {c['first_s']:.2f} s / {c['first_space_calls']} Space calls; "
           f"repeat {c['repeat_s']:.3f} s / {c['repeat_space_calls']} Space calls | 0 Space calls |")
+    print(f"| f. first request's system message | {pr['spacechain_chars']} chars (smolagents' generic prompt with "
+          f"the same tools: {pr['smolagents_chars']}) | ≤ 8000 chars |")
 
 
 if __name__ == "__main__":

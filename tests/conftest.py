@@ -229,3 +229,13 @@ def make(tmp_path: Path):
     yield _make
     for run in runs:
         run.close()
+
+
+@pytest.fixture
+def hub_client(hub_env, tmp_path: Path):
+    """A spacechain Client on the Hub stand-in with the test token, outputs under tmp_path/out."""
+    from spacechain.tools import Client
+    from spacechain.tools.http import RetryPolicy
+
+    with Client(token=TEST_TOKEN, out_dir=tmp_path / "out", retry=RetryPolicy(attempts=2, base_s=0.01)) as c:
+        yield c
