@@ -247,10 +247,13 @@ def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
     """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
 
     def body():
-        run_, planner, finish = _prepare(goal, files, model, api_base, api_key, out, max_steps, model_viewer,
+        from spacechain.agent.run import clean_text
+
+        text = clean_text(goal)  # bytes that are not UTF-8 could reach neither the model nor the manifest
+        run_, planner, finish = _prepare(text, files, model, api_base, api_key, out, max_steps, model_viewer,
                                          no_cache, max_space_calls)
         try:
-            result = planner.turn(goal)
+            result = planner.turn(text)
         finally:
             run_.close()
             gallery = finish()
@@ -260,7 +263,7 @@ def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
                         "gallery": str(gallery), "files": result.files, "error": result.error})
         else:
             if result.answer is not None:
-                typer.echo(str(result.answer))
+                typer.echo(clean_text(str(result.answer)))
             typer.echo(f"run folder: {run_.dir}", err=True)
             typer.echo(f"gallery: {gallery}", err=True)
         if result.status == "interrupted":

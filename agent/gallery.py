@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 from datetime import datetime
 from pathlib import Path
 from string import Template
 from typing import Any, Iterator
 from urllib.parse import quote
+
+from spacechain.agent.run import write_file
+from spacechain.tools.files import own_dir
 
 # Pinned <model-viewer> (3D), loaded only when the run made a 3D model. Version from
 # `npm view @google/model-viewer version`; the hash is of the file in the npm tarball:
@@ -306,8 +308,9 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
     if any(kind == "model" for _, _, kind in cards):
         model_viewer = model_viewer or os.environ.get(MODEL_VIEWER_ENV) or None
         if model_viewer:
-            (run_dir / LOCAL_MODEL_VIEWER).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_viewer, run_dir / LOCAL_MODEL_VIEWER)
+            # Never through a link planted in the run folder (assets/ or the file itself).
+            own_dir((run_dir / LOCAL_MODEL_VIEWER).parent)
+            write_file(run_dir / LOCAL_MODEL_VIEWER, Path(model_viewer).read_bytes())
             script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', "'self'"
         else:
             script = (f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
@@ -329,6 +332,5 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
         cards="\n".join(_card(run, *c) for c in cards) or "<p>No media files.</p>",
         table=_calls_table(run.calls),
     )
-    out = run_dir / "gallery.html"
-    out.write_text(page, encoding="utf-8")
-    return out
+    # Text from a Space may hold lone surrogates, which UTF-8 cannot encode: the page is written anyway.
+    return write_file(run_dir / "gallery.html", page.encode("utf-8", "replace"))

@@ -9,6 +9,7 @@ from typing import Callable
 from spacechain.tools import SpacechainError
 
 from .display import err
+from .run import clean_text
 from .runner import Planner
 
 HELP = """Type a goal, or a command:
@@ -61,7 +62,7 @@ class Repl:
             elif result.error:
                 err.print(f"[red]error:[/red] {result.error}")
             if result.answer is not None:
-                out(str(result.answer))
+                out(clean_text(str(result.answer)))  # a lone surrogate must not end the session
         return 0  # the caller closes the run, then saves it (saving here too printed the stats twice)
 
     def command(self, line: str) -> str | None:

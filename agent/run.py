@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -16,11 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from spacechain.tools import CallRecord, Client, Job, SpacechainError, UploadRefused
+from spacechain.tools import CallRecord, Cancelled, Client, Job, SpacechainError, UploadRefused
 from spacechain.tools.cache import CallCache
 from spacechain.tools.files import is_local_file, sha256_file
 
 VERSION = "0.1.0"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class BudgetExceeded(SpacechainError):
@@ -48,9 +50,6 @@ class Run:
                  client: Client | None = None, token: Any = None, cache: CallCache | None = None,
                  max_space_calls: int | None = None):
         self.dir = Path(run_dir).resolve()
-        if (self.dir / "manifest.json").exists():
-            raise SpacechainError(f"{self.dir} already holds a run (manifest.json); choose another --out so "
-                                  "that run's record is kept.")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._allowed: set[str] = set()
@@ -80,9 +79,24 @@ class Run:
             "files": [],
         }
         self.step = 0
-        for f in user_files or []:
-            self.allow(f)
-        self.save()
+        self._closing = False
+        self._claim()
+        try:
+            for f in user_files or []:
+                self.allow(f)
+            self.save()
+        except BaseException:
+            (self.dir / "manifest.json").unlink(missing_ok=True)  # a run that never started keeps no claim
+            raise
+
+    def _claim(self) -> None:
+        """Create manifest.json exclusively: of two runs started into one folder, only one gets it (a
+        check then a write would let both through), and a link placed there is never followed."""
+        try:
+            os.close(os.open(self.dir / "manifest.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644))
+        except FileExistsError:
+            raise SpacechainError(f"{self.dir} already holds a run (manifest.json); choose another --out so "
+                                  "that run's record is kept.") from None
 
     # ---------- sandbox ----------
     def allow(self, path: str) -> str:
@@ -157,6 +171,9 @@ class Run:
         with self._lock:
             self.jobs[job.event_id] = job
             self._add_call(job.record)
+            closing = self._closing
+        if closing:
+            job.cancel()  # submitted by a worker thread after the run began to close (Ctrl-C)
         threading.Thread(target=self._save_when_done, args=(job,), daemon=True).start()
 
     def _add_call(self, record: CallRecord) -> None:
@@ -220,33 +237,79 @@ class Run:
 
     def save(self) -> None:
         with self._lock:
-            tmp = self.dir / f".manifest.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_text(dumps(self.snapshot()))
-            os.replace(tmp, self.dir / "manifest.json")
+            write_file(self.dir / "manifest.json", dumps(self.snapshot()).encode("utf-8"))
 
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
         self.cancel_all()
         deadline = time.monotonic() + 5
         for job in list(self.jobs.values()):
             job.wait(max(0.0, deadline - time.monotonic()))
+        self.cancel_all()  # jobs tracked while waiting
+        self._settle_unfinished()
         self.save()
         self.client.close()
 
+    def _settle_unfinished(self) -> None:
+        """A call still running when the run closes was cancelled by the close: it ends as a cancelled
+        call (status error, error "cancelled", like a job that stopped in time), never as `submitted`."""
+        with self._lock:
+            for _, rec in self._calls():
+                if rec.status == "submitted":
+                    rec.status = "error"
+                    rec.error = Cancelled(f"{rec.space}: the call was cancelled when the run ended.").to_dict()
+                    rec.finished_at = rec.finished_at or _now()
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities (common in Dataframe outputs) as null: strict JSON has no such numbers."""
+
+def write_file(path: Path, data: bytes) -> Path:
+    """Write `path` whole or not at all: a fresh temp file (O_EXCL, so never through a link planted
+    under its name) in the same folder, then a rename over `path` (which replaces a link there rather
+    than following it). The temp file never outlives a failure."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def clean_text(text: str) -> str:
+    """Text that encodes as UTF-8: bytes that were not UTF-8 (command-line arguments and file names
+    arrive as surrogate escapes) and lone surrogates (a Space's JSON may hold them) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities (common in Dataframe outputs) as null: strict JSON has no such numbers;
+    strings and keys as valid UTF-8."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return clean_text(value)
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {clean_text(k) if isinstance(k, str) else k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [_clean(v) for v in value]
     return value
 
 
 def dumps(value: Any) -> str:
-    """Strict JSON for manifests and --json output."""
-    return json.dumps(_finite(value), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    """Strict JSON for manifests and --json output, whatever text it holds."""
+    return json.dumps(_clean(value), indent=2, ensure_ascii=False, default=lambda v: clean_text(str(v)),
+                      allow_nan=False)
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -95,6 +96,7 @@ class Client:
         self.on_failure: Callable[[CallRecord], None] | None = None
         self._spaces: dict[str, Space] = {}
         self._resolve_lock = threading.Lock()
+        self._identities: dict[str, str] = {}  # URL-addressed Space → hash of its app (cache keys)
         self.records: list[CallRecord] = []
 
     def __enter__(self) -> "Client":
@@ -302,9 +304,21 @@ class Client:
 
     def _cache_key(self, sp: Space, ep: Endpoint, sess: Session, raw: list,
                    slots: tuple[list[bool], list[bool]]) -> str:
-        """The call's cache key, with the session's State when the endpoint reads one."""
-        revision = sp.status.sha if sp.status else None
-        return call_key(sp.label, revision, ep.name, raw, sess.state_key if any(slots[0]) else None)
+        """The call's cache key, with the session's State when the endpoint reads one. Only file
+        parameters' values are read as files. Without a Hub revision (a Space given by URL) the key
+        holds the app's identity, so another app served later at that URL never gets these outputs."""
+        revision = (sp.status.sha if sp.status else None) or self._app_identity(sp)
+        return call_key(sp.label, revision, ep.name, raw, sess.state_key if any(slots[0]) else None,
+                        [p.takes_files for p in ep.params])
+
+    def _app_identity(self, sp: Space) -> str:
+        """A hash of the app's config (less what changes per launch or request) and API schema."""
+        if sp.label not in self._identities:
+            cfg = {k: v for k, v in self._config(sp).items() if k not in ("app_id", "root", "username")}
+            eps = [asdict(e) for e in sp._schema.endpoints.values()] if sp._schema else []
+            blob = json.dumps([cfg, eps], sort_keys=True, default=str).encode()
+            self._identities[sp.label] = "app-" + hashlib.sha256(blob).hexdigest()
+        return self._identities[sp.label]
 
     def _from_cache(self, sp: Space, sess: Session, ep: Endpoint, inputs: Any, record: CallRecord, key: str,
                     writes_state: bool, hit: list, restored: list[str],

@@ -3,9 +3,11 @@ in a result, however nested → a local path under the caller's output folder)."
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +59,59 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def safe_name(name: str, default: str = "file") -> str:
+    """A plain file name: no folder, no leading dot (never a hidden or temp name of ours), ≤ 80 chars."""
     name = _SAFE.sub("_", os.path.basename(unquote(name or ""))).strip("._")
-    return name[:80] or default
+    return name[:80].rstrip("._") or default
+
+
+def holds(path: Path, digest: str) -> bool:
+    """`path` is a regular file (not a link) with this content."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode) and sha256_file(path) == digest
+    except OSError:
+        return False
+
+
+def own_dir(folder: Path) -> Path:
+    """Create `folder` if needed; refuse one that is a symbolic link (writes would land elsewhere)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.is_symlink():
+        raise UploadRefused(f"{folder} is a symbolic link; spacechain does not write through links in an "
+                            "output folder: remove it or choose another output folder.")
+    return folder
+
+
+def content_name(stem: str, ext: str, digest: str) -> str:
+    """`<stem>-<sha16><ext>`: 64 bits of the content hash, so names of different files rarely meet
+    (and `place` never lets one replace another when they do)."""
+    return f"{stem}-{digest[:16]}{ext}"
+
+
+def place(tmp: Path, folder: Path, name: str, digest: str) -> Path:
+    """Give a complete temp file in `folder` the name `name`, never over another file: the same content
+    already there is reused, a different file (or a link) makes it take `-2`, `-3`… before the extension.
+    A hard link claims a name atomically, so parallel writers never see a half-written file."""
+    base, ext = os.path.splitext(name)
+    try:
+        for n in range(1, 1000):
+            final = folder / (name if n == 1 else f"{base}-{n}{ext}")
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                if not holds(final, digest):
+                    continue
+            except OSError:  # no hard links here: claim the name with an exclusive create, then fill it
+                try:
+                    os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)))
+                except FileExistsError:
+                    if not holds(final, digest):
+                        continue
+                else:
+                    os.replace(tmp, final)
+            return final
+        raise FileExistsError(errno.EEXIST, "no free file name", str(folder / name))
+    finally:
+        tmp.unlink(missing_ok=True)  # linked, moved, or not needed: never left behind
 
 
 @dataclass
@@ -188,12 +241,11 @@ class FileIO:
         the caller or from an earlier output, and may redirect anywhere (even to the Hub). Named by
         content, so parallel calls fetching different files of the same name never collide."""
         stem, ext = os.path.splitext(safe_name(urlsplit(url).path, "download"))
-        folder = self.out_dir / "inputs"
+        folder = own_dir(self.out_dir / "inputs")
         tmp = self._download(url, folder / f".partial-{uuid.uuid4().hex}", what=f"Downloading input {url}",
                              token=False)
-        final = folder / f"{stem}-{sha256_file(tmp)[:8]}{ext}"
-        os.replace(tmp, final)
-        return str(final)
+        digest = sha256_file(tmp)
+        return str(place(tmp, folder, content_name(stem, ext, digest), digest))
 
     # ---------- outputs ----------
     def localise(self, value: Any, endpoint: str) -> Any:
@@ -218,8 +270,7 @@ class FileIO:
         tmp = self.out_dir / f".partial-{uuid.uuid4().hex}"
         self._download(src, tmp, what=f"Downloading output {orig}", token=own)
         digest = sha256_file(tmp)
-        final = self.out_dir / f"{safe_name(endpoint)}-{stem}-{digest[:8]}{ext}"
-        os.replace(tmp, final)
+        final = place(tmp, self.out_dir, content_name(f"{safe_name(endpoint)}-{stem}", ext, digest), digest)
         self.records.append(FileRecord(local=str(final), sha256=digest, remote=src, size=final.stat().st_size,
                                        direction="out"))
         return str(final)

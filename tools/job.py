@@ -306,7 +306,7 @@ class Job:
             try:
                 resp = self.http.client.get(self._status_url, timeout=5.0)
                 body = resp.json() if resp.is_success else {}
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError, RuntimeError):  # RuntimeError: the client closed (run ended)
                 body = {}
             size = body.get("queue_size") if isinstance(body, dict) else None
             if isinstance(size, int):
