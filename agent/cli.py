@@ -216,6 +216,7 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
     """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
     from spacechain.agent import models
     from spacechain.agent.run import Run, default_run_dir
+    from spacechain.agent.display import terminal_view
     from spacechain.agent.runner import Planner
     from spacechain.tools import UploadRefused
     from spacechain.tools.files import is_local_file
@@ -228,7 +229,7 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
     models.check(spec)
     run = Run(out or default_run_dir(goal), goal=goal, model=spec.label, user_files=[str(f) for f in files],
               cache=_cache(no_cache), max_space_calls=max_space_calls)
-    planner = Planner(run, models.load(spec), max_steps=max_steps)
+    planner = Planner(run, models.load(spec), max_steps=max_steps, **terminal_view())
     return run, planner, _finisher(run, viewer)
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from spacechain.tools import JobUpdate
+
+from .events import CallFinished, CallSubmitted, CallUpdated, Event, TurnEnded, TurnStarted
 
 err = Console(stderr=True)
 
@@ -20,30 +19,37 @@ _STYLE = {"waiting": "yellow", "running": "cyan", "generating": "magenta",
 
 
 class Board:
-    """One line per job (waiting / running / generating / complete / error), redrawn by a rich Live on
-    stderr."""
+    """The terminal's view of the calls: one line per call (waiting / running / generating / complete /
+    error), redrawn by a rich Live on stderr during a turn. A listener of the planner's events."""
 
     def __init__(self, console: Console = err):
         self.console = console
-        self._rows: dict[str, tuple[str, JobUpdate | None, float]] = {}
+        self._rows: dict[str, tuple[str, Event | None, float]] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
 
-    def callback(self, label: str):
-        start = time.monotonic()
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TurnStarted):
+            self.clear()  # each turn shows its own calls
+            self._start()
+        elif isinstance(event, TurnEnded):
+            self._stop()
+        elif isinstance(event, (CallSubmitted, CallUpdated, CallFinished)):
+            self._row(event)
+
+    def _row(self, event: CallSubmitted | CallUpdated | CallFinished) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._rows[label] = ("submitted", None, start)
-
-        def on_update(u: JobUpdate) -> None:
-            with self._lock:
-                self._rows[label] = (u.state, u, start)
-            if self._live:
-                self._live.update(self.render())
-            elif u.state == "complete" and not self.console.is_terminal:
-                # Logs and pipes get one line per finished call instead of a redrawn board.
-                self.console.print(f"{label} {u.state} {u.elapsed_s:.1f}s", markup=False, highlight=False)
-
-        return on_update
+            start = self._rows.get(event.call, ("", None, now))[2]
+            if isinstance(event, CallSubmitted):
+                self._rows[event.call] = ("submitted", None, now)
+            else:
+                self._rows[event.call] = (event.state, event, start)
+        if self._live:
+            self._live.update(self.render())
+        elif isinstance(event, CallFinished) and event.state == "complete" and not self.console.is_terminal:
+            # Logs and pipes get one line per finished call instead of a redrawn board.
+            self.console.print(f"{event.call} {event.state} {event.elapsed_s:.1f}s", markup=False, highlight=False)
 
     def clear(self) -> None:
         with self._lock:
@@ -56,29 +62,36 @@ class Board:
             rows = list(self._rows.items())
         for label, (state, u, start) in rows:
             detail = []
-            if u and u.queue_size and state == "waiting":
-                detail.append(f"Space queue: {u.queue_size} waiting")
-            if u and u.eta_s:
-                detail.append(f"eta {u.eta_s:.0f}s")
-            if u and u.generated:
-                detail.append(f"{u.generated} partial")
-            elapsed = u.elapsed_s if (u and state in ("complete", "error")) else now - start
+            if isinstance(u, CallUpdated):
+                if u.queue_size and state == "waiting":
+                    detail.append(f"Space queue: {u.queue_size} waiting")
+                if u.eta_s:
+                    detail.append(f"eta {u.eta_s:.0f}s")
+                if u.generated:
+                    detail.append(f"{u.generated} partial")
+            elapsed = u.elapsed_s if isinstance(u, CallFinished) else now - start
             table.add_row(Text(label, style="bold"), Text(state, style=_STYLE.get(state, "")),
                           Text(f"{elapsed:5.1f}s"), Text(" · ".join(detail), style="dim"))
         return table
 
-    @contextmanager
-    def live(self) -> Iterator["Board"]:
-        if not self.console.is_terminal:
-            yield self
-            return
-        with Live(self.render(), console=self.console, refresh_per_second=8, transient=False,
-                  get_renderable=self.render) as live:
-            self._live = live
-            try:
-                yield self
-            finally:
-                self._live = None
+    def _start(self) -> None:
+        if self.console.is_terminal and self._live is None:
+            self._live = Live(self.render(), console=self.console, refresh_per_second=8, transient=False,
+                              get_renderable=self.render)
+            self._live.start()
+
+    def _stop(self) -> None:
+        live, self._live = self._live, None
+        if live:
+            live.stop()
+
+
+def terminal_view(console: Console = err) -> dict:
+    """The terminal front end's part of a Planner: the call board, smolagents' step log, token streaming."""
+    from smolagents.monitoring import AgentLogger, LogLevel
+
+    return {"listeners": [Board(console)], "logger": AgentLogger(level=LogLevel.INFO, console=console),
+            "stream": console.is_terminal}
 
 
 def print_stats(stats: dict, console: Console = err) -> None:

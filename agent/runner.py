@@ -1,26 +1,42 @@
-"""Builds the CodeAgent on top of the toolset and runs goals (one-shot or turn after turn)."""
+"""The planner: a CodeAgent on top of the toolset that runs goals (one-shot or turn after turn) and
+tells listeners what happens (agent/events.py). It draws nothing itself: the terminal, `--json`, the
+studio and MCP are listeners, and the smolagents logger is the front end's to give."""
 
 from __future__ import annotations
 
 import importlib.resources
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 import yaml
-from rich.console import Console
 from smolagents import CodeAgent
-from smolagents.memory import ActionStep
+from smolagents.memory import ActionStep, FinalAnswerStep, ToolCall
+from smolagents.models import ChatMessageStreamDelta
 from smolagents.monitoring import AgentLogger, LogLevel
 from smolagents.utils import AgentError
 
-from .display import Board, err
+from .events import (
+    Emitter,
+    FinalAnswer,
+    Listener,
+    StepCode,
+    StepFinished,
+    StepStarted,
+    TextDelta,
+    TurnEnded,
+    TurnStarted,
+)
 from .run import Run
 from .sandbox import SealedExecutor
 from .toolset import make_tools
 
+__all__ = ["Planner", "TurnResult", "load_prompts"]
+
 OBSERVATION_LIMIT = 4000  # characters of printed output the model sees per step
 STEP_RECORD_LIMIT = 2000  # characters of each step's observations kept in the manifest
+_CODE_OPEN = re.compile(r"<code>|```(?:py|python)?\n")
 
 
 def load_prompts() -> dict:
@@ -34,30 +50,34 @@ def load_prompts() -> dict:
 @dataclass
 class TurnResult:
     success: bool
-    status: str  # success | max_steps | failed | interrupted
+    status: str  # success | max_steps | failed | interrupted | budget
     answer: Any
     files: list[str] = field(default_factory=list)
     error: str | None = None
 
 
 class Planner:
-    """One CodeAgent bound to one Run. `turn(goal)` runs a goal; memory is kept between turns."""
+    """One CodeAgent bound to one Run. `turn(goal)` runs a goal; memory is kept between turns.
 
-    def __init__(self, run: Run, model, *, max_steps: int = 20, console: Console = err,
-                 verbosity: LogLevel = LogLevel.INFO):
+    `listeners` get every event; `logger` is smolagents' step log (silent unless a front end gives
+    one); `stream` streams the model's tokens (TextDelta events) when the backend can."""
+
+    def __init__(self, run: Run, model, *, max_steps: int = 20, listeners: list[Listener] | tuple = (),
+                 logger: AgentLogger | None = None, stream: bool = False):
         self.run = run
         self.model = model
         self.max_steps = max_steps
-        self.console = console
-        self.board = Board(console)
+        self.events = Emitter(listeners)
+        self.logger = logger or AgentLogger(level=LogLevel.OFF)
+        self.stream = stream
         self.prompts = load_prompts()
-        self.verbosity = verbosity
         self._fresh = True  # the next turn starts a new conversation
+        self._turn = 0
         self.agent = self._build()
 
     def _build(self) -> CodeAgent:
         return CodeAgent(
-            tools=make_tools(self.run, on_call=self.board.callback),
+            tools=make_tools(self.run, emit=self.events.emit),
             model=self.model,
             prompt_templates={k: v for k, v in self.prompts.items() if k != "task"},
             # Only smolagents' base modules: the security stance allows no extra imports.
@@ -68,10 +88,9 @@ class Planner:
             # Every tool bounds its own waits instead.
             executor=SealedExecutor([], max_print_outputs_length=OBSERVATION_LIMIT, timeout_seconds=None),
             max_print_outputs_length=OBSERVATION_LIMIT,
-            # Token streaming only helps a person watching a terminal.
-            stream_outputs=self.console.is_terminal and callable(getattr(self.model, "generate_stream", None)),
+            stream_outputs=self.stream and callable(getattr(self.model, "generate_stream", None)),
             step_callbacks={ActionStep: self._on_step},
-            logger=AgentLogger(level=self.verbosity, console=self.console),
+            logger=self.logger,
         )
 
     def reset(self) -> None:
@@ -88,19 +107,27 @@ class Planner:
         if len(obs) > STEP_RECORD_LIMIT:
             obs = obs[:STEP_RECORD_LIMIT] + f"… [{len(obs) - STEP_RECORD_LIMIT} more characters]"
         usage = step.token_usage
+        duration = round(step.timing.duration, 3) if step.timing and step.timing.duration else None
+        error = str(step.error) if step.error else None
         self.run.add_step({
             "turn": len(self.run.manifest["turns"]),
             "step": step.step_number,
             "code": step.code_action,
             "observations": obs,
-            "error": str(step.error) if step.error else None,
+            "error": error,
             "final": bool(step.is_final_answer),
-            "duration_s": round(step.timing.duration, 3) if step.timing and step.timing.duration else None,
+            "duration_s": duration,
             "tokens": {"input": usage.input_tokens, "output": usage.output_tokens} if usage else None,
         })
+        self.events.emit(StepFinished(
+            self._turn, step.step_number, _thought(step.model_output), step.code_action, step.observations,
+            error, bool(step.is_final_answer), duration, usage.input_tokens if usage else None,
+            usage.output_tokens if usage else None))
         self.run.step = step.step_number + 1
         if self.run.budget_hit:
             self.agent.interrupt()  # stops at this step boundary; the turn ends as "budget"
+        elif not step.is_final_answer and step.step_number < self.max_steps:
+            self.events.emit(StepStarted(self._turn, step.step_number + 1))
 
     def task_text(self, goal: str) -> str:
         files = [f["path"] for f in self.run.manifest["user_files"]]
@@ -109,37 +136,66 @@ class Planner:
     def turn(self, goal: str) -> TurnResult:
         self.run.trust_user_text(goal)  # the user's own app URLs; never the model's
         self.run.begin_turn(goal)
+        self._turn = len(self.run.manifest["turns"])
         self.run.step = 1
-        self.board.clear()  # each turn shows its own calls
-        first_step = len(self.agent.memory.steps)
+        self.events.emit(TurnStarted(self._turn, goal))
+        self.events.emit(StepStarted(self._turn, 1))
         try:
-            with self.board.live():
-                answer = self.agent.run(self.task_text(goal), reset=self._fresh)
+            result = self._turn_result(goal)
+        except BaseException as exc:  # unexpected: listeners still see the turn end (a live display stops)
+            self.events.emit(TurnEnded(self._turn, "failed", None, _first_line(str(exc))))
+            raise
+        self.events.emit(TurnEnded(self._turn, result.status, result.answer, result.error, result.files))
+        return result
+
+    def _turn_result(self, goal: str) -> TurnResult:
+        first_step = len(self.agent.memory.steps)
+        answer = None
+        try:
+            for item in self.agent.run(self.task_text(goal), reset=self._fresh, stream=True):
+                answer = self._on_stream(item, answer)
             self._fresh = False
         except KeyboardInterrupt:
-            self.run.cancel_all()
-            self._fresh = False
-            self.run.end_turn("interrupted")
-            return TurnResult(False, "interrupted", None, self.run.produced_files(), "interrupted")
+            return self._stopped("interrupted", "interrupted")
         except AgentError as exc:
-            self.run.cancel_all()
-            self._fresh = False
             if self.run.budget_hit:
-                message = (f"stopped after {self.run.max_space_calls} Space calls (--max-space-calls); "
-                           "the run folder keeps what was made")
-                self.run.end_turn("budget", message)
-                return TurnResult(False, "budget", None, self.run.produced_files(), message)
-            message = _first_line(str(exc))
-            self.run.end_turn("failed", message)
-            return TurnResult(False, "failed", None, self.run.produced_files(), message)
+                return self._stopped("budget", f"stopped after {self.run.max_space_calls} Space calls "
+                                               "(--max-space-calls); the run folder keeps what was made")
+            return self._stopped("failed", _first_line(str(exc)))
         steps = [s for s in self.agent.memory.steps[first_step:] if isinstance(s, ActionStep)]
         finished = any(s.is_final_answer for s in steps)
         status = "success" if finished else "max_steps"
         answer_value = answer.to_string() if hasattr(answer, "to_string") else answer
         self.run.end_turn(status, answer_value)
+        if finished:
+            self.events.emit(FinalAnswer(self._turn, answer_value))
         error = None if finished else (f"the agent used all {self.max_steps} steps without a final answer; "
                                        "raise --max-steps or simplify the goal")
         return TurnResult(finished, status, answer_value, self.run.produced_files(), error)
+
+    def _on_stream(self, item: Any, answer: Any) -> Any:
+        step = self.run.step or 1
+        if isinstance(item, ChatMessageStreamDelta) and item.content:
+            self.events.emit(TextDelta(self._turn, step, item.content))
+        elif isinstance(item, ToolCall) and item.name == "python_interpreter":
+            self.events.emit(StepCode(self._turn, step, str(item.arguments)))
+        elif isinstance(item, FinalAnswerStep):
+            return item.output
+        return answer
+
+    def _stopped(self, status: str, message: str) -> TurnResult:
+        self.run.cancel_all()
+        self._fresh = False
+        self.run.end_turn(status, message if status != "interrupted" else None)
+        return TurnResult(False, status, None, self.run.produced_files(), message)
+
+
+def _thought(model_output: Any) -> str | None:
+    """The reply's text before its code: what the model said it would do."""
+    if not isinstance(model_output, str):
+        return None
+    text = _CODE_OPEN.split(model_output, maxsplit=1)[0].strip()
+    return text.removeprefix("Thought:").strip() or None
 
 
 def _first_line(text: str) -> str:

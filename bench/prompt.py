@@ -23,7 +23,7 @@ def main() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(Path(tmp) / "run", goal="a cat", model="scripted", token=False)
         ours = ScriptedModel([code("final_answer('done')")])
-        Planner(run, ours, max_steps=2, verbosity=LogLevel.OFF).turn("a picture of a cat")
+        Planner(run, ours, max_steps=2).turn("a picture of a cat")
         generic = ScriptedModel([code("final_answer('done')")])
         CodeAgent(tools=make_tools(run), model=generic, max_steps=2, verbosity_level=LogLevel.OFF).run("a picture of a cat")
         run.close()

@@ -1,0 +1,159 @@
+"""What the planner tells its listeners as a turn goes. Front ends — the terminal board, `--json`, the
+studio, MCP progress — are listeners; none of them is drawn from inside the planner or the toolset.
+
+Every event is a frozen dataclass of plain values; `to_dict()` gives its JSON form with an "event" key."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, ClassVar
+
+__all__ = ["BudgetHit", "CallFinished", "CallSubmitted", "CallUpdated", "Emitter", "Event", "FinalAnswer",
+           "Listener", "StepCode", "StepFinished", "StepStarted", "TextDelta", "TurnEnded", "TurnStarted"]
+
+log = logging.getLogger("spacechain")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    kind: ClassVar[str] = "turn_started"
+    turn: int
+    goal: str
+
+
+@dataclass(frozen=True)
+class TurnEnded(Event):
+    kind: ClassVar[str] = "turn_ended"
+    turn: int
+    status: str  # success | max_steps | failed | interrupted | budget
+    answer: Any = None
+    error: str | None = None
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    kind: ClassVar[str] = "step_started"
+    turn: int
+    step: int
+
+
+@dataclass(frozen=True)
+class TextDelta(Event):
+    """A piece of the model's reply as it streams (only when the backend streams)."""
+
+    kind: ClassVar[str] = "text_delta"
+    turn: int
+    step: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StepCode(Event):
+    """The code of a step, about to run."""
+
+    kind: ClassVar[str] = "step_code"
+    turn: int
+    step: int
+    code: str
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    kind: ClassVar[str] = "step_finished"
+    turn: int
+    step: int
+    thought: str | None
+    code: str | None
+    observations: str | None
+    error: str | None
+    final: bool
+    duration_s: float | None
+    tokens_in: int | None
+    tokens_out: int | None
+
+
+@dataclass(frozen=True)
+class CallSubmitted(Event):
+    kind: ClassVar[str] = "call_submitted"
+    call: str  # "owner/name /endpoint", the label every later event of this call carries
+    space: str
+    endpoint: str
+    session: str | None
+
+
+@dataclass(frozen=True)
+class CallUpdated(Event):
+    kind: ClassVar[str] = "call_updated"
+    call: str
+    state: str  # waiting | running | generating | downloading
+    elapsed_s: float
+    queue_size: int | None = None
+    eta_s: float | None = None
+    generated: int = 0
+    partial: list | None = None
+
+
+@dataclass(frozen=True)
+class CallFinished(Event):
+    kind: ClassVar[str] = "call_finished"
+    call: str
+    state: str  # complete | cached | error | cancelled
+    elapsed_s: float
+    event_id: str = ""
+    outputs: Any = None
+    files: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FinalAnswer(Event):
+    kind: ClassVar[str] = "final_answer"
+    turn: int
+    answer: Any
+
+
+@dataclass(frozen=True)
+class BudgetHit(Event):
+    kind: ClassVar[str] = "budget_hit"
+    limit: int
+
+
+Listener = Callable[[Event], None]
+
+
+class Emitter:
+    """Hands each event to every listener in order. A listener that fails is logged and skipped: a
+    broken display must not stop a run that spends GPU time."""
+
+    def __init__(self, listeners: list[Listener] | tuple[Listener, ...] = ()):
+        self._listeners = list(listeners)
+        self._lock = threading.Lock()
+
+    def add(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - see the class docstring
+                log.exception("an event listener failed on %s", event.kind)

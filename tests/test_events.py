@@ -1,0 +1,70 @@
+"""The planner tells listeners what happens; front ends (the terminal board, --json, the studio) are
+only listeners."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+from scripted_model import code
+from spacechain.agent.events import CallFinished, CallSubmitted, Emitter, Event, StepFinished, TurnEnded
+
+AGENT = Path(__file__).resolve().parent.parent / "agent"
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+
+
+def test_a_chain_is_told_as_events_in_order(hub_env, make):
+    planner, run, model = make([
+        code('img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
+             'run_space("acme/trellis-lite", "/image_to_3d", {"image": img})\n'
+             'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(glb)'),
+        code('try:\n    run_space("acme/flux-lite", "/nope", {})\nexcept Exception as e:\n    print("no")'),
+        code('final_answer("done")'),
+    ])
+    seen: list[Event] = []
+    planner.events.add(seen.append)
+    assert planner.turn("a 3D tower").success
+    kinds = [e.kind for e in seen]
+    assert kinds[:2] == ["turn_started", "step_started"] and kinds[-2:] == ["final_answer", "turn_ended"]
+    assert kinds.count("step_finished") == 3 and kinds.count("step_code") == 3
+
+    finished = [e for e in seen if isinstance(e, CallFinished)]
+    assert [(e.call, e.state) for e in finished] == [
+        ("acme/flux-lite /generate", "complete"), ("acme/trellis-lite /image_to_3d", "complete"),
+        ("acme/trellis-lite /extract_glb", "complete"), ("acme/flux-lite /nope", "error")]
+    image, glb = finished[0].files[0], finished[2].files[0]
+    assert os.path.exists(image) and glb.endswith(".glb")
+    # The portrait is there (with its file) before the 3D Space is even called.
+    first_3d = next(i for i, e in enumerate(seen) if isinstance(e, CallSubmitted) and "trellis" in e.call)
+    assert seen.index(finished[0]) < first_3d
+    assert "/nope" in finished[3].error
+    step1 = next(e for e in seen if isinstance(e, StepFinished))
+    assert step1.step == 1 and "extract_glb" in step1.code and glb in step1.observations and step1.tokens_in
+    end = seen[-1]
+    assert isinstance(end, TurnEnded) and end.status == "success" and glb in end.files
+    json.dumps([e.to_dict() for e in seen])  # every event is plain data
+    run.close()
+
+
+def test_a_failing_listener_does_not_stop_the_others():
+    got: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("display crashed")
+
+    emitter = Emitter([broken, got.append])
+    emitter.emit(TurnEnded(1, "success"))
+    assert [e.kind for e in got] == ["turn_ended"]
+
+
+def test_the_planner_and_the_toolset_draw_nothing():
+    """No terminal library in the planner, the toolset or the protocol core."""
+    for path in [AGENT / "runner.py", AGENT / "toolset.py", AGENT / "events.py", AGENT / "sandbox.py",
+                 *TOOLS.glob("*.py")]:
+        tree = ast.parse(path.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(n.split(".")[0] in ("rich", "typer", "prompt_toolkit") for n in names), path
+        assert ".display" not in names and "display" not in names, path
