@@ -15,7 +15,7 @@ import pytest
 from servers import Reply, ScriptedServer, sse
 from spacechain.agent.gallery import write_gallery
 from spacechain.agent.run import Run
-from spacechain.tools import Client, SpacechainError, UploadRefused
+from spacechain.tools import Client, InvalidInputs, SpacechainError, UploadRefused
 from spacechain.tools.cache import CallCache
 from spacechain.tools.http import RetryPolicy
 
@@ -267,10 +267,14 @@ def test_lone_surrogates_from_a_space_keep_the_manifest_and_gallery(scripted, lo
     run = Run(tmp_path / "run", goal="goal \udcff", model="m", client=Client(token=False, retry=FAST))
     [out] = run.client.call(scripted.url, "x", {"text": "t"})
     assert out == {"k\udcff": "bad \ud800 text"}
+    with pytest.raises(InvalidInputs, match="not valid Unicode"):  # passed on to a Space: one clear error
+        run.client.call(scripted.url, "x", {"text": out["k\udcff"]})
     run.end_turn("success", "answer \ud800")
     run.close()
     m = manifest(run.dir)
     assert m["calls"][0]["outputs"] == [{"k\ufffd": "bad \ufffd text"}]
+    assert m["calls"][1]["error"]["error"] == "invalid_inputs" and m["calls"][1]["inputs"] == {"text": "bad \ufffd text"}
+    assert real_calls(scripted) == 1
     assert (m["goal"], m["final_answer"], m["status"]) == ("goal \ufffd", "answer \ufffd", "success")
     page = write_gallery(run.dir, run.snapshot())
     assert "answer ?" in page.read_text(encoding="utf-8")

@@ -248,7 +248,10 @@ class Client:
                 self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
                             out_dir=files.out_dir, use_cache=False).result()
         try:
-            json.dumps(ep.to_positional(inputs), allow_nan=False, default=str)
+            json.dumps(ep.to_positional(inputs), allow_nan=False, default=str, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputs(f"{ep.name}: an input holds text that is not valid Unicode (bytes that are not "
+                                "UTF-8, or a lone surrogate); pass it as UTF-8 text.") from None
         except ValueError:
             raise InvalidInputs(f"{ep.name}: an input is NaN or infinite, which a Gradio API cannot receive.") from None
         data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
