@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import EndpointNotFound, InvalidInputs
+from .kinds import kind_of_name, media_of, sniff
 
 _MISSING = object()
 _PLACEHOLDER_NAME = re.compile(r"^param_\d+$")
@@ -74,6 +76,119 @@ class Param:
         if self.takes_files and self.file_shape == "list":
             return f"list[{_media_name(self.component)}]"
         return _simplify(self.python_type) or self.json_type.get("type", "any")
+
+
+_NUMBER_TYPES = ("float", "int")
+_TEXTLIKE = ("text", "html", "json")
+
+
+def check_value(ep_name: str, p: Param, value: Any, custom_ok: bool = False) -> Any:
+    """`value` as parameter `p` takes it (numbers from numeric text, a choice matched by its text), or
+    InvalidInputs in one line naming the parameter, what it expects and what it got. Checked before any
+    submission: a wrong value otherwise queues for GPU time and fails with a hidden error."""
+    if value is None:
+        return None
+
+    def bad(expects: str) -> InvalidInputs:
+        got = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        return InvalidInputs(f"{ep_name}: {p.name} expects {expects}; got {got} ({type(value).__name__}).")
+
+    if p.takes_files:
+        _check_files(p, value, bad)
+        return value
+    choices = p.choices
+    if choices is not None:
+        by_text = {str(c): c for c in choices}
+        listed = ", ".join(json.dumps(c) for c in choices[:12]) + (", ..." if len(choices) > 12 else "")
+        if p.is_list:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            wrong = [v for v in items if v not in choices and str(v) not in by_text]
+            if wrong and not custom_ok:
+                raise bad(f"items from {listed}")
+            return [v if v in choices else by_text.get(str(v), v) for v in items]
+        if value in choices and not isinstance(value, bool):
+            return value
+        if str(value) in by_text:
+            return by_text[str(value)]
+        if custom_ok and isinstance(value, str):
+            return value
+        raise bad(f"one of {listed}")
+    kind = p.python_type if p.python_type in _NUMBER_TYPES + ("bool", "str") else _json_kind(p.json_type)
+    if kind in _NUMBER_TYPES:
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise bad("an integer" if kind == "int" else "a number") from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise bad("an integer" if kind == "int" else "a number")
+        if kind == "int":
+            if isinstance(number, float) and not number.is_integer():
+                raise bad("an integer")
+            return int(number)
+        return number if isinstance(value, (int, float)) else float(number)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        low = str(value).strip().lower() if isinstance(value, (str, int)) else ""
+        if low in _TRUE | _FALSE:
+            return low in _TRUE
+        raise bad("true or false")
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise bad("text")
+    if p.is_list and not isinstance(value, (list, tuple)):
+        raise bad(f"a list ({_simplify(p.python_type) or 'list'})")
+    return value
+
+
+def _json_kind(json_type: dict) -> str:
+    return {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}.get(
+        str(json_type.get("type")), "")
+
+
+def _check_files(p: Param, value: Any, bad: Callable[[str], InvalidInputs]) -> None:
+    """File references of the right media: an image input given an .mp3 or a text file is refused."""
+    media = _MEDIA.get(p.component) or None
+    if p.file_shape == "single":
+        refs = [value]
+    elif p.file_shape in ("list", "gallery"):
+        refs = list(value) if isinstance(value, (list, tuple)) else [value]
+    else:
+        return  # files somewhere inside a structure: shaped (and checked for existence) later
+    for ref in refs:
+        if p.file_shape == "gallery" and isinstance(ref, dict) and ("image" in ref or "video" in ref):
+            ref = ref.get("image") or ref.get("video")
+        elif p.file_shape == "gallery" and isinstance(ref, (list, tuple)) and len(ref) == 2:
+            ref = ref[0]
+        name = ref.get("orig_name") or ref.get("path") if isinstance(ref, dict) else ref
+        if isinstance(ref, os.PathLike):
+            name = os.fspath(ref)
+        if not isinstance(name, str) or not name:
+            raise bad(f"a {_media_name(p.component)} (a local path, a URL or {{'path': ...}})")
+        if media is None:
+            continue
+        found = _kind_of(ref if isinstance(ref, str) else name)
+        family = media_of(found)
+        if family is None or family == media or (media == "audio" and family == "video"):
+            continue
+        raise bad(f"an {media} file" if media[0] in "aeiou" else f"a {media} file") from None
+
+
+def _kind_of(ref: str) -> str | None:
+    """What a file reference is: its bytes for a local file, else what its name claims."""
+    path = os.path.expanduser(ref)
+    if not ref.startswith(("http://", "https://")) and os.path.isfile(path):
+        try:
+            found = sniff(path)
+        except OSError:
+            return kind_of_name(ref)
+        return found if found != "unknown" else kind_of_name(ref)
+    return kind_of_name(ref)
 
 
 def _media_name(component: str) -> str:
@@ -146,10 +261,11 @@ class Endpoint:
         return _normalise_inputs(self, inputs)
 
     def to_positional(self, inputs: dict | list | tuple | None,
-                      convert: Callable[[Param, Any], Any] | None = None) -> list:
-        """Map named or positional inputs to the positional list, filling defaults.
-
-        `convert` is applied to every value actually given (files get uploaded there)."""
+                      convert: Callable[[Param, Any], Any] | None = None,
+                      custom_ok: frozenset[str] = frozenset()) -> list:
+        """Map named or positional inputs to the positional list, filling defaults. Every value given
+        is checked against its parameter first (`custom_ok`: dropdowns that take values outside their
+        choices); `convert` is then applied to it (files get uploaded there)."""
         given = _normalise_inputs(self, inputs)
         missing = [p.name for p in self.params if p.name not in given and not p.has_default]
         if missing:
@@ -158,7 +274,7 @@ class Endpoint:
         data = []
         for p in self.params:
             if p.name in given:
-                value = given[p.name]
+                value = check_value(self.name, p, given[p.name], p.name in custom_ok)
                 data.append(convert(p, value) if convert and value is not None else value)
             else:
                 data.append(p.default)
