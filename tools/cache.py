@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import KEEP, holds, is_filedata, is_local_file, is_url, place, sha256_file, transform
+from .files import (
+    KEEP,
+    holds,
+    is_filedata,
+    is_local_file,
+    is_url,
+    place,
+    sha256_file,
+    transform,
+)
 
 
 def default_cache_dir() -> Path:
@@ -67,12 +76,8 @@ def _set_at(value: Any, at: Any, new: str) -> None:
     if not isinstance(at, list) or not at:
         raise ValueError("bad path")
     for i, step in enumerate(at):
-        if isinstance(value, list) and isinstance(step, int) and not isinstance(step, bool) \
-                and 0 <= step < len(value):
-            pass
-        elif isinstance(value, dict) and isinstance(step, str) and step in value:
-            pass
-        else:
+        in_list = isinstance(value, list) and type(step) is int and 0 <= step < len(value)
+        if not (in_list or (isinstance(value, dict) and isinstance(step, str) and step in value)):
             raise ValueError("bad path")
         if i == len(at) - 1:
             value[step] = new
