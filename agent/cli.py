@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -22,21 +23,54 @@ app = typer.Typer(
 )
 
 
+def echo(text: Any = "", err: bool = False, nl: bool = True) -> None:
+    """typer.echo for everything the CLI prints: Space, Hub and model text reach no terminal raw."""
+    from spacechain.agent.display import clean
+
+    typer.echo(clean(text), err=err, nl=nl)
+
+
+def _seconds(value: float | None) -> float | None:
+    # click's ranges let nan and inf through (no comparison with nan is true).
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"{value} is not a number of seconds; give a finite number such as 60.")
+    return value
+
+
+def _positive_seconds(value: float) -> float:
+    if _seconds(value) == 0:
+        raise typer.BadParameter("0 is not a timeout; give a number of seconds greater than 0.")
+    return value
+
+
+def _base_url(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from spacechain.tools import InvalidReference
+    from spacechain.tools.refs import split_url
+
+    try:
+        split_url(value.strip(), "--api-base URL")
+    except InvalidReference as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value.strip()
+
+
 _MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm), or hf:org/model"
 # Options shared by several commands (typer builds a parameter from each use).
 FILES = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable")
 MODEL = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP)
-API_BASE = typer.Option(None, "--api-base", help="Base URL of the LLM server")
+API_BASE = typer.Option(None, "--api-base", callback=_base_url, help="Base URL of the LLM server")
 API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
 VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
 NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")
-WAKE = typer.Option(0.0, "--wake", min=0, help="Seconds to wait for a sleeping or starting Space")
+WAKE = typer.Option(0.0, "--wake", min=0, callback=_seconds, help="Seconds to wait for a sleeping or starting Space")
 MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print one line on stderr and return the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    echo(f"error: {' '.join(str(message).split())}", err=True)  # one line, whatever the message held
     return typer.Exit(code)
 
 
@@ -58,7 +92,9 @@ def _guard(fn):
 def _emit_json(obj: Any) -> None:
     from spacechain.agent.run import dumps  # strict JSON: NaN and infinities become null
 
-    typer.echo(dumps(obj))
+    from spacechain.agent.display import json_safe
+
+    echo(json_safe(dumps(obj)))  # json_safe: C1 controls and bidi overrides as \u escapes; clean() keeps JSON as is
 
 
 @app.command()
@@ -81,11 +117,11 @@ def inspect(space: str = typer.Argument(..., help="owner/name, a Space URL, or a
                             "endpoints": schema.to_dict()})
                 return
             c = sp.contract
-            typer.echo(f"{sp.label}: {c.title}".rstrip(": "))
-            typer.echo(f"host: {c.host}  (from {c.source})")
+            echo(f"{sp.label}: {c.title}".rstrip(": "))
+            echo(f"host: {c.host}  (from {c.source})")
             if sp.status:
-                typer.echo(f"stage: {sp.status.stage}  hardware: {sp.status.hardware}  likes: {sp.status.likes}")
-            typer.echo(schema.compact())
+                echo(f"stage: {sp.status.stage}  hardware: {sp.status.hardware}  likes: {sp.status.likes}")
+            echo(schema.compact())
 
     _guard(body)
 
@@ -114,7 +150,8 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
          endpoint: str = typer.Argument(..., help="Endpoint name, with or without the leading slash"),
          inputs: List[str] = typer.Option([], "-i", "--input", help="name=value; repeat for each input"),
          out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
-         timeout: float = typer.Option(600.0, "--timeout", help="Seconds before the job is cancelled"),
+         timeout: float = typer.Option(600.0, "--timeout", callback=_positive_seconds,
+                                       help="Seconds before the job is cancelled"),
          no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
          wake: float = WAKE,
          as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON.")):
@@ -122,15 +159,19 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
 
     def body():
         from spacechain.agent.display import Board
+        from spacechain.agent.events import CallSubmitted, CallWatch
         from spacechain.tools import Client, SpacechainError
 
         with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
             values = _parse_inputs(client, space, endpoint, inputs)
             board = Board()
             label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
+            watch = CallWatch(label, board)
             try:
                 with board.live():
-                    job = client.submit(space, endpoint, values, timeout=timeout, on_update=board.callback(label))
+                    board(CallSubmitted(label, space, endpoint, None))
+                    job = client.submit(space, endpoint, values, timeout=timeout, on_update=watch.update)
+                    watch.attach(job)
                     try:
                         outputs = job.result()
                     except KeyboardInterrupt:
@@ -143,12 +184,12 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
                                 "error": exc.to_dict()})
                 raise
             if job.record.cached:
-                typer.echo("(from the call cache; --no-cache to call the Space again)", err=True)
+                echo("(from the call cache; --no-cache to call the Space again)", err=True)
             if as_json:
                 _emit_json({"outputs": outputs, "record": job.record.to_dict()})
             else:
                 for value in outputs:
-                    typer.echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                    echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
     _guard(body)
 
@@ -169,11 +210,11 @@ def search(query: str = typer.Argument(..., help="What the Space should do, in p
             _emit_json([h.to_dict() for h in hits])
             return
         if not hits:
-            typer.echo("no Gradio Space found; try other words", err=True)
+            echo("no Gradio Space found; try other words", err=True)
             return
         for h in hits:
             desc = f" — {h.description}" if h.description else ""
-            typer.echo(f"{h.id}  ♥{h.likes}  {h.stage or '?'}  {h.hardware or '?'}  {h.title}{desc}")
+            echo(f"{h.id}  ♥{h.likes}  {h.stage or '?'}  {h.hardware or '?'}  {h.title}{desc}")
 
     _guard(body)
 
@@ -264,9 +305,9 @@ def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
                         "gallery": str(gallery), "files": result.files, "error": result.error})
         else:
             if result.answer is not None:
-                typer.echo(clean_text(str(result.answer)))
-            typer.echo(f"run folder: {run_.dir}", err=True)
-            typer.echo(f"gallery: {gallery}", err=True)
+                echo(clean_text(str(result.answer)))
+            echo(f"run folder: {run_.dir}", err=True)
+            echo(f"gallery: {gallery}", err=True)
         if result.status == "interrupted":
             raise fail("interrupted; the run folder keeps what was done", 130)
         if not result.success:
@@ -318,15 +359,17 @@ def show(run_dir: Path = typer.Argument(..., help="A run folder made by `spacech
 
     def body():
         from spacechain.agent.gallery import serve
+        from spacechain.agent.replay import load_manifest
         from spacechain.tools import SpacechainError
 
         if not (run_dir / "gallery.html").is_file():
             raise SpacechainError(f"{run_dir} has no gallery.html; give a run folder made by `spacechain run`.")
+        manifest = load_manifest(run_dir)  # it names the files the gallery may show
         try:
-            server, url = serve(run_dir, port)
+            server, url = serve(run_dir, port, manifest)
         except OSError as exc:
             raise SpacechainError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port.") from None
-        typer.echo(url)
+        echo(url)
         if browser:
             import webbrowser
 
@@ -348,28 +391,39 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("ls")
 def cache_ls(as_json: bool = typer.Option(False, "--json", help="Print entries as JSON.")):
     """List cached calls."""
-    from datetime import datetime
 
-    from spacechain.tools.cache import CallCache
+    def body():
+        from datetime import datetime
 
-    cache = CallCache()
-    entries = cache.entries()
-    if as_json:
-        _emit_json({"dir": str(cache.root), "entries": [vars(e) for e in entries]})
-        return
-    for e in entries:
-        when = datetime.fromtimestamp(e.created).strftime("%Y-%m-%d %H:%M")
-        typer.echo(f"{e.key[:12]}  {when}  {e.size:>9} B  {e.space}{e.endpoint}")
-    typer.echo(f"{len(entries)} cached call(s) in {cache.root}", err=True)
+        from spacechain.tools.cache import CallCache
+
+        cache = CallCache()
+        entries = cache.entries()
+        if as_json:
+            _emit_json({"dir": str(cache.root), "entries": [vars(e) for e in entries]})
+            return
+        for e in entries:
+            try:
+                when = datetime.fromtimestamp(e.created).strftime("%Y-%m-%d %H:%M")
+            except (OverflowError, ValueError, OSError):  # a timestamp no clock has
+                when = "????-??-?? ??:??"
+            echo(f"{e.key[:12]}  {when}  {e.size:>9} B  {e.space}{e.endpoint}")
+        echo(f"{len(entries)} cached call(s) in {cache.root}", err=True)
+
+    _guard(body)
 
 
 @cache_app.command("clear")
 def cache_clear():
     """Delete every cached call."""
-    from spacechain.tools.cache import CallCache
 
-    cache = CallCache()
-    typer.echo(f"removed {cache.clear()} cached call(s) from {cache.root}")
+    def body():
+        from spacechain.tools.cache import CallCache
+
+        cache = CallCache()
+        echo(f"removed {cache.clear()} cached call(s) from {cache.root}")
+
+    _guard(body)
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -411,7 +465,7 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
         try:
             run_.begin_turn(goal)
             with board.live():
-                replay_chain(run_, chain, set(_overrides(sets)), on_call=board.callback,
+                replay_chain(run_, chain, set(_overrides(sets)), emit=board,
                              user_files=manifest.get("user_files"))
             run_.end_turn("success", f"replayed {len(chain.calls)} call(s)")
         except BaseException as exc:
@@ -425,8 +479,8 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
                         "stats": run_.stats()})
         else:
             for f in run_.produced_files():
-                typer.echo(f)
-            typer.echo(f"run folder: {run_.dir}", err=True)
+                echo(f)
+            echo(f"run folder: {run_.dir}", err=True)
 
     _guard(body)
 
@@ -441,10 +495,10 @@ def export(run_dir: Path = typer.Argument(..., help="A run folder made by `space
 
         script = export_script(build_chain(load_manifest(run_dir)), str(run_dir))
         if output:
-            output.write_text(script)
-            typer.echo(f"wrote {output}", err=True)
+            output.write_text(script, encoding="utf-8")
+            echo(f"wrote {output}", err=True)
         else:
-            typer.echo(script, nl=False)
+            echo(script, nl=False)
 
     _guard(body)
 
@@ -462,10 +516,10 @@ def main() -> None:
     except UsageError as exc:
         # One line instead of click's framed box: usage errors are bad input like any other.
         where = exc.ctx.command_path if exc.ctx else "spacechain"
-        typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
         code = 2
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("error: interrupted", err=True)
+        echo("error: interrupted", err=True)
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from .events import CallFinished, CallSubmitted, CallUpdated, Event, TurnEnded, TurnStarted
 
-err = Console(stderr=True)
+# Terminal control in text from Spaces, the Hub or the model: escape sequences (OSC 52 writes the
+# clipboard, CSI 2J clears the screen), 8-bit ones, any other C0/C1 control but \n and \t, bidi overrides.
+_ESCAPES = re.compile(r"""
+    \x1b\[[0-?]*[ -/]*[@-~]?                                # CSI
+  | [\x1b][\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)        # OSC, DCS, SOS, PM, APC to BEL or ST
+  | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)  # their 8-bit forms
+  | \x1b[ -/]*[0-~]?                                      # any other ESC sequence (or an unended OSC's ESC ])
+  | \x9b[0-?]*[ -/]*[@-~]?                                # 8-bit CSI
+""", re.X)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SURROGATES = re.compile("[\ud800-\udfff]")  # cannot be written to a UTF-8 terminal
+# What JSON output escapes besides what json.dumps does (those characters only occur inside strings).
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: Any) -> str:
+    """Text safe to print on a terminal: every printer (stdout, stderr, rich) passes text through this."""
+    text = str(text)
+    if text.isprintable():  # the usual case; no control, format or surrogate character
+        return text
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", _ESCAPES.sub("", text)))
+
+
+def json_safe(doc: str) -> str:
+    """JSON text with C1 controls, line separators and bidi overrides as \\u escapes."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", doc)
+
+
+class SafeConsole(Console):
+    """A Console whose text segments pass through clean(): rich's own styles and cursor moves (control
+    segments) still work, but no text it prints — a Space's output in smolagents' step log, a label —
+    can send the terminal a control sequence."""
+
+    def render(self, renderable: Any, options: Any = None):
+        for seg in super().render(renderable, options):
+            yield seg if seg.control or seg.text.isprintable() else Segment(clean(seg.text), seg.style)
+
+
+err = SafeConsole(stderr=True)
 
 _STYLE = {"waiting": "yellow", "running": "cyan", "generating": "magenta",
           "downloading": "blue", "complete": "green", "error": "red", "cached": "green"}
@@ -74,6 +117,15 @@ class Board:
                           Text(f"{elapsed:5.1f}s"), Text(" · ".join(detail), style="dim"))
         return table
 
+    @contextmanager
+    def live(self) -> Iterator["Board"]:
+        """The board redrawn while a block runs (a single call, a replay), outside any turn."""
+        self._start()
+        try:
+            yield self
+        finally:
+            self._stop()
+
     def _start(self) -> None:
         if self.console.is_terminal and self._live is None:
             self._live = Live(self.render(), console=self.console, refresh_per_second=8, transient=False,
@@ -104,6 +156,7 @@ def print_stats(stats: dict, console: Console = err) -> None:
         table.add_column(col, justify="left" if col == "Space" else "right")
     rows = list(spaces.items()) + [("total", stats["total"])]
     for name, s in rows:
-        table.add_row(name, str(s["calls"]), str(s["cache_hits"]), str(s["failures"]),
+        # Text, not markup: a Space URL or name may hold "[/x]", which rich markup would reject.
+        table.add_row(Text(str(name)), str(s["calls"]), str(s["cache_hits"]), str(s["failures"]),
                       f"{s['queue_s']:.1f}", f"{s['run_s']:.1f}")
     console.print(table)

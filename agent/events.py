@@ -8,9 +8,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, ClassVar
+import time
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-__all__ = ["BudgetHit", "CallFinished", "CallSubmitted", "CallUpdated", "Emitter", "Event", "FinalAnswer",
+from spacechain.tools.toolset import plain
+
+if TYPE_CHECKING:
+    from spacechain.tools import Job, JobUpdate
+
+__all__ = ["BudgetHit", "CallFinished", "CallSubmitted", "CallUpdated", "CallWatch", "Emitter", "Event", "FinalAnswer",
            "Listener", "StepCode", "StepFinished", "StepStarted", "TextDelta", "TurnEnded", "TurnStarted"]
 
 log = logging.getLogger("spacechain")
@@ -130,6 +136,45 @@ class BudgetHit(Event):
 
 
 Listener = Callable[[Event], None]
+
+
+class CallWatch:
+    """One call's updates as events. Its end is told from the job's own last update, which comes before
+    the job counts as done, so a listener sees an output before the model's code can pass it on."""
+
+    def __init__(self, label: str, emit: Callable[[Event], None]):
+        self.label, self._emit = label, emit
+        self._start = time.monotonic()
+        self._lock = threading.Lock()
+        self._job: Job | None = None
+        self._ended = self._told = False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start
+
+    def update(self, u: JobUpdate) -> None:
+        if u.state not in ("complete", "error", "cached"):
+            self._emit(CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial))
+            return
+        with self._lock:
+            self._ended = True
+        self._tell()
+
+    def attach(self, job: Job) -> None:
+        with self._lock:
+            self._job = job
+            self._ended = self._ended or job.done()
+        self._tell()
+
+    def _tell(self) -> None:
+        with self._lock:
+            if self._told or not self._ended or self._job is None:
+                return
+            self._told, rec = True, self._job.record
+        files = [f["local"] for f in rec.files if f.get("direction") == "out"]
+        error = (rec.error or {}).get("message") if rec.error else None
+        self._emit(CallFinished(self.label, "cached" if rec.cached else rec.status, self.elapsed(), rec.event_id,
+                                plain(rec.outputs), files, error))
 
 
 class Emitter:

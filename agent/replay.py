@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import keyword
+import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,39 @@ class Chain:
 def load_manifest(run_dir: Path) -> dict:
     path = Path(run_dir) / "manifest.json"
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise SpacechainError(f"{run_dir} has no manifest.json; give a run folder made by `spacechain run`.") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise SpacechainError(f"{path} is not a readable manifest ({exc.__class__.__name__}).") from None
+    problem = _shape_problem(manifest)
+    if problem:
+        raise SpacechainError(f"{path} is not a manifest written by spacechain: {problem}.")
+    return manifest
+
+
+def _shape_problem(m: Any) -> str | None:
+    """What is wrong with a manifest's shape (the parts replay and export read), or None."""
+    if not isinstance(m, dict):
+        return "it is not a JSON object"
+    if not isinstance(m.get("goal", ""), str):
+        return "'goal' is not text"
+    for key in ("calls", "user_files"):
+        items = m.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(c, dict) for c in items):
+            return f"'{key}' is not a list of objects"
+    for n, c in enumerate(m.get("calls", []), start=1):
+        if c.get("status") != "complete":
+            continue
+        if not (isinstance(c.get("space"), str) and c["space"] and isinstance(c.get("endpoint"), str)):
+            return f"call {n} has no Space or endpoint name"
+        if not isinstance(c.get("session") or "", str):
+            return f"call {n} has a session that is not text"
+        files = c.get("files", [])
+        if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("local", ""), str)
+                                                  for f in files):
+            return f"call {n} has a 'files' entry that is not a file record"
+    return None
 
 
 def _index_outputs(value: Any, prefix: tuple = ()) -> dict[str, tuple]:
@@ -78,11 +108,11 @@ def build_chain(manifest: dict) -> Chain:
             return {k: rewire(v) for k, v in value.items()}
         return value
 
-    chain = Chain(goal=manifest.get("goal", ""))
+    chain = Chain(goal=manifest.get("goal") or "")
     for i, c in enumerate(calls):
         chain.calls.append(ChainCall(c["space"], c["endpoint"], c.get("session") or "default",
                                      rewire(c.get("inputs")), c.get("outputs")))
-        out_files = {f["local"] for f in c.get("files", []) if f.get("direction") == "out"}
+        out_files = {f.get("local") for f in c.get("files", []) if f.get("direction") == "out"}
         for s, pos in _index_outputs(c.get("outputs")).items():
             if s in out_files and s not in produced:
                 produced[s] = Ref(i, pos)
@@ -123,7 +153,10 @@ def apply_overrides(chain: Chain, overrides: dict[str, Any]) -> None:
 # ---------------- export ----------------
 
 def _const_name(param: str, used: set[str]) -> str:
-    base = re.sub(r"\W+", "_", param).strip("_").upper() or "VALUE"
+    # ASCII only: Python folds identifiers by NFKC, so two Unicode names that differ here ("ｘ", "x")
+    # would be one variable in the script; folded first so they still read alike and get _2.
+    ascii_name = unicodedata.normalize("NFKC", str(param)).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_").upper() or "VALUE"
     if base[0].isdigit() or keyword.iskeyword(base.lower()):
         base = f"V_{base}"
     name, n = base, 2
@@ -146,6 +179,8 @@ def export_script(chain: Chain, source: str) -> str:
             return "{" + ", ".join(f"{k!r}: {expr(v, k)}" for k, v in value.items()) + "}"
         if isinstance(value, list):
             return "[" + ", ".join(expr(v, param) for v in value) + "]"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"float({str(value)!r})"  # `nan` and `inf` are no Python literals
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             ident = (param, json.dumps(value))
             if ident not in by_value:
@@ -161,10 +196,11 @@ def export_script(chain: Chain, source: str) -> str:
                     f"session={call.session!r})")
         body.append(f"        print({call.space + call.endpoint!r}, out{n})")
     header = "\n".join(f"{name} = {value!r}" for name, value in consts) or "# (this chain has no free inputs)"
-    def doc(text: str) -> str:  # safe inside a triple-quoted docstring
+    def doc(text: str) -> str:  # safe inside a triple-quoted docstring: no NUL, control or surrogate either
+        text = "".join(ch for ch in " ".join(str(text).split()) if ch.isprintable())
         return text.replace("\\", "\\\\").replace('"""', "'''")
 
-    goal, source = doc(" ".join(chain.goal.split())), doc(source)
+    goal, source = doc(chain.goal), doc(source)
     return f'''"""Reproduces a spacechain run: {goal}
 
 Exported from {source}. Free inputs are the constants below; edit them and run
@@ -190,9 +226,14 @@ if __name__ == "__main__":
 '''
 
 
-def replay_chain(run, chain: Chain, overridden: set[str], on_call=None, user_files: list[dict] | None = None) -> list:
-    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions."""
+def replay_chain(run, chain: Chain, overridden: set[str], emit=None, user_files: list[dict] | None = None) -> list:
+    """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions. `emit`
+    gets the calls' events, as from a planner's turn."""
     from spacechain.tools.schema import coerce_text
+
+    from .toolset import RunContext
+
+    ctx = RunContext(run, emit)
 
     _check_files(run, chain, overridden, user_files or [])  # before any Space is called
     names = {k.rpartition(".")[2] for k in overridden}
@@ -204,10 +245,7 @@ def replay_chain(run, chain: Chain, overridden: set[str], on_call=None, user_fil
             inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
                       for k, v in inputs.items()}
         run.step = n
-        label = f"{call.space} {call.endpoint}"
-        job = run.client.submit(call.space, call.endpoint, inputs, session=call.session,
-                                on_update=on_call(label) if on_call else None, use_cache=run.use_cache)
-        results.append(job.result())
+        results.append(ctx.submit(call.space, call.endpoint, inputs, session=call.session).result())
     return results
 
 

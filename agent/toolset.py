@@ -6,15 +6,13 @@ errors, which smolagents shows to the model as the step's error so it can switch
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any, Callable
 
 from smolagents import Tool
-from spacechain.tools import Job, JobUpdate, SpacechainError
-from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec, plain
+from spacechain.tools import Job, SpacechainError
+from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
-from .events import BudgetHit, CallFinished, CallSubmitted, CallUpdated, Event
+from .events import BudgetHit, CallFinished, CallSubmitted, CallWatch, Event
 from .run import BudgetExceeded, Run
 
 __all__ = ["MAX_WAIT_S", "RunContext", "make_tools", "smolagents_tool"]
@@ -34,7 +32,7 @@ class RunContext(ToolContext):
     def submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
         label = f"{space} /{endpoint.lstrip('/')}"
         self._emit(CallSubmitted(label, space, endpoint, session))
-        watch = _Watch(label, self._emit)
+        watch = CallWatch(label, self._emit)
         try:
             with self._run.budget_slot():
                 job = self.client.submit(space, endpoint, inputs, session=session, use_cache=self.use_cache,
@@ -46,45 +44,6 @@ class RunContext(ToolContext):
             raise
         watch.attach(job)
         return job
-
-
-class _Watch:
-    """One call's updates as events. Its end is told from the job's own last update, which comes before
-    the job counts as done, so a listener sees an output before the model's code can pass it on."""
-
-    def __init__(self, label: str, emit: Callable[[Event], None]):
-        self.label, self._emit = label, emit
-        self._start = time.monotonic()
-        self._lock = threading.Lock()
-        self._job: Job | None = None
-        self._ended = self._told = False
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self._start
-
-    def update(self, u: JobUpdate) -> None:
-        if u.state not in ("complete", "error", "cached"):
-            self._emit(CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial))
-            return
-        with self._lock:
-            self._ended = True
-        self._tell()
-
-    def attach(self, job: Job) -> None:
-        with self._lock:
-            self._job = job
-            self._ended = self._ended or job.done()
-        self._tell()
-
-    def _tell(self) -> None:
-        with self._lock:
-            if self._told or not self._ended or self._job is None:
-                return
-            self._told, rec = True, self._job.record
-        files = [f["local"] for f in rec.files if f.get("direction") == "out"]
-        error = (rec.error or {}).get("message") if rec.error else None
-        self._emit(CallFinished(self.label, "cached" if rec.cached else rec.status, self.elapsed(), rec.event_id,
-                                plain(rec.outputs), files, error))
 
 
 def smolagents_tool(spec: ToolSpec, ctx: ToolContext) -> Tool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -17,6 +18,7 @@ from .contract import Contract, contract_from_host
 from .errors import (
     RUNNING_STAGES,
     WAKING_STAGES,
+    BadAnswer,
     InvalidInputs,
     NotGradioSpace,
     SessionBusy,
@@ -24,7 +26,7 @@ from .errors import (
     space_not_running,
 )
 from .files import KEEP, FileIO, is_filedata, sha256_file, transform
-from .http import Http, RetryPolicy, find_token
+from .http import Http, Limits, RetryPolicy, find_token, too_deep
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
 from .refs import parse_ref
@@ -80,10 +82,14 @@ class Client:
     def __init__(self, *, token: str | None | bool = None, out_dir: str | Path = "spacechain-outputs",
                  retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
                  upload_guard: Callable[[str], None] | None = None, hub: str | None = None,
-                 cache: CallCache | None = None, wake_timeout: float = 0.0, transport=None):
+                 cache: CallCache | None = None, wake_timeout: float = 0.0, transport=None,
+                 max_file_bytes: int | None = None, max_call_bytes: int | None = None,
+                 max_files: int | None = None):
         if token is None:
             token = find_token()
-        self.http = Http(token or None, hub=hub, retry=retry, transport=transport)
+        # Download caps per file and per call: these arguments, else SPACECHAIN_MAX_* , else defaults.
+        limits = Limits.from_env(max_file_bytes=max_file_bytes, max_call_bytes=max_call_bytes, max_files=max_files)
+        self.http = Http(token or None, hub=hub, retry=retry, transport=transport, limits=limits)
         self.hub = Hub(self.http)
         self.out_dir = Path(out_dir)
         self.idle_timeout = idle_timeout
@@ -143,10 +149,13 @@ class Client:
                                      "is it a Gradio app (gradio 4.20 or newer)?")
             try:
                 info = resp.json()
-            except ValueError:
-                raise SpacechainError(f"{sp.label} did not return a Gradio API schema at "
-                                      f"{sp.contract.schema_url}; is it a Gradio app?") from None
-            sp._schema = ApiSchema.from_info(info)
+            except (ValueError, RecursionError):
+                raise BadAnswer(f"{sp.label} did not return a Gradio API schema at "
+                                f"{sp.contract.schema_url}; is it a Gradio app?") from None
+            try:
+                sp._schema = ApiSchema.from_info(info)
+            except BadAnswer as exc:
+                raise BadAnswer(f"{sp.label}: {exc} (from {sp.contract.schema_url}); is it a Gradio app?") from None
         return sp._schema
 
     def endpoint(self, ref: str, name: str) -> Endpoint:
@@ -267,9 +276,7 @@ class Client:
                 # would run it twice.
                 retry_on=(429, 503), resend_after_connect=True,
             )
-            event_id = resp.json().get("event_id")
-            if not event_id:
-                raise SpacechainError(f"{sp.label}{ep.name}: the Space accepted the call but gave no event id.")
+            event_id = _event_id(resp, f"{sp.label}{ep.name}")
         except BaseException:
             sess.lock.release()
             raise
@@ -341,9 +348,9 @@ class Client:
     def _config(self, sp: Space) -> dict:
         if sp.config is None:
             try:
-                sp.config = self.http.request("GET", f"{sp.contract.host}/config",
-                                              what=f"Reading {sp.label} config").json()
-            except (SpacechainError, ValueError):
+                sp.config = _clean_config(self.http.request("GET", f"{sp.contract.host}/config",
+                                                            what=f"Reading {sp.label} config").json())
+            except (SpacechainError, ValueError, RecursionError):
                 sp.config = {}  # older or proxied apps: work without it
         return sp.config or {}
 
@@ -378,3 +385,41 @@ def _plain(value: Any) -> Any:
         return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
 
     return transform(value, visit)
+_EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+
+
+def _event_id(resp: Any, what: str) -> str:
+    """The event id of a submission's answer; anything else is a one-line BadAnswer."""
+    try:
+        body = resp.json()
+    except (ValueError, RecursionError):
+        body = None
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        got = "no event id" if event_id is None else f"the event id {str(event_id)[:40]!r}"
+        raise BadAnswer(f"{what}: the Space answered the call with {got} (a non-empty text of letters, digits "
+                        "and -_.: was expected); retry, or pick another Space.")
+    return event_id
+
+
+def _clean_config(cfg: Any) -> dict:
+    """A /config answer with the parts `_state_slots` reads kept only when well formed."""
+    if not isinstance(cfg, dict) or too_deep(cfg):
+        return {}
+
+    def is_id(i: Any) -> bool:
+        return isinstance(i, (int, str)) and not isinstance(i, bool)
+
+    def ids(dep: dict, key: str) -> bool:
+        value = dep.get(key, [])
+        return isinstance(value, list) and all(is_id(i) for i in value)
+
+    if "components" in cfg:
+        comps = cfg["components"] if isinstance(cfg["components"], list) else []
+        cfg["components"] = [c for c in comps if isinstance(c, dict) and is_id(c.get("id"))]
+    if "dependencies" in cfg:
+        deps = cfg["dependencies"] if isinstance(cfg["dependencies"], list) else []
+        cfg["dependencies"] = [d for d in deps if isinstance(d, dict) and ids(d, "inputs") and ids(d, "outputs")]
+    return cfg
+
+
