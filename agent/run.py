@@ -17,16 +17,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from spacechain import __version__
 from spacechain.tools import CallRecord, Cancelled, Client, Job, SpacechainError, UploadRefused
 from spacechain.tools.cache import CallCache
 from spacechain.tools.files import is_local_file, sha256_file
 
-VERSION = "0.1.0"
+VERSION = __version__
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class BudgetExceeded(SpacechainError):
     kind = "budget"
+
+
+_URL = re.compile(r"https?://[^\s<>\"'`]+")
 
 
 def slugify(text: str, limit: int = 40) -> str:
@@ -55,6 +59,8 @@ class Run:
         self._allowed: set[str] = set()
         self.jobs: dict[str, Job] = {}
         self.client = client or Client(token=token, out_dir=self.dir, cache=cache)
+        # Origins the model or a Space writes are never trusted; the user's own come in by trust_user_text.
+        self.client.trust_named_urls = False
         self.client.upload_guard, self.client.out_dir = self.check_upload, self.dir
         self.client.cache = self.client.cache or cache
         # Every call the client makes lands in the manifest, internal ones included.
@@ -110,6 +116,15 @@ class Run:
                 self.manifest["user_files"].append({"path": real, "sha256": sha256_file(real)})
                 self.save()
         return real
+
+    def trust_user_text(self, text: str) -> None:
+        """Trust the app URLs the user wrote (a goal, a REPL line): those origins may be on a private
+        network. Nothing the model or a Space writes goes through here."""
+        for url in _URL.findall(text or ""):
+            try:
+                self.client.trust(url.rstrip(".,;:!?)]}'\""))
+            except ValueError:
+                continue  # a malformed URL stays untrusted
 
     @property
     def allowed(self) -> frozenset[str]:

@@ -83,8 +83,8 @@ class Client:
                  retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
                  upload_guard: Callable[[str], None] | None = None, hub: str | None = None,
                  cache: CallCache | None = None, wake_timeout: float = 0.0, transport=None,
-                 max_file_bytes: int | None = None, max_call_bytes: int | None = None,
-                 max_files: int | None = None):
+                 trust_named_urls: bool = True, max_file_bytes: int | None = None,
+                 max_call_bytes: int | None = None, max_files: int | None = None):
         if token is None:
             token = find_token()
         # Download caps per file and per call: these arguments, else SPACECHAIN_MAX_* , else defaults.
@@ -96,6 +96,9 @@ class Client:
         self.upload_guard = upload_guard
         self.cache = cache
         self.wake_timeout = wake_timeout  # seconds to wait for a sleeping or starting Space
+        # A library caller naming an app URL is the user naming it. An agent's client sets this off:
+        # a URL the model (or a Space) wrote must not become a trusted origin; `trust()` adds the user's.
+        self.trust_named_urls = trust_named_urls
         self.session_wait = 600.0  # seconds a call waits for its session when no timeout is given
         # Observers (a run folder): every job started, including internal ones, and every failed call.
         self.on_job: Callable[[Job], None] | None = None
@@ -113,6 +116,10 @@ class Client:
 
     def close(self) -> None:
         self.http.close()
+
+    def trust(self, url: str) -> None:
+        """Trust an origin the user named (its files may be fetched even on a private network)."""
+        self.http.policy.know(url)
 
     # ---------- discovery ----------
     def search(self, query: str, limit: int = 8, include_non_running: bool = False) -> list[SearchHit]:
@@ -164,7 +171,8 @@ class Client:
     def _resolve(self, ref: str) -> Space:
         parsed = parse_ref(ref)
         if parsed.base_url:
-            self.http.policy.know(parsed.base_url)  # the user named it: its own files may be fetched
+            if self.trust_named_urls:
+                self.trust(parsed.base_url)  # the user named it: its own files may be fetched
             return Space(parsed.base_url, contract_from_host(parsed.base_url, parsed.base_url))
         space_id = parsed.space_id
         assert space_id
@@ -375,16 +383,6 @@ class Client:
         return job.result()
 
 
-def _plain(value: Any) -> Any:
-    """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
-    def visit(v: Any) -> Any:
-        if is_filedata(v):
-            return {"path": v.get("path"), "orig_name": v.get("orig_name")}
-        if isinstance(v, (dict, list, tuple)):
-            return KEEP
-        return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
-
-    return transform(value, visit)
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 
 
@@ -423,3 +421,13 @@ def _clean_config(cfg: Any) -> dict:
     return cfg
 
 
+def _plain(value: Any) -> Any:
+    """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
+    def visit(v: Any) -> Any:
+        if is_filedata(v):
+            return {"path": v.get("path"), "orig_name": v.get("orig_name")}
+        if isinstance(v, (dict, list, tuple)):
+            return KEEP
+        return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+    return transform(value, visit)
