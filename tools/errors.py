@@ -135,6 +135,18 @@ class HTTPError(SpacechainError):
         self.retryable = status >= 500
 
 
+class TooLarge(SpacechainError):
+    """An answer, a file or a call's downloads passed a size or count limit."""
+
+    kind = "too_large"
+
+
+class BadAnswer(SpacechainError):
+    """A server answered 200 with something of the wrong shape (not JSON, a list for a dict…)."""
+
+    kind = "bad_answer"
+
+
 # Stages in which a Space comes back by itself (or on the first request).
 WAKING_STAGES = frozenset({"SLEEPING", "STOPPED", "BUILDING", "RUNNING_BUILDING", "APP_STARTING",
                            "RUNNING_APP_STARTING"})

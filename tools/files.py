@@ -3,6 +3,7 @@ in a result, however nested → a local path under the caller's output folder)."
 
 from __future__ import annotations
 
+import atexit
 import errno
 import hashlib
 import os
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, unquote, urlsplit
 
-from .errors import UploadRefused
+from .errors import BadAnswer, TooLarge, UploadRefused
+from .http import LIMIT_ENV
 from .schema import VIDEO_EXTS, Param
 
 FILE_META = {"_type": "gradio.FileData"}
@@ -137,6 +139,9 @@ class FileIO:
     records: list[FileRecord] = field(default_factory=list)
     _uploaded: dict[str, dict] = field(default_factory=dict)  # sha256 → FileData already on this server
     _server_paths: set[str] = field(default_factory=set)
+    # What this call downloaded so far (a FileIO serves one call), against the http's Limits.
+    _got_bytes: int = 0
+    _got_files: int = 0
 
     # ---------- inputs ----------
     def check_local(self, params: list[Param], given: dict[str, Any]) -> None:
@@ -227,9 +232,14 @@ class FileIO:
             with open(p, "rb") as fh:
                 resp = self.http.request("POST", f"{self.api_root}/upload", what=f"Uploading {p.name}",
                                          files=[("files", (name, fh))], retry_on=(429, 502, 503, 504))
-            paths = resp.json()
-            if not isinstance(paths, list) or not paths:
-                raise UploadRefused(f"The Space did not accept {p.name} (empty upload answer).")
+            try:
+                paths = resp.json()
+            except (ValueError, RecursionError):
+                paths = None
+            if not isinstance(paths, list) or not paths or not isinstance(paths[0], str) or not paths[0] \
+                    or len(paths[0]) > 4096:
+                raise BadAnswer(f"Uploading {p.name}: the Space answered {_shape(paths)} instead of a list of "
+                                "server paths; it did not take the file: retry or pick another Space.")
             self._uploaded[digest] = {"path": paths[0], "meta": FILE_META, "orig_name": name}
             self._server_paths.add(paths[0])
         self.records.append(FileRecord(local=str(p), sha256=digest, remote=self._uploaded[digest]["path"],
@@ -250,6 +260,12 @@ class FileIO:
     # ---------- outputs ----------
     def localise(self, value: Any, endpoint: str) -> Any:
         """Replace every FileData in an output by the local path of its downloaded copy."""
+        found: list[int] = []
+        transform(value, lambda v: found.append(1) if is_filedata(v) else KEEP)
+        limit = self.http.limits.max_files
+        if self._got_files + len(found) > limit:  # refused before the first download, not after 256
+            raise TooLarge(f"Downloading outputs: the result names {len(found)} files, more than the {limit} one "
+                           f"call may download; set {LIMIT_ENV['max_files']} higher if that is expected.")
         return transform(value, lambda v: self._download_output(v, endpoint) if is_filedata(v) else KEEP)
 
     def _download_output(self, fd: dict, endpoint: str) -> str:
@@ -276,13 +292,51 @@ class FileIO:
         return str(final)
 
     def _download(self, url: str, dest: Path, what: str, token: bool) -> Path:
+        """Download to a temp name (the caller renames it into place), within this call's caps on files
+        and bytes; the temp file is removed on any failure, a cancel and interpreter exit included."""
+        limits = self.http.limits
+        if self._got_files >= limits.max_files:
+            raise TooLarge(f"{what}: this call already downloaded {self._got_files} files, the most one call may; "
+                           f"set {LIMIT_ENV['max_files']} higher if that is expected.")
+        left = limits.max_call_bytes - self._got_bytes
+        if left < limits.max_file_bytes:
+            cap, limit = left, f"the limit for all of one call's downloads ({LIMIT_ENV['max_call_bytes']})"
+        else:
+            cap, limit = limits.max_file_bytes, f"the limit for one file ({LIMIT_ENV['max_file_bytes']})"
         dest.parent.mkdir(parents=True, exist_ok=True)
+        if len(_PARTIALS) > 512:  # renamed into place since: forget them
+            _PARTIALS.difference_update([q for q in list(_PARTIALS) if not q.exists()])
+        _PARTIALS.add(dest)
+        self._got_files += 1
         try:
-            self.http.download(url, dest, what=what, token=token)
+            self._got_bytes += self.http.download(url, dest, what=what, token=token, max_bytes=cap, limit=limit)
         except BaseException:
             dest.unlink(missing_ok=True)  # no half file that could pass for a result
+            _PARTIALS.discard(dest)
             raise
         return dest
+
+
+_PARTIALS: set[Path] = set()  # temp files being written or not yet renamed into place
+
+
+@atexit.register
+def _remove_partials() -> None:
+    # A job's thread is a daemon: at exit it dies mid-download and cannot clean up after itself.
+    for path in list(_PARTIALS):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _shape(value: Any) -> str:
+    """What a malformed answer was, for a one-line error."""
+    if value is None:
+        return "nothing usable"
+    if isinstance(value, list):
+        return "an empty list" if not value else f"a list of {type(value[0]).__name__}"
+    return f"a {type(value).__name__}"
 
 
 def is_local_file(path: str) -> bool:

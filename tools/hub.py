@@ -12,6 +12,8 @@ from .errors import AuthError, HTTPError, NotGradioSpace, SpacechainError, Space
 from .http import Http
 from .refs import subdomain_host
 
+AGENTS_MD_BYTES = 1 << 20  # a contract is a few kB; more is not one
+
 
 @dataclass(frozen=True)
 class SpaceStatus:
@@ -57,7 +59,7 @@ class Hub:
     def agents_md(self, space_id: str) -> Contract | None:
         """The parsed contract, or None when the Hub serves no agents.md for this Space."""
         url = f"{self.http.hub}/spaces/{space_id}/agents.md"
-        resp = self.http.request("GET", url, what=f"Reading agents.md of {space_id}",
+        resp = self.http.request("GET", url, what=f"Reading agents.md of {space_id}", max_bytes=AGENTS_MD_BYTES,
                                  ok=lambda r: r.is_success or r.status_code in (404, 401, 403))
         if resp.status_code != 200:
             return None

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import httpx
-from httpx_sse import EventSource
 
-from .errors import CallTimeout, Cancelled, ConnectionLost, QuotaExceeded, SpacechainError, SpaceError
-from .http import error_for
+from .errors import (
+    BadAnswer,
+    CallTimeout,
+    Cancelled,
+    ConnectionLost,
+    QuotaExceeded,
+    SpacechainError,
+    SpaceError,
+    TooLarge,
+)
+from .http import MAX_DEPTH, CallScope, call_scope, error_for, read_capped, too_deep
 
 HIDDEN_ERROR = ("the Space raised an error but hid its message (show_error=False); check the inputs "
                 "against its API, or try another Space")
@@ -115,7 +122,9 @@ class Job:
         self.http, self.space, self.record = http, space, record
         self._poll_url, self._status_url = poll_url, queue_status_url
         self._localise, self._release, self._on_update = localise, release, on_update
-        self._deadline = time.monotonic() + timeout if timeout else None
+        # One deadline for the call: the result stream and the downloads of its outputs.
+        self._scope = CallScope(timeout)
+        self._deadline = self._scope.deadline
         self._timeout, self._idle = timeout, idle_timeout
         self._done = threading.Event()
         self._result: list | None = None
@@ -139,6 +148,7 @@ class Job:
         job.record, job.space, job.http = record, space, None
         job._done = threading.Event()
         job._result, job._error, job._resp = outputs, None, None
+        job._scope = CallScope(None)
         job._cancelled = job._expired = False
         record.total_s = record.queue_s = record.run_s = 0.0
         job._done.set()
@@ -163,9 +173,9 @@ class Job:
         return self._result  # type: ignore[return-value]
 
     def cancel(self) -> None:
-        """Closing the stream makes the server cancel the job."""
+        """Closing the stream makes the server cancel the job; a download in progress is cut too."""
         self._cancelled = True
-        self._close_stream()
+        self._scope.stop("cancelled")
 
     # ---- background ----
     def _emit(self, state: str, partial: list | None = None) -> None:
@@ -176,29 +186,9 @@ class Job:
             except Exception:  # a display callback must never break the job
                 pass
 
-    def _close_stream(self) -> None:
-        resp = self._resp
-        if resp is None:
-            return
-        # Closing the response from this thread does not wake the reader blocked in recv() (it would
-        # wait for the next event or heartbeat); shutting the socket down does, and the server sees
-        # the disconnect and cancels the job.
-        try:
-            stream = resp.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # base method: also for an SSLSocket
-                return
-        except (OSError, AttributeError, TypeError):
-            pass
-        try:
-            resp.close()
-        except Exception:
-            pass
-
     def _expire(self) -> None:
         self._expired = True
-        self._close_stream()
+        self._scope.stop("expired")
 
     def _run(self) -> None:
         timer = threading.Timer(self._timeout, self._expire) if self._timeout else None
@@ -209,30 +199,36 @@ class Job:
                 timer.daemon = True
                 timer.start()
             sampler.start()
-            with self.http.client.stream("GET", self._poll_url, headers={"accept": "text/event-stream"},
-                                         timeout=httpx.Timeout(connect=10.0, read=self._idle, write=30.0,
-                                                               pool=30.0)) as resp:
+            with call_scope(self._scope), \
+                    self.http.client.stream("GET", self._poll_url, headers={"accept": "text/event-stream"},
+                                            timeout=httpx.Timeout(connect=10.0, read=self._idle, write=30.0,
+                                                                  pool=30.0)) as resp, \
+                    self._scope.track(resp):
                 self._resp = resp
                 if self._expired or self._cancelled:
                     raise httpx.ReadError("closed")
+                what = f"Reading the result of {self.space}"
                 if not resp.is_success:
-                    resp.read()
-                    raise error_for(resp, f"Reading the result of {self.space}")
-                for sse in EventSource(resp).iter_sse():
-                    data = _parse(sse.data)
-                    last_event = (sse.event, data)
-                    if sse.event == "heartbeat":
+                    read_capped(resp, self.http.limits.max_error_bytes, what, truncate=True)
+                    raise error_for(resp, what)
+                if "text/event-stream" not in resp.headers.get("content-type", ""):
+                    raise BadAnswer(f"{what}: the server answered {resp.headers.get('content-type') or 'untyped'} "
+                                    "data, not an event stream; is it a Gradio app?")
+                for event, text in iter_sse(resp, self.http.limits.max_event_bytes, what):
+                    data = _parse(text)
+                    last_event = (event, data)
+                    if event == "heartbeat":
                         self._emit(self._state())
                         continue
                     if self._first_event is None:
                         self._first_event = time.monotonic()
-                    if sse.event == "generating":
+                    if event == "generating":
                         self.record.generated += 1
                         self._emit("generating", data if isinstance(data, list) else [data])
-                    elif sse.event == "complete":
+                    elif event == "complete":
                         self._finish_ok(data)
                         return
-                    elif sse.event == "error":
+                    elif event == "error":
                         raise space_error(data, self.space)
                 raise ConnectionLost(f"{self.space}: the result stream ended without a result; retry the call.")
         except SpacechainError as exc:
@@ -304,14 +300,17 @@ class Job:
             if self._first_event is not None and self._started_est is not None:
                 return
             try:
-                resp = self.http.client.get(self._status_url, timeout=5.0)
-                body = resp.json() if resp.is_success else {}
-            except (httpx.HTTPError, ValueError, RuntimeError):  # RuntimeError: the client closed (run ended)
+                resp = self.http.request("GET", self._status_url, what="Reading the queue", retry_on=(),
+                                         resend_after_connect=False, max_bytes=64 << 10, timeout=5.0)
+                body = resp.json()
+            # RuntimeError: the client closed (run ended)
+            except (SpacechainError, ValueError, RecursionError, RuntimeError):
                 body = {}
             size = body.get("queue_size") if isinstance(body, dict) else None
-            if isinstance(size, int):
+            if isinstance(size, int) and not isinstance(size, bool):
                 self._queue_size = size
-                self._eta = body.get("rank_eta")
+                eta = body.get("rank_eta")
+                self._eta = eta if isinstance(eta, (int, float)) and not isinstance(eta, bool) else None
                 if size > 0:
                     self._seen_queued = True
                 elif self._started_est is None:
@@ -325,6 +324,54 @@ def _parse(text: str) -> Any:
     if text in ("", None):
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        deep = too_deep(value)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        deep = True
+    if deep:
+        raise BadAnswer(f"The result stream sent an event nested more than {MAX_DEPTH} levels deep, more than a "
+                        "result may; pick another Space.")
+    return value
+
+
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+def iter_sse(resp: httpx.Response, cap: int, what: str) -> Iterator[tuple[str, str]]:
+    """(event, data) of each server-sent event, with no line and no event over `cap` bytes: a server
+    sending one endless line must not fill memory (httpx-sse buffers a line whole, with no limit)."""
+    buf = bytearray()
+    seen = 0  # bytes at the start of buf known to hold no line end: a long line is searched once
+    event, data, size = "", [], 0
+    for chunk in resp.iter_bytes():
+        buf += chunk
+        start = 0
+        while True:
+            m = _EOL.search(buf, max(start, seen))
+            # A trailing CR may be the first half of CRLF: wait for the next chunk to know.
+            if m is None or (m.group() == b"\r" and m.end() == len(buf)):
+                break
+            line = bytes(buf[start:m.start()]).decode("utf-8", "replace")
+            start = m.end()
+            if not line:
+                if data or event:
+                    yield event or "message", "\n".join(data)
+                event, data, size = "", [], 0
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+                size += len(value) + 1
+                if size > cap:
+                    raise TooLarge(f"{what}: one event is over {cap} bytes, more than a result may hold; "
+                                   "pick another Space.")
+        del buf[:start]
+        seen = max(len(buf) - 1, 0)  # a trailing CR is looked at again
+        if len(buf) > cap:
+            raise TooLarge(f"{what}: one line of the result stream is over {cap} bytes, more than a result may "
+                           "hold; pick another Space.")

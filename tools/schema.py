@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import EndpointNotFound, InvalidInputs
+from .errors import BadAnswer, EndpointNotFound, InvalidInputs
+from .http import MAX_DEPTH, too_deep
 from .kinds import kind_of_name, media_of, sniff
 
 _MISSING = object()
@@ -310,30 +311,56 @@ class ApiSchema:
 
     @classmethod
     def from_info(cls, info: dict) -> "ApiSchema":
+        """Parse /info. A malformed one (a wrong type anywhere, nested too deep) is a one-line BadAnswer,
+        never a KeyError, TypeError or RecursionError now or later."""
+        def typed(value: Any, kind: type, where: str) -> Any:
+            if value is None:
+                return kind()
+            if not isinstance(value, kind):
+                raise BadAnswer(f"its API description is malformed: {where[:120]} is of type "
+                                f"{type(value).__name__}, not {kind.__name__}")
+            return value
+
+        if not isinstance(info, dict):
+            raise BadAnswer(f"its API description is of type {type(info).__name__}, not an object")
+        if too_deep(info):
+            raise BadAnswer(f"its API description nests more than {MAX_DEPTH} levels deep")
         eps: dict[str, Endpoint] = {}
-        for name, body in (info.get("named_endpoints") or {}).items():
+        for name, body in typed(info.get("named_endpoints"), dict, "named_endpoints").items():
+            where = f"endpoint {name}"
+            body = typed(body, dict, where)
             if body.get("api_visibility", "public") == "private" or body.get("show_api") is False:
                 continue
-            params = tuple(
-                Param(
-                    name=p.get("parameter_name") or f"param_{i}",
-                    label=p.get("label") or "",
-                    component=p.get("component") or "",
-                    python_type=(p.get("python_type") or {}).get("type", "") or "",
-                    json_type=p.get("type") or {},
+            params = []
+            for i, p in enumerate(typed(body.get("parameters"), list, f"{where} parameters")):
+                at = f"{where} parameter {i}"
+                p = typed(p, dict, at)
+                py = typed(p.get("python_type"), dict, f"{at} python_type")
+                json_type = typed(p.get("type"), dict, f"{at} type")
+                typed(json_type.get("enum"), list, f"{at} type.enum")  # Param.choices lists them
+                if isinstance(json_type.get("items"), dict):
+                    typed(json_type["items"].get("enum"), list, f"{at} type.items.enum")
+                params.append(Param(
+                    name=typed(p.get("parameter_name"), str, f"{at} parameter_name") or f"param_{i}",
+                    label=typed(p.get("label"), str, f"{at} label"),
+                    component=typed(p.get("component"), str, f"{at} component"),
+                    python_type=typed(py.get("type"), str, f"{at} python_type.type"),
+                    json_type=json_type,
                     has_default=bool(p.get("parameter_has_default")),
                     default=p.get("parameter_default"),
-                    description=(p.get("python_type") or {}).get("description", "") or "",
-                )
-                for i, p in enumerate(body.get("parameters") or [])
-            )
-            returns = tuple(
-                Return(label=r.get("label") or "", component=r.get("component") or "",
-                       python_type=(r.get("python_type") or {}).get("type", "") or "")
-                for r in body.get("returns") or []
-            )
+                    description=typed(py.get("description"), str, f"{at} python_type.description"),
+                ))
+            returns = []
+            for i, r in enumerate(typed(body.get("returns"), list, f"{where} returns")):
+                at = f"{where} return {i}"
+                r = typed(r, dict, at)
+                returns.append(Return(label=typed(r.get("label"), str, f"{at} label"),
+                                      component=typed(r.get("component"), str, f"{at} component"),
+                                      python_type=typed(typed(r.get("python_type"), dict, f"{at} python_type")
+                                                        .get("type"), str, f"{at} python_type.type")))
             key = name if name.startswith("/") else f"/{name}"
-            eps[key] = Endpoint(key, params, returns, description=body.get("description") or "")
+            eps[key] = Endpoint(key, tuple(params), tuple(returns),
+                                description=typed(body.get("description"), str, f"{where} description"))
         return cls(eps, raw_chars=len(json.dumps(info)))
 
     def endpoint(self, name: str, space: str = "") -> Endpoint:
