@@ -9,6 +9,7 @@ from artifacts_check import glb_source
 from artifacts_check import sha256 as sha
 from spacechain.tools import Client, InvalidInputs
 from spacechain.tools.cache import CallCache
+from spacechain.tools.plan import PlanProblems
 from spacechain.tools.pipeline import fill, run_batch, run_pipeline
 
 PROMPTS = ["Eiffel Tower", "Louvre", "Pont Neuf"]
@@ -75,10 +76,15 @@ def test_pipeline_failure_stays_with_its_item(hub_env, tmp_path):
 
 def test_batch_per_item_results_and_errors(hub_env, tmp_path):
     with Client(out_dir=tmp_path) as client:
-        out = run_batch(client, "acme/toolbox", "echo", [{"text": "x"}, {"bogus": 1}, ["y", 2.5]], max_concurrency=2)
-    assert out[0][0]["text"]["value"] == "x"
-    assert out[1]["error"] == "invalid_inputs" and "valid names" in out[1]["message"]
-    assert out[2][0]["number"]["value"] == 2.5
+        out = run_batch(client, "acme/toolbox", "echo", [{"text": "x"}, ["y", 2.5]], max_concurrency=2)
+        assert out[0][0]["text"]["value"] == "x"
+        assert out[1][0]["number"]["value"] == 2.5
+        # An invalid item is found before any submission: the whole batch is refused, every problem named.
+        with pytest.raises(PlanProblems) as info:
+            run_batch(client, "acme/toolbox", "echo", [{"text": "x"}, {"bogus": 1}, {"text": "z", "count": "two"}])
+        assert info.value.problems[0].startswith("item 1: /echo has no input named bogus")
+        assert info.value.problems[1].startswith("item 2: /echo: count expects an integer")
+        assert len(client.records) == 2  # only the first batch's calls
 
 
 def test_batch_sessions_keep_state_apart(hub_env, tmp_path):

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
+from .plan import PlanProblems, check_batch, check_pipeline
 
 _REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\[(-?\d+)\])?\}")
@@ -83,12 +84,25 @@ def _item_error(exc: Exception) -> dict:
 
 def run_batch(client, space: str, endpoint: str, inputs_list: list, *, max_concurrency: int = 4,
               sessions: list[str] | None = None, session_prefix: str = "item", submit: Callable | None = None,
-              timeout: float | None = None) -> list:
-    """Run one endpoint over many inputs. Returns, per item, its outputs list or an error dict."""
-    if not isinstance(inputs_list, (list, tuple)):
-        raise InvalidInputs("inputs_list must be a list with one inputs dict (or list) per item.")
-    if sessions is not None and len(sessions) != len(inputs_list):
-        raise InvalidInputs(f"sessions has {len(sessions)} names for {len(inputs_list)} items; give one per item.")
+              timeout: float | None = None, dry_run: bool = False) -> Any:
+    """Run one endpoint over many inputs, in parallel (at most `max_concurrency` jobs in flight).
+
+    Args:
+        client: the `Client` that resolves the Space and runs the calls.
+        space, endpoint: where every item goes.
+        inputs_list: one inputs dict (or positional list) per item.
+        sessions: a session name per item (default `"<session_prefix>-<i>"`: items never share State).
+        submit: the function that submits one call (default `client.submit`; a run passes its own).
+        timeout: seconds each job may take before it is cancelled.
+        dry_run: check the whole batch and return {"ok", "problems", "calls"} without calling the Space.
+
+    Every item is checked before the first submission (PlanProblems lists all that is wrong). Returns,
+    per item, its outputs list or an error dict: one failure does not stop the others."""
+    problems = check_batch(client, space, endpoint, inputs_list, sessions)
+    if dry_run:
+        return {"ok": not problems, "problems": problems, "calls": 0 if problems else len(inputs_list)}
+    if problems:
+        raise PlanProblems(problems)
     limit = _limiters(client, max_concurrency)
     fan = _FanOut(submit or client.submit, timeout)
 
@@ -148,16 +162,29 @@ def _lookup(name: str, index: str | None, item: Any, prev: list | None, stages: 
 
 
 def run_pipeline(client, items: list, stages: list[dict], *, max_concurrency: int = 4,
-                 submit: Callable | None = None, timeout: float | None = None) -> list[dict]:
-    """Push every item through `stages` ({"space", "endpoint", "inputs"}), pipelined.
+                 submit: Callable | None = None, timeout: float | None = None, dry_run: bool = False) -> Any:
+    """Push every item through `stages`, pipelined: an item enters stage k+1 as soon as its stage k is
+    done, so every Space works at once.
 
+    Args:
+        client: the `Client` that resolves the Spaces and runs the calls.
+        items: one dict of fields per item (or any value, as `{item}`).
+        stages: `[{"space", "endpoint", "inputs"}, ...]`; in inputs, `"{field}"` is the item's field,
+            `"{prev[i]}"` output i of the previous stage, `"{sN[i]}"` output i of stage N; placeholders
+            also work inside text. Each item has its own session on every Space.
+        max_concurrency: most jobs in flight per Space.
+        submit: the function that submits one call (default `client.submit`; a run passes its own).
+        timeout: seconds each job may take before it is cancelled.
+        dry_run: check the whole plan and return {"ok", "problems", "calls"} without calling any Space.
+
+    The whole plan is checked before the first submission (PlanProblems lists all that is wrong).
     Returns per item {"item", "outputs": [outputs of each stage]} or, when a stage failed,
     {"item", "outputs": [...done so far], "error": {...}, "failed_stage": k}."""
-    if not isinstance(items, (list, tuple)) or not isinstance(stages, (list, tuple)) or not stages:
-        raise InvalidInputs("run_pipeline needs a list of items and a non-empty list of stages.")
-    for k, st in enumerate(stages):
-        if not isinstance(st, dict) or "space" not in st or "endpoint" not in st:
-            raise InvalidInputs(f"stage {k} must be a dict with space, endpoint and inputs.")
+    problems = check_pipeline(client, items, stages)
+    if dry_run:
+        return {"ok": not problems, "problems": problems, "calls": 0 if problems else len(items) * len(stages)}
+    if problems:
+        raise PlanProblems(problems)
     limit = _limiters(client, max_concurrency)
     fan = _FanOut(submit or client.submit, timeout)
 

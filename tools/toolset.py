@@ -137,6 +137,8 @@ _INPUTS = {"description": "inputs by parameter name (dict) or position (list); f
 _SESSION = {"type": "string",
             "description": "optional session name: calls with the same name share the Space's state"}
 _CONCURRENCY = {"type": "integer", "description": "most jobs in flight per Space (default 4)"}
+_DRY_RUN = {"type": "boolean", "description": "only check the whole plan (Spaces, endpoints, inputs, "
+            "placeholders) and return {'ok', 'problems', 'calls'}; nothing runs"}
 _OUTPUTS = {"type": "array", "description": "the outputs in order; files as local paths"}
 
 
@@ -221,12 +223,13 @@ def run_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, s
       {"space": _SPACE, "endpoint": _ENDPOINT,
        "inputs_list": {"type": "array", "description": "one inputs dict (or list) per item"},
        "max_concurrency": _opt(_CONCURRENCY, 4),
-       "sessions": _opt({"type": "array", "description": "optional session name per item"})},
+       "sessions": _opt({"type": "array", "description": "optional session name per item"}),
+       "dry_run": _opt(_DRY_RUN, False)},
       {"type": "array"})
 def run_space_batch(ctx: ToolContext, space: str, endpoint: str, inputs_list: list, max_concurrency: int = 4,
-                    sessions: list | None = None) -> list:
+                    sessions: list | None = None, dry_run: bool = False) -> Any:
     return run_batch(ctx.client, space, endpoint, inputs_list, max_concurrency=max_concurrency or 4,
-                     sessions=sessions, submit=ctx.submit, timeout=ctx.max_wait_s)
+                     sessions=sessions, submit=ctx.submit, timeout=ctx.max_wait_s, dry_run=bool(dry_run))
 
 
 @spec("run_pipeline",
@@ -235,14 +238,15 @@ def run_space_batch(ctx: ToolContext, space: str, endpoint: str, inputs_list: li
       "'inputs'}; in inputs, a string '{field}' takes the item's field, '{prev[0]}' output 0 of the previous "
       "stage, '{s0[1]}' output 1 of stage 0. Each item has its own session on every Space (stateful Spaces "
       "keep items apart). Returns per item {'item', 'outputs': [outputs of each stage]} plus 'error' and "
-      "'failed_stage' if it failed.",
+      "'failed_stage' if it failed. The whole plan is checked first: a wrong stage runs nothing.",
       {"items": {"type": "array", "description": "one dict of fields per item, e.g. {'prompt': ...}"},
        "stages": {"type": "array", "description": "the chain: [{'space', 'endpoint', 'inputs'}, ...]"},
-       "max_concurrency": _opt(_CONCURRENCY, 4)},
+       "max_concurrency": _opt(_CONCURRENCY, 4), "dry_run": _opt(_DRY_RUN, False)},
       {"type": "array"})
-def run_pipeline_tool(ctx: ToolContext, items: list, stages: list, max_concurrency: int = 4) -> list:
+def run_pipeline_tool(ctx: ToolContext, items: list, stages: list, max_concurrency: int = 4,
+                      dry_run: bool = False) -> Any:
     return run_pipeline(ctx.client, items, stages, max_concurrency=max_concurrency or 4, submit=ctx.submit,
-                        timeout=ctx.max_wait_s)
+                        timeout=ctx.max_wait_s, dry_run=bool(dry_run))
 
 
 TOOLSET: tuple[ToolSpec, ...] = (search_spaces, read_agents_md, get_space_api, upload_file, call_space,
