@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from rich.text import Text
 from spacechain.tools import SpacechainError
 
-from .display import err
+from .display import clean, err
 from .run import clean_text
 from .runner import Planner
 
@@ -20,6 +21,16 @@ HELP = """Type a goal, or a command:
   /attach PATH   let the agent use a local file
   /save          write the manifest and gallery now
   /exit          leave (Ctrl-D works too); Ctrl-C cancels the running turn"""
+
+
+def say(text: str) -> None:
+    """print() for anything that may hold Space, model or user text."""
+    print(clean(text))
+
+
+def _error(message: str) -> None:
+    # Text, not markup: "[/2024]" in a path or a Space's message is not rich markup.
+    err.print(Text.assemble(("error:", "red"), " ", clean(message)), highlight=False, soft_wrap=True)
 
 
 class Repl:
@@ -41,7 +52,7 @@ class Repl:
 
     def loop(self) -> int:
         read = self._reader()
-        out = print
+        out = say
         out(f"spacechain chat — run folder {self.planner.run.dir}. /help for commands.")
         while True:
             try:
@@ -58,9 +69,9 @@ class Repl:
                 continue
             result = self.planner.turn(line)
             if result.status == "interrupted":
-                err.print("[yellow]turn cancelled[/yellow]")
+                err.print(Text("turn cancelled", style="yellow"))
             elif result.error:
-                err.print(f"[red]error:[/red] {result.error}")
+                _error(result.error)
             if result.answer is not None:
                 out(clean_text(str(result.answer)))  # a lone surrogate must not end the session
         return 0  # the caller closes the run, then saves it (saving here too printed the stats twice)
@@ -76,27 +87,27 @@ class Repl:
                 print(HELP)
             elif name == "/reset":
                 self.planner.reset()
-                print("conversation forgotten")
+                say("conversation forgotten")
             elif name == "/files":
                 for f in run.manifest["user_files"]:
-                    print(f"attached  {f['path']}")
+                    say(f"attached  {f['path']}")
                 for f in run.produced_files():
-                    print(f"produced  {f}")
+                    say(f"produced  {f}")
             elif name == "/attach":
                 if not arg:
                     raise SpacechainError("/attach needs a path: /attach PATH")
-                print(f"attached {run.allow(arg)}")
+                say(f"attached {run.allow(arg)}")
             elif name == "/model":
                 if not arg:
-                    print(f"model: {run.manifest['model']}")
+                    say(f"model: {run.manifest['model']}")
                 else:
                     self.planner.set_model(self.load_model(arg))
                     run.manifest["model"] = arg
-                    print(f"model: {arg}")
+                    say(f"model: {arg}")
             elif name == "/save":
-                print(f"saved {self.save()}")
+                say(f"saved {self.save()}")
             else:
                 raise SpacechainError(f"unknown command {name}; /help lists the commands")
-        except (SpacechainError, OSError) as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        except (SpacechainError, OSError, ValueError) as exc:  # ValueError: a NUL byte in a path
+            _error(str(exc))
         return None

@@ -187,11 +187,14 @@ class CallCache:
         for meta_path in self.root.glob("*/*/entry.json"):
             try:
                 meta = json.loads(meta_path.read_text())
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 continue
+            if not isinstance(meta, dict):
+                continue  # a corrupt entry is skipped, as get() treats it as a miss
+            created = meta.get("created")
             size = sum(f.stat().st_size for f in meta_path.parent.rglob("*") if f.is_file())
-            found.append(Entry(meta_path.parent.name, meta.get("space", "?"), meta.get("endpoint", "?"),
-                               meta.get("created", 0.0), size))
+            found.append(Entry(meta_path.parent.name, str(meta.get("space", "?")), str(meta.get("endpoint", "?")),
+                               float(created) if isinstance(created, (int, float)) else 0.0, size))
         return sorted(found, key=lambda e: e.created)
 
     def clear(self) -> int:

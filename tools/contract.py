@@ -54,7 +54,9 @@ def parse_agents_md(text: str, space: str) -> Contract:
     """Parse agents.md text. Raises NotGradioSpace when it has no API schema line."""
     title = ""
     fields: dict[str, str] = {}
-    for raw in text.splitlines():
+    # Lines end at \n only: splitlines() also splits at U+2028, \x85, \x0b, \x0c, \r…, so a Space title
+    # (its short description, which the Space's author writes) could start a line of its own and set a field.
+    for raw in text.split("\n"):
         line = raw.strip().lstrip("-*> ").strip()
         if not line:
             continue
@@ -62,7 +64,8 @@ def parse_agents_md(text: str, space: str) -> Contract:
         if low.startswith("to use this application"):
             inner = line[line.find("(") + 1: line.rfind(")")] if "(" in line else line
             # "(owner/name: short description)"; the description may itself contain ": ".
-            title = inner.split(": ", 1)[1].strip() if ": " in inner else inner.strip()
+            title = inner.split(": ", 1)[1] if ": " in inner else inner
+            title = " ".join(title.split())  # one line, whatever separators it held
             continue
         key, sep, value = line.partition(":")
         if sep and key.strip().lower() in _PREFIXES:
