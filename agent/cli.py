@@ -240,12 +240,12 @@ def _viewer(model_viewer: Path | None) -> Path | None:
 
 
 def _finisher(run, viewer: Path | None):
-    from spacechain.agent.display import print_stats
+    from spacechain.agent.display import print_quota, print_stats
     from spacechain.agent.gallery import write_gallery
 
     def finish() -> Path:
-        run.save()
         print_stats(run.stats())
+        print_quota(run.record_quota("after"))  # saves the manifest
         return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None)
 
     return finish
@@ -271,6 +271,7 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
     run = Run(out or default_run_dir(goal), goal=goal, model=spec.label, user_files=[str(f) for f in files],
               cache=_cache(no_cache), max_space_calls=max_space_calls)
     planner = Planner(run, models.load(spec), max_steps=max_steps, **terminal_view())
+    run.record_quota("before")
     return run, planner, _finisher(run, viewer)
 
 
@@ -384,6 +385,23 @@ def show(run_dir: Path = typer.Argument(..., help="A run folder made by `spacech
     _guard(body)
 
 
+@app.command()
+def quota(as_json: bool = typer.Option(False, "--json", help="Print the quota as JSON.")):
+    """Your ZeroGPU quota on the Hub: GPU-seconds left of the day's total, and when it resets."""
+
+    def body():
+        from spacechain.tools import Client
+
+        with Client() as client:
+            q = client.hub.zero_gpu_quota()
+        if as_json:
+            _emit_json(q.to_dict())
+        else:
+            echo(q.describe())
+
+    _guard(body)
+
+
 cache_app = typer.Typer(help="The on-disk cache of completed Space calls.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
@@ -461,6 +479,7 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
         run_ = Run(out or default_run_dir(goal), goal=goal, model="replay (no LLM)", cache=_cache(no_cache),
                    user_files=[str(f) for f in files])
         finish = _finisher(run_, viewer)
+        run_.record_quota("before")
         board = Board()
         try:
             run_.begin_turn(goal)

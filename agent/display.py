@@ -160,3 +160,13 @@ def print_stats(stats: dict, console: Console = err) -> None:
         table.add_row(Text(str(name)), str(s["calls"]), str(s["cache_hits"]), str(s["failures"]),
                       f"{s['queue_s']:.1f}", f"{s['run_s']:.1f}")
     console.print(table)
+
+
+def print_quota(quota: dict, console: Console = err) -> None:
+    """The ZeroGPU seconds a run used, and what is left; or, once, why the quota is unknown."""
+    after = quota.get("after") or quota.get("before") or {}
+    if "error" in after:
+        console.print(Text(f"ZeroGPU quota unknown: {after['error']}", style="dim"))
+    elif "remaining_s" in after:
+        used = f"{quota['used_s']:g} GPU-seconds used; " if "used_s" in quota else ""
+        console.print(Text(f"ZeroGPU: {used}{after['remaining_s']:g} of {after['total_s']:g} left", style="dim"))

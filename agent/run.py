@@ -210,6 +210,22 @@ class Run:
             if not job.done():
                 job.cancel()
 
+    def record_quota(self, when: str) -> dict:
+        """Put the token's ZeroGPU quota `when` ("before" or "after") the work in the manifest, and the
+        GPU-seconds used once both are known. A quota that cannot be read is noted, never a failure."""
+        try:
+            entry: dict = self.client.hub.zero_gpu_quota().to_dict()
+        except SpacechainError as exc:
+            entry = {"error": str(exc)}
+        with self._lock:
+            quota = self.manifest.setdefault("quota", {})
+            quota[when] = entry
+            before, after = quota.get("before") or {}, quota.get("after") or {}
+            if "remaining_s" in before and "remaining_s" in after:
+                quota["used_s"] = round(before["remaining_s"] - after["remaining_s"], 3)
+            self.save()
+            return dict(quota)
+
     # ---------- steps and turns ----------
     def begin_turn(self, goal: str) -> None:
         with self._lock:

@@ -189,6 +189,13 @@ class Handler(BaseHTTPRequestHandler):
 
         if path == "/__config":
             return self._send(200, CONFIG)
+        if path == "/api/spaces/zero-gpu/quota":
+            quota = CONFIG.get("zero_gpu_quota", {"base": 300, "current": 300, "resetsAt": None, "overquotaUsed": 0})
+            if not self._authorized():
+                return self._send(401, {"error": "Invalid credentials in Authorization header"})
+            if quota == "forbidden":  # a fine-grained token without the billing-read permission
+                return self._send(403, {"error": "This token does not have the read-billing permission"})
+            return self._send(200, quota)
         if m := re.fullmatch(r"/spaces/([^/]+/[^/]+)/agents\.md", path):
             if (s := self._space(m[1])) is None:
                 return

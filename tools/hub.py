@@ -126,6 +126,12 @@ class Hub:
         hits.sort(key=lambda h: 0 if (h.stage or "").startswith("RUNNING") else 1)
         return hits[:limit]
 
+    def zero_gpu_quota(self):
+        """The token's ZeroGPU quota (tools.quota.ZeroGpuQuota); QuotaUnavailable when it cannot be read."""
+        from .quota import read_quota
+
+        return read_quota(self)
+
     def _plain_search(self, api: Any, query: str, limit: int) -> list[SearchHit]:
         from huggingface_hub.errors import HfHubHTTPError
 
