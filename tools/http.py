@@ -497,6 +497,8 @@ class Http:
                             fh.write(chunk)
                             if scope:
                                 scope.check(what)
+                    if scope:
+                        scope.check(what)  # a body without a length just ends when a cancel cuts it
                     return size
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 if scope:

@@ -230,6 +230,8 @@ class Job:
                         return
                     elif event == "error":
                         raise space_error(data, self.space)
+                if self._expired or self._cancelled:
+                    raise httpx.ReadError("closed")  # cut by us: reported below as the timeout or cancel it was
                 raise ConnectionLost(f"{self.space}: the result stream ended without a result; retry the call.")
         except SpacechainError as exc:
             self._error = exc
