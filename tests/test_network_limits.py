@@ -198,7 +198,8 @@ def test_the_call_cap_counts_all_its_files(hostile: Hostile, tmp_path: Path) -> 
         with pytest.raises(TooLarge) as err:
             c.call(url, "x", timeout=60)
     assert "SPACECHAIN_MAX_CALL_BYTES" in one_line(err.value)
-    assert leftovers(tmp_path / "out") == [] or len(leftovers(tmp_path / "out")) == 1  # the first file only
+    kept = leftovers(tmp_path / "out")  # the first file is whole and kept; no partial second one
+    assert len(kept) == 1 and not kept[0].name.startswith(".") and kept[0].stat().st_size == 640 * 1024
     assert hostile.hits["/gradio_api/file="] >= 2
 
 
@@ -301,7 +302,8 @@ def test_an_endless_event_line_is_refused_in_bounded_memory(hostile: Hostile, tm
 
 def test_many_small_data_lines_are_one_capped_event(hostile: Hostile, tmp_path: Path) -> None:
     app(hostile, [])
-    hostile.routes["/gradio_api/call/x/e1"] = hostile.stream(first=b"event: complete\n", chunk=(b"data: " + b"1" * 1000 + b"\n") * 64,
+    lines = (b"data: " + b"1" * 1000 + b"\n") * 64  # each line is small; together they pass the cap
+    hostile.routes["/gradio_api/call/x/e1"] = hostile.stream(first=b"event: complete\n", chunk=lines,
                                                              content_type="text/event-stream")
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         with pytest.raises(TooLarge, match="one event"):
@@ -443,6 +445,49 @@ def test_an_unresolvable_name_is_an_error_not_a_pass(scripted: ScriptedServer, m
             c.call(scripted.url, "img", {"image": "http://nowhere.test/x.png"}, timeout=30)
     assert "nowhere.test" in one_line(err.value)
     assert posts(scripted, "/gradio_api/upload") == []
+
+
+@pytest.fixture
+def tls_localhost(tmp_path: Path, monkeypatch):
+    """An https server on 127.0.0.1 with a self-signed certificate for `localhost`, trusted through
+    SSL_CERT_FILE; yields its port."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    srv = ScriptedServer().start()
+    srv.add("/gradio_api/info", Reply(200, body=INFO))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd = srv._httpd
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    yield httpd.server_address[1]
+    srv.stop()
+
+
+def test_tls_is_verified_against_the_name_not_the_checked_address(tls_localhost: int, monkeypatch,
+                                                                   tmp_path: Path) -> None:
+    with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
+        assert "/x" in c.schema(f"https://localhost:{tls_localhost}").endpoints
+    real, looked = socket.getaddrinfo, []
+
+    def other(host, *args, **kwargs):
+        looked.append(host)
+        return real("127.0.0.1" if host == "other.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", other)
+    with Client(token=False, out_dir=tmp_path, retry=FAST) as c:  # same address, a name the cert does not hold
+        with pytest.raises(ConnectionLost) as err:
+            c.schema(f"https://other.test:{tls_localhost}")
+    # Resolved and connected, then the handshake failed: the certificate is for localhost only.
+    assert "ConnectError" in one_line(err.value) and "other.test" in looked
 
 
 # --------------------------------------------------------------------------- item 9: malformed answers

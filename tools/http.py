@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -76,9 +76,6 @@ class Limits:
                     raise SpacechainError(f"{name} must be a positive whole number; got {value!r}.")
                 values[name] = value
         return cls(**values)
-
-    def describe(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class CallScope:
