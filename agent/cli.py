@@ -245,7 +245,8 @@ def _finisher(run, viewer: Path | None):
 
     def finish() -> Path:
         print_stats(run.stats())
-        print_quota(run.record_quota("after"))  # saves the manifest
+        run.save()
+        print_quota(run.manifest.get("quota") or {})  # read "after" when the run was closed
         return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None)
 
     return finish
@@ -456,6 +457,33 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path], as_json: bool) -> None:
+    """`replay --dry-run`: the same checks as a replay, in a scratch run folder that is removed after."""
+    import shutil
+    import tempfile
+
+    from spacechain.agent.replay import check_chain
+    from spacechain.agent.run import Run
+    from spacechain.tools import SpacechainError
+
+    scratch = Path(tempfile.mkdtemp(prefix="spacechain-check-"))
+    try:
+        run_ = Run(scratch / "run", goal="replay check", model="none", user_files=[str(f) for f in files])
+        try:
+            problems = check_chain(run_, chain, overridden, manifest.get("user_files"))
+        finally:
+            run_.client.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if as_json:
+        _emit_json({"ok": not problems, "problems": problems, "calls": len(chain.calls)})
+    if problems:
+        raise SpacechainError(f"The replay would not run ({len(problems)} problem{'s' * (len(problems) != 1)}): "
+                              + "; ".join(problems[:12]) + ".")
+    if not as_json:
+        echo(f"ok: all {len(chain.calls)} call(s) would run")
+
+
 @app.command()
 def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
            sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
@@ -463,6 +491,8 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
            out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
            no_cache: bool = NO_CACHE,
            model_viewer: Optional[Path] = VIEWER,
+           dry_run: bool = typer.Option(False, "--dry-run", help="Only check the chain (Spaces, endpoints, inputs, "
+                                                                 "files); call no Space."),
            as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON.")):
     """Re-run a recorded chain of Space calls without any LLM."""
 
@@ -474,8 +504,10 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
         manifest = load_manifest(run_dir)
         chain = build_chain(manifest)
         apply_overrides(chain, _overrides(sets))
-        viewer = _viewer(model_viewer)
         goal = f"{manifest.get('goal', '')} (replay)"
+        if dry_run:
+            return _check_replay(manifest, chain, set(_overrides(sets)), files, as_json)
+        viewer = _viewer(model_viewer)
         run_ = Run(out or default_run_dir(goal), goal=goal, model="replay (no LLM)", cache=_cache(no_cache),
                    user_files=[str(f) for f in files])
         finish = _finisher(run_, viewer)

@@ -228,25 +228,56 @@ if __name__ == "__main__":
 
 def replay_chain(run, chain: Chain, overridden: set[str], emit=None, user_files: list[dict] | None = None) -> list:
     """Execute the chain in `run` (a Run): recorded inputs, rewired outputs, same sessions. `emit`
-    gets the calls' events, as from a planner's turn."""
-    from spacechain.tools.schema import coerce_text
-
+    gets the calls' events, as from a planner's turn. Every call is checked before the first one runs."""
     from .toolset import RunContext
 
-    ctx = RunContext(run, emit)
+    problems = check_chain(run, chain, overridden, user_files)
+    if problems:
+        from spacechain.tools.plan import PlanProblems
 
-    _check_files(run, chain, overridden, user_files or [])  # before any Space is called
+        raise PlanProblems(problems)
+    ctx = RunContext(run, emit)
     names = {k.rpartition(".")[2] for k in overridden}
     results: list = []
     for n, call in enumerate(chain.calls, start=1):
-        inputs = resolve(call.inputs, results)
-        if isinstance(inputs, dict) and names & set(inputs):
-            params = {p.name: p for p in run.client.endpoint(call.space, call.endpoint).params}
-            inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
-                      for k, v in inputs.items()}
         run.step = n
+        inputs = _inputs_for(run, call, results, names)
         results.append(ctx.submit(call.space, call.endpoint, inputs, session=call.session).result())
     return results
+
+
+def check_chain(run, chain: Chain, overridden: set[str], user_files: list[dict] | None = None) -> list[str]:
+    """Everything that would stop the replay, found without calling a Space: files the sandbox refuses,
+    Spaces that do not resolve or run, endpoints gone, inputs (the --set ones too) the schema refuses.
+    Earlier calls' outputs stand in as they were recorded."""
+    problems: list[str] = []
+    try:
+        _check_files(run, chain, overridden, user_files or [])
+    except SpacechainError as exc:
+        problems.append(str(exc).rstrip("."))
+    names = {k.rpartition(".")[2] for k in overridden}
+    recorded = [c.outputs for c in chain.calls]
+    for n, call in enumerate(chain.calls, start=1):
+        try:
+            run.client.endpoint(call.space, call.endpoint).to_positional(_inputs_for(run, call, recorded, names))
+        except SpacechainError as exc:
+            problems.append(f"call {n} ({call.space} {call.endpoint}): {exc}".rstrip("."))
+        except (LookupError, TypeError):
+            problems.append(f"call {n} ({call.space} {call.endpoint}): an input refers to an output the run "
+                            "did not record")
+    return list(dict.fromkeys(problems))
+
+
+def _inputs_for(run, call: ChainCall, results: list, names: set[str]) -> Any:
+    """A call's inputs with earlier outputs filled in and --set values converted to their parameter's type."""
+    from spacechain.tools.schema import coerce_text
+
+    inputs = resolve(call.inputs, results)
+    if isinstance(inputs, dict) and names & set(inputs):
+        params = {p.name: p for p in run.client.endpoint(call.space, call.endpoint).params}
+        inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
+                  for k, v in inputs.items()}
+    return inputs
 
 
 def _check_files(run, chain: Chain, overridden: set[str], user_files: list[dict]) -> None:

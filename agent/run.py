@@ -279,6 +279,8 @@ class Run:
             job.wait(max(0.0, deadline - time.monotonic()))
         self.cancel_all()  # jobs tracked while waiting
         self._settle_unfinished()
+        if "quota" in self.manifest and "after" not in self.manifest["quota"]:
+            self.record_quota("after")  # saves
         self.save()
         self.client.close()
 

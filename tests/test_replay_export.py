@@ -164,3 +164,22 @@ def test_show_serves_the_gallery_on_loopback(recorded):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_replay_dry_run_checks_everything_and_calls_nothing(recorded, tmp_path, hub_env):
+    run_dir, env = recorded
+    res = spacechain(["replay", str(run_dir), "--set", "prompt=Louvre", "--dry-run"], env)
+    assert res.returncode == 0 and "ok: all 3 call(s) would run" in res.stdout, res.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    res = spacechain(["replay", str(run_dir), "--set", f"image={notes}", "--file", str(notes), "--dry-run",
+                      "--json"], env)
+    assert res.returncode != 0 and len(error_lines(res.stderr)) == 1 and "Traceback" not in res.stderr
+    report = json.loads(res.stdout)
+    assert report["ok"] is False and any("image expects an image file" in p for p in report["problems"])
+    hub_env.update_space("acme/trellis-lite", stage="RUNTIME_ERROR")
+    res = spacechain(["replay", str(run_dir), "--dry-run"], env)
+    assert res.returncode != 0 and "acme/trellis-lite is not running" in res.stderr
+    # Nothing ran: no new run folder beside the recorded one, no new cache entry.
+    assert sorted(p.name for p in tmp_path.iterdir() if (p / "manifest.json").exists()) == ["run"]
+    assert len(json.loads(spacechain(["cache", "ls", "--json"], env).stdout)["entries"]) == 3
