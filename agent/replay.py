@@ -231,7 +231,8 @@ def replay_chain(run, chain: Chain, overridden: set[str], emit=None, user_files:
     gets the calls' events, as from a planner's turn. Every call is checked before the first one runs."""
     from .toolset import RunContext
 
-    problems = check_chain(run, chain, overridden, user_files)
+    _check_files(run, chain, overridden, user_files or [])  # the sandbox's own refusal comes first
+    problems = check_chain(run, chain, overridden, user_files, files=False)
     if problems:
         from spacechain.tools.plan import PlanProblems
 
@@ -246,13 +247,15 @@ def replay_chain(run, chain: Chain, overridden: set[str], emit=None, user_files:
     return results
 
 
-def check_chain(run, chain: Chain, overridden: set[str], user_files: list[dict] | None = None) -> list[str]:
+def check_chain(run, chain: Chain, overridden: set[str], user_files: list[dict] | None = None, *,
+                files: bool = True) -> list[str]:
     """Everything that would stop the replay, found without calling a Space: files the sandbox refuses,
     Spaces that do not resolve or run, endpoints gone, inputs (the --set ones too) the schema refuses.
     Earlier calls' outputs stand in as they were recorded."""
     problems: list[str] = []
     try:
-        _check_files(run, chain, overridden, user_files or [])
+        if files:
+            _check_files(run, chain, overridden, user_files or [])
     except SpacechainError as exc:
         problems.append(str(exc).rstrip("."))
     names = {k.rpartition(".")[2] for k in overridden}

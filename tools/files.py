@@ -198,6 +198,9 @@ class FileIO:
         return transform(value, visit)
 
     def to_filedata(self, value: Any) -> dict:
+        if isinstance(value, dict) and isinstance(value.get("path"), str) and not is_filedata(value):
+            # {"path": ...}: how agents.md writes a file reference, and how models copy it.
+            value = {**value, "meta": FILE_META}
         if is_filedata(value):
             path = value["path"]
             if is_url(path):

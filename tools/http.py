@@ -20,6 +20,8 @@ import httpcore
 import httpx
 from httpcore._backends.sync import SyncStream  # the stream httpcore's own backend returns
 
+from spacechain import __version__
+
 from .errors import (
     AuthError,
     CallTimeout,
@@ -37,7 +39,7 @@ from .errors import (
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ALLOW_PRIVATE_ENV = "SPACECHAIN_ALLOW_PRIVATE_URLS"
-USER_AGENT = "spacechain/0.1"
+USER_AGENT = f"spacechain/{__version__}"
 
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
