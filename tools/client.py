@@ -26,7 +26,8 @@ from .errors import (
     space_not_running,
 )
 from .files import KEEP, FileIO, is_filedata, sha256_file, transform
-from .http import Http, Limits, RetryPolicy, find_token, too_deep
+from .kinds import sniff
+from .http import CallScope, Http, Limits, RetryPolicy, call_scope, find_token, too_deep
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso
 from .refs import parse_ref
@@ -105,6 +106,7 @@ class Client:
         self.on_failure: Callable[[CallRecord], None] | None = None
         self._spaces: dict[str, Space] = {}
         self._resolve_lock = threading.Lock()
+        self._suspect: dict[str, str] = {}  # outputs whose bytes contradict their component → why
         self._identities: dict[str, str] = {}  # URL-addressed Space → hash of its app (cache keys)
         self.records: list[CallRecord] = []
 
@@ -206,6 +208,7 @@ class Client:
     def _files(self, sp: Space, out_dir: Path | None = None) -> FileIO:
         io = FileIO(self.http, sp.api_root, Path(out_dir or self.out_dir), guard=self.upload_guard)
         io._uploaded, io._server_paths = sp.uploaded, sp.server_paths  # shared per Space
+        io.suspect = self._suspect  # shared by every Space: a flagged output goes to none of them
         return io
 
     def upload(self, ref: str, path: str) -> dict:
@@ -244,8 +247,10 @@ class Client:
     def _submit(self, ref: str, sp: Space, ep: Endpoint, sess: Session, record: CallRecord, files: FileIO,
                 inputs: Any, timeout: float | None, on_update: Callable[[JobUpdate], None] | None,
                 use_cache: bool) -> Job:
-        raw = ep.to_positional(inputs)  # validates names and required inputs before anything is sent
-        files.check_local(list(ep.params), ep.given(inputs))  # the sandbox holds for cache hits too
+        # validate and normalise → cache key and lookup → upload → submit → stream and localise
+        given = ep.given(inputs)
+        values = self._validated(sp, ep, inputs)
+        files.check_local(list(ep.params), given)  # the sandbox holds for cache hits too
         # State slots matter whenever there is a cache, even for a call that skips it: a call that
         # rewrites the session's State must unsettle what cached readers would match.
         slots = self._state_slots(sp, ep.api_name) if self.cache is not None else None
@@ -253,41 +258,16 @@ class Client:
         cache = self.cache if use_cache and slots is not None else None  # unknown slots: never cached
         key = None
         if cache is not None and slots is not None:
-            key = self._cache_key(sp, ep, sess, raw, slots)
+            key = self._cache_key(sp, ep, sess, values, slots)
             hit = cache.get(key, files.out_dir)
             if hit is not None:
                 return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, *hit, on_update)
-            if any(slots[0]) and sess.pending_state is not None:
-                # The State this call needs came from the cache, so the server never built it: run
-                # the call that writes it for real first, in the same session.
-                pend_endpoint, pend_inputs = sess.pending_state
-                sess.pending_state = None
-                self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout,
-                            out_dir=files.out_dir, use_cache=False).result()
-        try:
-            json.dumps(ep.to_positional(inputs), allow_nan=False, default=str, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInputs(f"{ep.name}: an input holds text that is not valid Unicode (bytes that are not "
-                                "UTF-8, or a lone surrogate); pass it as UTF-8 text.") from None
-        except ValueError:
-            raise InvalidInputs(f"{ep.name}: an input is NaN or infinite, which a Gradio API cannot receive.") from None
-        data = ep.to_positional(inputs, convert=lambda p, v: files.shape_input(p, v) if p.takes_files else v)
-        wait = self.session_wait if timeout is None else timeout
-        if not sess.lock.acquire(timeout=wait):
-            raise SessionBusy(f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
-                              f"{wait:g} s; wait for that call to finish, or use another session name.")
-        try:
-            resp = self.http.request(
-                "POST", f"{sp.api_root}/call/{ep.api_name}", what=f"Calling {sp.label}{ep.name}",
-                json={"data": data, "session_hash": sess.hash},
-                # Only "not accepted" answers are retried: a second submission of an accepted job
-                # would run it twice.
-                retry_on=(429, 503), resend_after_connect=True,
-            )
-            event_id = _event_id(resp, f"{sp.label}{ep.name}")
-        except BaseException:
-            sess.lock.release()
-            raise
+            self._replay_pending_state(ref, sess, slots, timeout, files.out_dir)
+        scope = CallScope(timeout)  # a file URL among the inputs is fetched within the call's time
+        with call_scope(scope):
+            data = [files.shape_input(p, v) if p.takes_files and p.name in given and v is not None else v
+                    for p, v in zip(ep.params, values)]
+        event_id = self._post(sp, ep, sess, data, timeout)
         sess.busy = record.event_id = event_id
         self.records.append(record)
         if writes_state:
@@ -303,11 +283,11 @@ class Client:
                 if len(mask) == len(outputs):
                     outputs = [v for v, hidden in zip(outputs, mask) if not hidden]
             files.out_dir.mkdir(parents=True, exist_ok=True)
-            result = files.localise(outputs, ep.api_name)
+            result = files.localise(outputs, ep.api_name, ep.returns)
             record.files = [vars(f) for f in files.records]
             if writes_state:
                 sess.state_key = key or f"uncached-{secrets.token_hex(8)}"
-            if cache is not None and key is not None:
+            if cache is not None and key is not None and not any(f.problem for f in files.records):
                 cache.put(key, sp.label, ep.name, result,
                           downloaded={f.local for f in files.records if f.direction == "out"})
             return result
@@ -316,9 +296,70 @@ class Client:
             sess.busy = None
             sess.lock.release()
 
-        return Job(http=self.http, space=sp.label, poll_url=poll, queue_status_url=f"{sp.api_root}/queue/status",
-                   record=record, localise=localise, release=release, on_update=on_update,
-                   timeout=timeout, idle_timeout=self.idle_timeout)
+        try:
+            return Job(http=self.http, space=sp.label, poll_url=poll,
+                       queue_status_url=f"{sp.api_root}/queue/status", record=record, localise=localise,
+                       release=release, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout)
+        except BaseException:
+            release()  # no reader thread was started, so nothing else will free the session
+            raise
+
+    def _validated(self, sp: Space, ep: Endpoint, inputs: Any) -> list:
+        """The inputs as the positional list the endpoint takes: names mapped, defaults filled, every
+        value checked against its parameter, and the whole of it sendable as JSON."""
+        values = ep.to_positional(inputs, custom_ok=self._custom_values(sp, ep))
+        try:
+            json.dumps(values, allow_nan=False, default=str, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputs(f"{ep.name}: an input holds text that is not valid Unicode (bytes that are not "
+                                "UTF-8, or a lone surrogate); pass it as UTF-8 text.") from None
+        except ValueError:
+            raise InvalidInputs(f"{ep.name}: an input is NaN or infinite, which a Gradio API cannot receive.") from None
+        return values
+
+    def _custom_values(self, sp: Space, ep: Endpoint) -> frozenset[str]:
+        """Dropdowns that take values outside their choices (allow_custom_value), read from /config only
+        for endpoints that have a dropdown with choices."""
+        if not any(p.component == "Dropdown" and p.choices for p in ep.params):
+            return frozenset()
+        cfg = self._config(sp)
+        comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
+        for dep in cfg.get("dependencies", []):
+            if isinstance(dep, dict) and dep.get("api_name") == ep.api_name:
+                shown = [comps.get(i, {}) for i in dep.get("inputs", [])
+                         if not (comps.get(i, {}).get("type") == "state" or comps.get(i, {}).get("skip_api"))]
+                return frozenset(p.name for p, c in zip(ep.params, shown)
+                                 if isinstance(c.get("props"), dict) and c["props"].get("allow_custom_value"))
+        return frozenset()
+
+    def _replay_pending_state(self, ref: str, sess: Session, slots: tuple[list[bool], list[bool]],
+                              timeout: float | None, out_dir: Path) -> None:
+        """The State a call needs came from the cache, so the server never built it: run the call that
+        writes it for real first, in the same session."""
+        if any(slots[0]) and sess.pending_state is not None:
+            pend_endpoint, pend_inputs = sess.pending_state
+            sess.pending_state = None
+            self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout, out_dir=out_dir,
+                        use_cache=False).result()
+
+    def _post(self, sp: Space, ep: Endpoint, sess: Session, data: list, timeout: float | None) -> str:
+        """Submit with the session held (one call at a time per session); the event id, or the lock freed."""
+        wait = self.session_wait if timeout is None else timeout
+        if not sess.lock.acquire(timeout=wait):
+            raise SessionBusy(f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
+                              f"{wait:g} s; wait for that call to finish, or use another session name.")
+        try:
+            resp = self.http.request(
+                "POST", f"{sp.api_root}/call/{ep.api_name}", what=f"Calling {sp.label}{ep.name}",
+                json={"data": data, "session_hash": sess.hash},
+                # Only "not accepted" answers are retried: a second submission of an accepted job
+                # would run it twice.
+                retry_on=(429, 503), resend_after_connect=True,
+            )
+            return _event_id(resp, f"{sp.label}{ep.name}")
+        except BaseException:
+            sess.lock.release()
+            raise
 
     def _cache_key(self, sp: Space, ep: Endpoint, sess: Session, raw: list,
                    slots: tuple[list[bool], list[bool]]) -> str:
@@ -347,7 +388,7 @@ class Client:
         record.event_id = f"cached-{key[:16]}"
         record.finished_at = record.submitted_at
         record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
-                         "cached": True} for p in restored]
+                         "cached": True, "kind": sniff(p)} for p in restored]
         self.records.append(record)
         if on_update:
             on_update(JobUpdate("cached", 0.0))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, unquote, urlsplit
 
+from .kinds import check_kind, expected_media
 from .errors import BadAnswer, TooLarge, UploadRefused
 from .http import LIMIT_ENV
 from .schema import VIDEO_EXTS, Param
@@ -125,6 +126,8 @@ class FileRecord:
     remote: str = ""  # server path after upload, or the URL it was downloaded from
     size: int = 0
     direction: str = "in"
+    kind: str | None = None  # what the bytes are (tools.kinds), for outputs
+    problem: str | None = None  # bytes that contradict the output's component (an HTML page as an image)
 
 
 @dataclass
@@ -139,6 +142,8 @@ class FileIO:
     records: list[FileRecord] = field(default_factory=list)
     _uploaded: dict[str, dict] = field(default_factory=dict)  # sha256 → FileData already on this server
     _server_paths: set[str] = field(default_factory=set)
+    # Outputs whose bytes contradict their component (path → why), shared by the client: never uploaded.
+    suspect: dict[str, str] = field(default_factory=dict)
     # What this call downloaded so far (a FileIO serves one call), against the http's Limits.
     _got_bytes: int = 0
     _got_files: int = 0
@@ -226,6 +231,9 @@ class FileIO:
         p = Path(os.path.expanduser(path))
         if self.guard and guarded:
             self.guard(str(p.resolve()))
+        if str(p.resolve()) in self.suspect:
+            raise UploadRefused(f"Refused to upload {p.name}: {self.suspect[str(p.resolve())]}; it is not passed on "
+                                "to another Space.")
         size = p.stat().st_size
         if self.max_file_size and size > self.max_file_size:
             raise UploadRefused(f"File {p.name} is {size} bytes; this Space accepts at most {self.max_file_size}.")
@@ -261,17 +269,24 @@ class FileIO:
         return str(place(tmp, folder, content_name(stem, ext, digest), digest))
 
     # ---------- outputs ----------
-    def localise(self, value: Any, endpoint: str) -> Any:
-        """Replace every FileData in an output by the local path of its downloaded copy."""
+    def localise(self, value: Any, endpoint: str, returns: tuple = ()) -> Any:
+        """Replace every FileData in an output by the local path of its downloaded copy. With the
+        endpoint's `returns`, each file's bytes are checked against its output's component: one that
+        contradicts it comes back as {"path", "warning"} and is never uploaded to another Space."""
         found: list[int] = []
         transform(value, lambda v: found.append(1) if is_filedata(v) else KEEP)
         limit = self.http.limits.max_files
         if self._got_files + len(found) > limit:  # refused before the first download, not after 256
             raise TooLarge(f"Downloading outputs: the result names {len(found)} files, more than the {limit} one "
                            f"call may download; set {LIMIT_ENV['max_files']} higher if that is expected.")
-        return transform(value, lambda v: self._download_output(v, endpoint) if is_filedata(v) else KEEP)
+        if isinstance(value, list) and len(value) == len(returns):
+            return [self._localise_one(v, endpoint, expected_media(r.component)) for v, r in zip(value, returns)]
+        return self._localise_one(value, endpoint, None)
 
-    def _download_output(self, fd: dict, endpoint: str) -> str:
+    def _localise_one(self, value: Any, endpoint: str, expected: str | None) -> Any:
+        return transform(value, lambda v: self._download_output(v, endpoint, expected) if is_filedata(v) else KEEP)
+
+    def _download_output(self, fd: dict, endpoint: str, expected: str | None = None) -> Any:
         path = fd.get("path") or ""
         url = fd.get("url") or ""
         if is_url(path):
@@ -290,8 +305,12 @@ class FileIO:
         self._download(src, tmp, what=f"Downloading output {orig}", token=own)
         digest = sha256_file(tmp)
         final = place(tmp, self.out_dir, content_name(f"{safe_name(endpoint)}-{stem}", ext, digest), digest)
+        kind, problem = check_kind(final, expected)
         self.records.append(FileRecord(local=str(final), sha256=digest, remote=src, size=final.stat().st_size,
-                                       direction="out"))
+                                       direction="out", kind=kind, problem=problem))
+        if problem:
+            self.suspect[str(final.resolve())] = problem
+            return {"path": str(final), "warning": f"{problem}; do not pass it on, try another Space"}
         return str(final)
 
     def _download(self, url: str, dest: Path, what: str, token: bool) -> Path:

@@ -7,7 +7,7 @@ import os
 import re
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["KINDS", "kind_of_name", "media_of", "sniff", "sniff_bytes"]
+__all__ = ["KINDS", "check_kind", "expected_media", "kind_of_name", "media_of", "sniff", "sniff_bytes"]
 
 # kind → media family. Families are what Gradio components take: image, audio, video, model3d.
 KINDS: dict[str, str] = {
@@ -32,6 +32,28 @@ _EXTS = {
 _SPLAT_FIELDS = (b"f_dc_0", b"opacity", b"scale_0", b"rot_0")
 _OBJ_LINE = re.compile(rb"^(v|vn|vt|f|o|g|mtllib|usemtl|#)\s", re.M)
 HEAD_BYTES = 4096
+
+
+# What a Gradio output component's file may be (the first family names it in messages).
+_COMPONENT_MEDIA = {"Image": ("image",), "Audio": ("audio", "video"), "Video": ("video",),
+                    "Model3d": ("model3d",), "Gallery": ("image", "video")}
+
+
+def expected_media(component: str) -> tuple[str, ...] | None:
+    return _COMPONENT_MEDIA.get(component)
+
+
+def describe(kind: str) -> str:
+    names = {"html": "an HTML page", "json": "JSON", "text": "plain text", "svg": "an SVG drawing"}
+    return names.get(kind, f"a {kind.upper()} file")
+
+
+def check_kind(path: str | os.PathLike, expected: tuple[str, ...] | None) -> tuple[str, str | None]:
+    """(the file's kind, why its bytes contradict `expected` or None)."""
+    kind = sniff(path)
+    if not expected or kind == "unknown" or media_of(kind) in expected:
+        return kind, None
+    return kind, f"the Space returned {describe(kind)} where {expected[0]} was expected"
 
 
 def kind_of_name(name: str) -> str | None:

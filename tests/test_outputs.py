@@ -1,0 +1,71 @@
+"""Output files are checked by their bytes: an HTML error page returned as an "image" is flagged where
+the model sees it, recorded in the call, never cached and never uploaded to another Space."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from servers import Reply, sse
+from spacechain.tools import Client, UploadRefused
+from spacechain.tools.kinds import sniff_bytes
+
+DATA = Path(__file__).resolve().parent / "data"
+PAGE = b"<!DOCTYPE html><html><head><title>502</title></head><body>Bad Gateway</body></html>"
+
+
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def image_space(scripted, body: bytes):
+    """A text-to-image Space whose image is `body`."""
+    scripted.add("/gradio_api/info", Reply(200, {"content-type": "application/json"},
+                                           json.loads((DATA / "text2img_info.json").read_text())))
+    scripted.add("/config", Reply(200, {"content-type": "application/json"}, {}))
+    scripted.add("/gradio_api/call/generate", Reply(200, {"content-type": "application/json"}, {"event_id": "e1"}))
+    fd = {"path": "/tmp/gradio/x/image.webp", "orig_name": "image.webp", "meta": {"_type": "gradio.FileData"}}
+    scripted.add("/gradio_api/call/generate/e1", sse(("complete", [fd, 7])))
+    scripted.add("/gradio_api/file=", Reply(200, {"content-type": "image/webp"}, body))
+
+
+def test_an_html_page_as_an_image_is_flagged_and_not_passed_on(scripted, hub_env, tmp_path: Path):
+    image_space(scripted, PAGE)
+    with Client(out_dir=tmp_path / "out") as client:
+        image, seed = client.call(scripted.url, "/generate", {"prompt": "a cat"})
+        assert seed == 7
+        assert isinstance(image, dict) and "an HTML page where image was expected" in image["warning"]
+        (rec,) = client.records
+        (f,) = [f for f in rec.files if f["direction"] == "out"]
+        assert f["kind"] == "html" and "HTML page" in f["problem"]
+        with pytest.raises(UploadRefused, match="HTML page where image was expected"):
+            client.call("acme/toolbox", "/count_upload", {"file": image})
+        with pytest.raises(UploadRefused, match="not passed on"):
+            client.call("acme/toolbox", "/count_upload", {"file": image["path"]})
+
+
+def test_a_real_image_is_recorded_with_its_kind(scripted, hub_env, tmp_path: Path):
+    image_space(scripted, png())
+    with Client(out_dir=tmp_path / "out") as client:
+        image, _ = client.call(scripted.url, "/generate", {"prompt": "a cat"})
+        assert isinstance(image, str) and Path(image).is_file()
+        (f,) = [f for f in client.records[0].files if f["direction"] == "out"]
+        assert f["kind"] == "png" and f["problem"] is None
+
+
+@pytest.mark.parametrize("head,kind", [
+    (b"\x89PNG\r\n\x1a\n....", "png"), (b"\xff\xd8\xff\xe0", "jpeg"), (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
+    (b"GIF89a", "gif"), (b"glTF\x02\0\0\0", "glb"), (b"RIFF\0\0\0\0WAVEfmt ", "wav"), (b"ID3\x03", "mp3"),
+    (b"OggS\0", "ogg"), (b"fLaC\0", "flac"), (b"\0\0\0\x18ftypisom", "mp4"), (b"\x1aE\xdf\xa3\x9fB\x86webm", "webm"),
+    (b"<!doctype html><html>", "html"), (b'{"a": 1}', "json"), (b"v 0 0 0\nv 1 0 0\nf 1 2 3\n", "obj"),
+    (b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float f_dc_0\n"
+     b"property float opacity\nproperty float scale_0\nproperty float rot_0\nend_header\n", "ply-splat"),
+    (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty uchar red\nend_header\n", "ply-points"),
+])
+def test_kinds_are_read_from_the_bytes(head: bytes, kind: str):
+    assert sniff_bytes(head, "whatever.bin") == kind
