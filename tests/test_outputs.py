@@ -69,3 +69,39 @@ def test_a_real_image_is_recorded_with_its_kind(scripted, hub_env, tmp_path: Pat
 ])
 def test_kinds_are_read_from_the_bytes(head: bytes, kind: str):
     assert sniff_bytes(head, "whatever.bin") == kind
+
+
+NO_GPU = {"error": "No GPU was available after 60s. Try re-running outside of examples", "title": "ZeroGPU queue timeout"}
+
+
+def noop_space(scripted, first_error: dict):
+    scripted.add("/gradio_api/info", Reply(200, {"content-type": "application/json"},
+                                           json.loads((DATA / "misc_info.json").read_text())))
+    scripted.add("/config", Reply(200, {"content-type": "application/json"}, {}))
+    scripted.add("/gradio_api/call/noop", Reply(200, {"content-type": "application/json"}, {"event_id": "e1"}),
+                 Reply(200, {"content-type": "application/json"}, {"event_id": "e2"}))
+    scripted.add("/gradio_api/call/noop/e1", sse(("error", first_error)))
+    scripted.add("/gradio_api/call/noop/e2", sse(("complete", ["ok"])))
+
+
+def test_no_gpu_available_is_submitted_again(scripted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import spacechain.tools.job as job
+
+    monkeypatch.setattr(job, "GPU_RETRY_WAITS_S", (0.01, 0.01))
+    noop_space(scripted, NO_GPU)
+    with Client(out_dir=tmp_path, token=False) as client:
+        assert client.call(scripted.url, "/noop") == ["ok"]
+        assert [r.status for r in client.records] == ["error", "complete"]
+        assert client.records[0].error["error"] == "gpu_unavailable"
+    assert len(scripted.requests_to("/gradio_api/call/noop")) == 4  # two submissions, two streams
+
+
+def test_an_exhausted_quota_is_not_retried(scripted, tmp_path: Path):
+    from spacechain.tools import QuotaExceeded
+
+    noop_space(scripted, {"error": "You have exceeded your free ZeroGPU quota (60s requested vs. 30s left). "
+                                   "Try again in 0:10:00.", "title": "ZeroGPU quota exceeded"})
+    with Client(out_dir=tmp_path, token=False) as client, pytest.raises(QuotaExceeded) as info:
+        client.call(scripted.url, "/noop")
+    assert (info.value.requested_s, info.value.left_s, info.value.retry_after_s) == (60, 30, 600)
+    assert len(scripted.requests_to("/gradio_api/call/noop")) == 2  # one submission, its stream

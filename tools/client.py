@@ -29,7 +29,7 @@ from .files import KEEP, FileIO, is_filedata, sha256_file, transform
 from .kinds import sniff
 from .http import CallScope, Http, Limits, RetryPolicy, call_scope, find_token, too_deep
 from .hub import Hub, SearchHit, SpaceStatus
-from .job import CallRecord, Job, JobUpdate, _now_iso
+from .job import CallRecord, Job, JobUpdate, _now_iso, with_gpu_retry
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
 
@@ -418,10 +418,22 @@ class Client:
     def call(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
              timeout: float | None = 600.0, on_update: Callable[[JobUpdate], None] | None = None,
              out_dir: str | Path | None = None, use_cache: bool = True) -> list:
-        """Submit and wait for the outputs (files as local paths)."""
-        job = self.submit(ref, endpoint, inputs, session=session, timeout=timeout, on_update=on_update,
-                          out_dir=out_dir, use_cache=use_cache)
-        return job.result()
+        """Submit and wait for the outputs (files as local paths).
+
+        Args:
+            ref: `owner/name`, a Space URL, or a Gradio app URL.
+            endpoint: the endpoint name, with or without the leading slash.
+            inputs: by name (dict) or position (list); files as local paths, URLs or {"path": ...}.
+            session: a session name: calls with the same name share the Space's gr.State.
+            timeout: seconds before the job is cancelled (None: as long as the Space sends heartbeats).
+            on_update: called with a JobUpdate as the job waits, runs, streams and downloads.
+            out_dir: where output files go (default: the client's out_dir).
+            use_cache: answer from the call cache when this exact call was made before.
+
+        When ZeroGPU has no GPU free, the call is submitted again after a short wait (twice at most)."""
+        return with_gpu_retry(lambda: self.submit(ref, endpoint, inputs, session=session, timeout=timeout,
+                                                  on_update=on_update, out_dir=out_dir,
+                                                  use_cache=use_cache).result())
 
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")

@@ -100,6 +100,14 @@ class QuotaExceeded(SpaceError):
                 "retry_after_s": self.retry_after_s}
 
 
+class GpuUnavailable(SpaceError):
+    """ZeroGPU had no GPU free in time: the job was refused, not run, so a new submission is fair (and
+    is made after a short wait by `Client.call` and the fan-out). Not an exhausted quota."""
+
+    kind = "gpu_unavailable"
+    retryable = True
+
+
 class QueueFull(SpacechainError):
     kind = "queue_full"
     retryable = True

@@ -12,11 +12,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import httpx
 
 from .errors import (
+    GpuUnavailable,
     BadAnswer,
     CallTimeout,
     Cancelled,
@@ -76,6 +77,9 @@ _QUOTA_TEXT = re.compile(r"exceeded your .*quota|GPU quota|ZeroGPU", re.I)
 _REQ_LEFT = re.compile(r"\((\d+(?:\.\d+)?)s requested vs\.? (\d+(?:\.\d+)?)s left\)")
 _RETRY_IN = re.compile(r"(?:try again|retry) in (\d+):(\d\d):(\d\d)", re.I)
 _TAGS = re.compile(r"<[^>]+>")
+_NO_GPU = re.compile(r"No GPU was available|No GPU is available|Expired ZeroGPU proxy token", re.I)
+T = TypeVar("T")
+GPU_RETRY_WAITS_S = (5.0, 15.0)  # waits before the 2nd and 3rd submission when ZeroGPU had no GPU free
 
 
 def space_error(data: Any, space: str) -> SpacechainError:
@@ -92,6 +96,9 @@ def space_error(data: Any, space: str) -> SpacechainError:
         if msg is None:
             return SpaceError(f"{space}: {HIDDEN_ERROR}.", title=title, hidden=True)
         text = _TAGS.sub("", str(msg)).strip()
+        if _NO_GPU.search(text):
+            return GpuUnavailable(f"{space}: no ZeroGPU GPU was free in time ({text[:160]}); this is not your "
+                                  "quota: retry in a minute or use another Space.", title=title)
         if (title and "zerogpu" in title.lower() and "quota" in title.lower()) or _QUOTA_TEXT.search(text):
             return quota_error(text, title, space)
         label = f" ({title})" if title and title != "Error" else ""
@@ -377,3 +384,16 @@ def iter_sse(resp: httpx.Response, cap: int, what: str) -> Iterator[tuple[str, s
         if len(buf) > cap:
             raise TooLarge(f"{what}: one line of the result stream is over {cap} bytes, more than a result may "
                            "hold; pick another Space.")
+
+
+def with_gpu_retry(attempt: Callable[[], T]) -> T:
+    """Run `attempt` (submit a job and wait for it); when ZeroGPU had no GPU free (the job was refused,
+    not run), submit again after a short wait, a bounded number of times. An exhausted quota is not."""
+    for wait in (*GPU_RETRY_WAITS_S, None):
+        try:
+            return attempt()
+        except GpuUnavailable:
+            if wait is None:
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")

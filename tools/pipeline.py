@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
+from .job import with_gpu_retry
 from .plan import PlanProblems, check_batch, check_pipeline
 
 _REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
@@ -43,6 +44,9 @@ class _FanOut:
         self._lock = threading.Lock()
 
     def run(self, space: str, endpoint: str, inputs: Any, session: str) -> list:
+        return with_gpu_retry(lambda: self._run_once(space, endpoint, inputs, session))
+
+    def _run_once(self, space: str, endpoint: str, inputs: Any, session: str) -> list:
         if self.stop.is_set():
             raise Cancelled("stopped before this call was submitted.")
         job = self.submit(space, endpoint, inputs, session=session)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .client import Client
 from .errors import InvalidInputs, SpacechainError
 from .files import KEEP, transform
-from .job import Job
+from .job import Job, with_gpu_retry
 from .pipeline import run_batch, run_pipeline
 
 __all__ = ["MAX_WAIT_S", "TOOLSET", "ToolContext", "ToolSpec", "check_plain", "plain", "spec"]
@@ -213,7 +213,7 @@ def poll_result(ctx: ToolContext, space: str, endpoint: str, event_id: str, time
       "Space). Inputs by name (dict) or position (list).",
       {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _opt(_INPUTS), "session": _opt(_SESSION)}, _OUTPUTS)
 def run_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> Any:
-    return ctx.wait(ctx.submit(space, endpoint, inputs, session), ctx.max_wait_s)
+    return with_gpu_retry(lambda: ctx.wait(ctx.submit(space, endpoint, inputs, session), ctx.max_wait_s))
 
 
 @spec("run_space_batch",
