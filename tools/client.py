@@ -194,7 +194,8 @@ class Client:
         deadline = time.monotonic() + self.wake_timeout
         while True:
             try:
-                self.http.client.get(f"{host}/config", timeout=5.0)  # the answer does not matter
+                with self.http.client.stream("GET", f"{host}/config", timeout=5.0):
+                    pass  # the request wakes it; the answer does not matter, so none of it is read
             except Exception:
                 pass
             if status.stage in RUNNING_STAGES or status.stage not in WAKING_STAGES:
