@@ -1,12 +1,48 @@
-"""Drive any Gradio Space over plain HTTP from the Hub's agents.md contract. Knows nothing of LLMs."""
+"""Drive any Gradio Space over plain HTTP from the Hub's agents.md contract. Knows nothing of LLMs.
+
+The public surface: the client, its records, the fan-out functions, the framework-neutral toolset and
+the whole error hierarchy. Everything else is reached through its module."""
 
 from .client import Client, Space
 from .contract import Contract, parse_agents_md
-from .errors import *  # noqa: F401,F403 - the hierarchy is part of the public surface
-from .hub import SearchHit
+from .errors import (
+    AuthError,
+    BadAnswer,
+    CallTimeout,
+    Cancelled,
+    ConnectionLost,
+    EndpointNotFound,
+    GpuUnavailable,
+    HTTPError,
+    InvalidInputs,
+    InvalidReference,
+    NotGradioSpace,
+    QueueFull,
+    QuotaExceeded,
+    RateLimited,
+    SessionBusy,
+    SpaceError,
+    SpaceNotFound,
+    SpaceNotRunning,
+    SpacechainError,
+    TooLarge,
+    UnsafeURL,
+    UploadRefused,
+)
+from .hub import SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate
+from .pipeline import run_batch, run_pipeline
+from .plan import PlanProblems
+from .quota import QuotaUnavailable, ZeroGpuQuota
 from .refs import SpaceRef, parse_ref
 from .schema import ApiSchema, Endpoint, Param
+from .toolset import TOOLSET, ToolContext, ToolSpec
 
-__all__ = ["Client", "Space", "Contract", "parse_agents_md", "SearchHit", "CallRecord", "Job", "JobUpdate",
-           "SpaceRef", "parse_ref", "ApiSchema", "Endpoint", "Param"]
+__all__ = [
+    "ApiSchema", "AuthError", "BadAnswer", "CallRecord", "CallTimeout", "Cancelled", "Client", "ConnectionLost",
+    "Contract", "Endpoint", "EndpointNotFound", "GpuUnavailable", "HTTPError", "InvalidInputs", "InvalidReference",
+    "Job", "JobUpdate", "NotGradioSpace", "Param", "PlanProblems", "QueueFull", "QuotaExceeded", "QuotaUnavailable",
+    "RateLimited", "SearchHit", "SessionBusy", "Space", "SpaceError", "SpaceNotFound", "SpaceNotRunning",
+    "SpaceRef", "SpaceStatus", "SpacechainError", "TOOLSET", "ToolContext", "ToolSpec", "TooLarge", "UnsafeURL",
+    "UploadRefused", "ZeroGpuQuota", "parse_agents_md", "parse_ref", "run_batch", "run_pipeline",
+]

@@ -29,6 +29,8 @@ from .files import (
     transform,
 )
 
+__all__ = ["CallCache", "Entry", "call_key", "default_cache_dir", "normalise"]
+
 
 def default_cache_dir() -> Path:
     """huggingface_hub's conventions: $HF_HOME (default $XDG_CACHE_HOME/huggingface) / spacechain."""

@@ -33,6 +33,8 @@ from .job import CallRecord, Job, JobUpdate, _now_iso, with_gpu_retry
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
 
+__all__ = ["Client", "Session", "Space"]
+
 WAKE_POLL_S = 3.0  # how often the Hub is asked whether a waking Space runs yet
 
 
@@ -77,6 +79,13 @@ class Space:
 
 class Client:
     """Resolves Space references, caches contracts and schemas, and runs calls.
+
+    Args (all keyword): token (None: huggingface_hub's usual sources; False: none), out_dir (output
+    files), retry (RetryPolicy), idle_timeout (seconds without even a heartbeat), upload_guard (raises
+    UploadRefused for local files the caller may not send), hub (default HF_ENDPOINT), cache (CallCache),
+    wake_timeout (seconds to wait for a sleeping Space), transport (httpx), trust_named_urls (a URL
+    named in a call is the user's: its origin may be on a private network), max_file_bytes /
+    max_call_bytes / max_files (download caps).
 
     Thread-safe: calls on different sessions run in parallel; calls on one session are serialised."""
 
@@ -220,11 +229,21 @@ class Client:
     def submit(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
                timeout: float | None = None, on_update: Callable[[JobUpdate], None] | None = None,
                out_dir: str | Path | None = None, use_cache: bool = True) -> Job:
-        """Validate, upload file inputs, submit, and start reading the result stream.
+        """Validate, upload file inputs, submit, and start reading the result stream; returns at once.
 
-        `timeout` bounds the wait for a busy session and the whole job (the job is cancelled when it
-        passes); None waits as long as the Space keeps sending heartbeats. With a cache, a stored
-        identical call returns at once. A failure raises with the failed CallRecord as `.record`."""
+        Args:
+            ref: `owner/name`, a Space URL, or a Gradio app URL.
+            endpoint: the endpoint name, with or without the leading slash.
+            inputs: by name (dict) or position (list); files as local paths, URLs or {"path": ...}.
+                Every value is checked against the schema before anything is sent.
+            session: a session name: calls with the same name share the Space's gr.State.
+            timeout: bounds the wait for a busy session and the whole job, downloads included (the
+                job is cancelled when it passes); None waits as long as the Space sends heartbeats.
+            on_update: called with a JobUpdate as the job waits, runs, streams and downloads.
+            out_dir: where output files go (default: the client's out_dir).
+            use_cache: with a cache, a stored identical call returns at once.
+
+        A failure raises with the failed CallRecord as `.record`."""
         sp = self.space(ref)
         ep = self.schema(ref).endpoint(endpoint, sp.label)
         sess = sp.session(session)

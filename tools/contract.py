@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from .errors import NotGradioSpace
 
+__all__ = ["Contract", "contract_from_host", "parse_agents_md"]
+
 
 @dataclass(frozen=True)
 class Contract:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .job import CallRecord
+
+__all__ = ["AuthError", "BadAnswer", "CallTimeout", "Cancelled", "ConnectionLost", "EndpointNotFound",
+           "GpuUnavailable", "HTTPError", "InvalidInputs", "InvalidReference", "NotGradioSpace", "QueueFull",
+           "QuotaExceeded", "RUNNING_STAGES", "RateLimited", "SessionBusy", "SpaceError", "SpaceNotFound",
+           "SpaceNotRunning", "SpacechainError", "TooLarge", "UnsafeURL", "UploadRefused", "WAKING_STAGES",
+           "space_not_running"]
+
 
 class SpacechainError(Exception):
-    """Base class. `kind` is a stable machine-readable tag (used in JSON output and manifests)."""
+    """Base class. `kind` is a stable machine-readable tag (used in JSON output and manifests);
+    `fields` names the data an error carries besides its message, which `to_dict()` includes."""
 
     kind = "error"
+    fields: ClassVar[tuple[str, ...]] = ()
     #: Whether trying the same request again later can succeed.
     retryable = False
+    #: The failed call, when the error happened during one (set by the client).
+    record: CallRecord | None = None
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
@@ -17,8 +32,9 @@ class SpacechainError(Exception):
     def message(self) -> str:
         return str(self)
 
-    def to_dict(self) -> dict:
-        return {"error": self.kind, "message": str(self), "retryable": self.retryable}
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name, None) for name in self.fields}
+        return {"error": self.kind, "message": str(self), "retryable": self.retryable, **data}
 
 
 class InvalidReference(SpacechainError):
@@ -35,14 +51,12 @@ class NotGradioSpace(SpacechainError):
 
 class SpaceNotRunning(SpacechainError):
     kind = "space_not_running"
+    fields = ("stage",)
 
     def __init__(self, message: str, stage: str):
         super().__init__(message)
         self.stage = stage
         self.retryable = stage in WAKING_STAGES
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "stage": self.stage}
 
 
 class AuthError(SpacechainError):
@@ -51,6 +65,7 @@ class AuthError(SpacechainError):
 
 class EndpointNotFound(SpacechainError):
     kind = "endpoint_not_found"
+    fields = ("available",)
 
     def __init__(self, message: str, available: list[str] | None = None):
         super().__init__(message)
@@ -77,27 +92,22 @@ class SpaceError(SpacechainError):
     """The Space's own function failed."""
 
     kind = "space_error"
+    fields: ClassVar[tuple[str, ...]] = ("title", "hidden")
 
     def __init__(self, message: str, title: str | None = None, hidden: bool = False):
         super().__init__(message)
         self.title = title
         self.hidden = hidden
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "title": self.title, "hidden": self.hidden}
-
 
 class QuotaExceeded(SpaceError):
     kind = "quota_exceeded"
+    fields = SpaceError.fields + ("requested_s", "left_s", "retry_after_s")
 
     def __init__(self, message: str, title: str | None = None, requested_s: float | None = None,
                  left_s: float | None = None, retry_after_s: float | None = None):
         super().__init__(message, title=title)
         self.requested_s, self.left_s, self.retry_after_s = requested_s, left_s, retry_after_s
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "requested_s": self.requested_s, "left_s": self.left_s,
-                "retry_after_s": self.retry_after_s}
 
 
 class GpuUnavailable(SpaceError):
@@ -115,6 +125,7 @@ class QueueFull(SpacechainError):
 
 class RateLimited(SpacechainError):
     kind = "rate_limited"
+    fields = ("retry_after_s",)
     retryable = True
 
     def __init__(self, message: str, retry_after_s: float | None = None):
@@ -136,6 +147,7 @@ class HTTPError(SpacechainError):
     """An HTTP status we have no better name for."""
 
     kind = "http_error"
+    fields = ("status",)
 
     def __init__(self, message: str, status: int):
         super().__init__(message)

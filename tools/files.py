@@ -20,6 +20,9 @@ from .errors import BadAnswer, TooLarge, UploadRefused
 from .http import LIMIT_ENV
 from .schema import VIDEO_EXTS, Param
 
+__all__ = ["FILE_META", "FileIO", "FileRecord", "KEEP", "content_name", "is_filedata", "is_local_file", "is_url",
+           "place", "safe_name", "sha256_file", "transform"]
+
 FILE_META = {"_type": "gradio.FileData"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

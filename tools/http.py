@@ -37,6 +37,10 @@ from .errors import (
     UploadRefused,
 )
 
+__all__ = ["ALLOW_PRIVATE_ENV", "CallScope", "DEFAULT_ENDPOINT", "Http", "LIMIT_ENV", "Limits", "RetryPolicy",
+           "TokenPolicy", "USER_AGENT", "call_scope", "current_scope", "error_for", "find_token", "hub_endpoint",
+           "read_capped", "too_deep"]
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ALLOW_PRIVATE_ENV = "SPACECHAIN_ALLOW_PRIVATE_URLS"
 USER_AGENT = f"spacechain/{__version__}"

@@ -12,6 +12,8 @@ from .errors import AuthError, HTTPError, NotGradioSpace, SpacechainError, Space
 from .http import Http
 from .refs import subdomain_host
 
+__all__ = ["Hub", "SearchHit", "SpaceStatus"]
+
 AGENTS_MD_BYTES = 1 << 20  # a contract is a few kB; more is not one
 
 

@@ -29,6 +29,9 @@ from .errors import (
 )
 from .http import MAX_DEPTH, CallScope, call_scope, error_for, read_capped, too_deep
 
+__all__ = ["CallRecord", "GPU_RETRY_WAITS_S", "Job", "JobUpdate", "iter_sse", "quota_error", "space_error",
+           "with_gpu_retry"]
+
 HIDDEN_ERROR = ("the Space raised an error but hid its message (show_error=False); check the inputs "
                 "against its API, or try another Space")
 

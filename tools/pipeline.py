@@ -16,6 +16,8 @@ from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
 from .job import with_gpu_retry
 from .plan import PlanProblems, check_batch, check_pipeline
 
+__all__ = ["fill", "run_batch", "run_pipeline"]
+
 _REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\[(-?\d+)\])?\}")
 

@@ -23,15 +23,14 @@ _SAMPLE = {"float": 0.0, "int": 0, "bool": False, "str": ""}
 class PlanProblems(InvalidInputs):
     """Everything wrong with a plan, found before any Space was called."""
 
+    fields = ("problems",)
+
     def __init__(self, problems: list[str]):
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f"; and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
         super().__init__(f"The plan was not run ({len(problems)} problem{'s' * (len(problems) != 1)}; no Space "
                          f"was called): {shown}{more}.")
         self.problems = problems
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "problems": self.problems}
 
 
 def _stand_in(stage: int, index: int, ret: Return) -> Any:

@@ -10,6 +10,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from .errors import InvalidReference
 
+__all__ = ["SpaceRef", "parse_ref", "split_url", "subdomain_host"]
+
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
 

@@ -14,6 +14,8 @@ from .errors import BadAnswer, EndpointNotFound, InvalidInputs
 from .http import MAX_DEPTH, too_deep
 from .kinds import kind_of_name, media_of, sniff
 
+__all__ = ["ApiSchema", "Endpoint", "Param", "Return", "VIDEO_EXTS", "check_value", "coerce_text"]
+
 _MISSING = object()
 _PLACEHOLDER_NAME = re.compile(r"^param_\d+$")
 # Components whose single value is one file; their compact type names the media kind.
