@@ -79,6 +79,9 @@ class _Run:
         # Inputs may name an earlier output by its Space URL rather than its local copy.
         self.alias = {f["remote"]: f["local"] for c in calls for f in c.get("files") or []
                       if f.get("remote") and f.get("local") and f.get("direction") == "out"}
+        # Outputs whose bytes contradict their component (an HTML page returned as an image).
+        self.problems = {os.path.normpath(run_dir / f["local"]): str(f["problem"]) for c in calls
+                         for f in c.get("files") or [] if f.get("problem") and f.get("local")}
         self.producer: dict[str, int] = {}
         self.parents: list[list[int]] = []
         self.via_session: list[bool] = []
@@ -187,6 +190,8 @@ def _card(run: _Run, i: int, path: str, kind: str) -> str:
         media, title = _media_html(kind, rel, name), f'<a class="name" href="{rel}">{name}</a>'
         if not os.path.exists(run.norm(path)):
             media = '<p class="missing">file missing</p>'
+        elif run.norm(path) in run.problems:  # not embedded: the bytes are not what the card would show
+            media = f'<p class="warning">⚠ {_esc(run.problems[run.norm(path)])}</p>'
     return (f'<figure class="card {kind}"><div class="media">{media}</div>'
             f'<figcaption>{title}{_chain_html(run, i, kind)}</figcaption></figure>')
 
@@ -249,6 +254,7 @@ a { color: var(--accent); }
 .media audio { width: 90%; } .media video { width: 100%; height: 100%; background: #000; }
 model-viewer { width: 100%; height: 100%; --poster-color: transparent; }
 .missing { color: var(--muted); }
+.warning { color: #b3261e; font-weight: 600; padding: 1em; }
 figcaption { padding: .7rem .9rem .9rem; border-top: 1px solid var(--line); }
 .name { font-weight: 600; word-break: break-all; text-decoration: none; }
 .chain { list-style: none; display: flex; flex-wrap: wrap; align-items: center; gap: .35rem; padding: 0;

@@ -105,3 +105,17 @@ def test_an_exhausted_quota_is_not_retried(scripted, tmp_path: Path):
         client.call(scripted.url, "/noop")
     assert (info.value.requested_s, info.value.left_s, info.value.retry_after_s) == (60, 30, 600)
     assert len(scripted.requests_to("/gradio_api/call/noop")) == 2  # one submission, its stream
+
+
+def test_the_gallery_flags_a_file_whose_bytes_contradict_its_card(scripted, hub_env, tmp_path: Path):
+    from spacechain.agent.gallery import write_gallery
+    from spacechain.agent.run import Run
+
+    image_space(scripted, PAGE)
+    run = Run(tmp_path / "run", goal="a cat", model="none")
+    run.client.trust(scripted.url)
+    image, _ = run.client.call(scripted.url, "/generate", {"prompt": "a cat"})
+    run.close()
+    html = write_gallery(run.dir, run.snapshot()).read_text()
+    assert "⚠ the Space returned an HTML page where image was expected" in html
+    assert f'<img src="{Path(image["path"]).name}"' not in html
