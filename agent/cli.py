@@ -68,7 +68,7 @@ WAKE = typer.Option(0.0, "--wake", min=0, callback=_seconds, help="Seconds to wa
 MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
 
 
-def fail(message: str, code: int = 1) -> "typer.Exit":
+def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line on stderr and return the exit to raise."""
     echo(f"error: {' '.join(str(message).split())}", err=True)  # one line, whatever the message held
     return typer.Exit(code)
@@ -90,17 +90,18 @@ def _guard(fn):
 
 
 def _emit_json(obj: Any) -> None:
-    from spacechain.agent.run import dumps  # strict JSON: NaN and infinities become null
-
     from spacechain.agent.display import json_safe
+    from spacechain.agent.run import dumps  # strict JSON: NaN and infinities become null
 
     echo(json_safe(dumps(obj)))  # json_safe: C1 controls and bidi overrides as \u escapes; clean() keeps JSON as is
 
 
 @app.command()
-def inspect(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
-            wake: float = WAKE,
-            as_json: bool = typer.Option(False, "--json", help="Print contract and schema as JSON.")):
+def inspect(
+    space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
+    wake: float = WAKE,
+    as_json: bool = typer.Option(False, "--json", help="Print contract and schema as JSON."),
+):
     """Show a Space's contract and its API, one line per endpoint."""
 
     def body():
@@ -113,8 +114,7 @@ def inspect(space: str = typer.Argument(..., help="owner/name, a Space URL, or a
                 contract = sp.contract.to_dict()
                 contract.pop("text", None)
                 status = vars(sp.status) if sp.status else None
-                _emit_json({"space": sp.label, "contract": contract, "status": status,
-                            "endpoints": schema.to_dict()})
+                _emit_json({"space": sp.label, "contract": contract, "status": status, "endpoints": schema.to_dict()})
                 return
             c = sp.contract
             echo(f"{sp.label}: {c.title}".rstrip(": "))
@@ -146,15 +146,18 @@ def _parse_inputs(client, space: str, endpoint: str, pairs: list[str]) -> dict:
 
 
 @app.command()
-def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
-         endpoint: str = typer.Argument(..., help="Endpoint name, with or without the leading slash"),
-         inputs: List[str] = typer.Option([], "-i", "--input", help="name=value; repeat for each input"),
-         out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
-         timeout: float = typer.Option(600.0, "--timeout", callback=_positive_seconds,
-                                       help="Seconds before the job is cancelled"),
-         no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
-         wake: float = WAKE,
-         as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON.")):
+def call(
+    space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
+    endpoint: str = typer.Argument(..., help="Endpoint name, with or without the leading slash"),
+    inputs: List[str] = typer.Option([], "-i", "--input", help="name=value; repeat for each input"),
+    out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
+    timeout: float = typer.Option(
+        600.0, "--timeout", callback=_positive_seconds, help="Seconds before the job is cancelled"
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
+    wake: float = WAKE,
+    as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON."),
+):
     """Call one endpoint and print its outputs (files are downloaded to --out)."""
 
     def body():
@@ -180,8 +183,9 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
             except SpacechainError as exc:
                 if as_json:  # the failed call's record (error kind, retry time…) for scripts
                     record = getattr(exc, "record", None)
-                    _emit_json({"outputs": None, "record": record.to_dict() if record else None,
-                                "error": exc.to_dict()})
+                    _emit_json(
+                        {"outputs": None, "record": record.to_dict() if record else None, "error": exc.to_dict()}
+                    )
                 raise
             if job.record.cached:
                 echo("(from the call cache; --no-cache to call the Space again)", err=True)
@@ -195,10 +199,12 @@ def call(space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gr
 
 
 @app.command()
-def search(query: str = typer.Argument(..., help="What the Space should do, in plain words"),
-           limit: int = typer.Option(8, "--limit", min=1, max=100, help="How many results"),
-           all_stages: bool = typer.Option(False, "--all", help="Include Spaces that are not running"),
-           as_json: bool = typer.Option(False, "--json", help="Print results as JSON.")):
+def search(
+    query: str = typer.Argument(..., help="What the Space should do, in plain words"),
+    limit: int = typer.Option(8, "--limit", min=1, max=100, help="How many results"),
+    all_stages: bool = typer.Option(False, "--all", help="Include Spaces that are not running"),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+):
     """Search Gradio Spaces on the Hub (running ones first)."""
 
     def body():
@@ -219,8 +225,6 @@ def search(query: str = typer.Argument(..., help="What the Space should do, in p
     _guard(body)
 
 
-
-
 def _cache(no_cache: bool):
     from spacechain.tools.cache import CallCache
 
@@ -231,11 +235,14 @@ def _viewer(model_viewer: Path | None) -> Path | None:
     from spacechain.tools import UploadRefused
     from spacechain.tools.files import is_local_file
 
-    viewer = model_viewer or (Path(os.environ["SPACECHAIN_MODEL_VIEWER"])
-                              if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None)
+    viewer = model_viewer or (
+        Path(os.environ["SPACECHAIN_MODEL_VIEWER"]) if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None
+    )
     if viewer and not is_local_file(str(viewer)):
-        raise UploadRefused(f"model-viewer copy {viewer} does not exist; point --model-viewer at "
-                            "model-viewer.min.js or unset SPACECHAIN_MODEL_VIEWER.")
+        raise UploadRefused(
+            f"model-viewer copy {viewer} does not exist; point --model-viewer at "
+            "model-viewer.min.js or unset SPACECHAIN_MODEL_VIEWER."
+        )
     return viewer
 
 
@@ -252,13 +259,22 @@ def _finisher(run, viewer: Path | None):
     return finish
 
 
-def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | None, api_key: str | None,
-             out: Path | None, max_steps: int, model_viewer: Path | None, no_cache: bool = False,
-             max_space_calls: int | None = None):
+def _prepare(
+    goal: str,
+    files: list[Path],
+    model: str | None,
+    api_base: str | None,
+    api_key: str | None,
+    out: Path | None,
+    max_steps: int,
+    model_viewer: Path | None,
+    no_cache: bool = False,
+    max_space_calls: int | None = None,
+):
     """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
     from spacechain.agent import models
-    from spacechain.agent.run import Run, default_run_dir
     from spacechain.agent.display import terminal_view
+    from spacechain.agent.run import Run, default_run_dir
     from spacechain.agent.runner import Planner
     from spacechain.tools import UploadRefused
     from spacechain.tools.files import is_local_file
@@ -269,42 +285,60 @@ def _prepare(goal: str, files: list[Path], model: str | None, api_base: str | No
     viewer = _viewer(model_viewer)
     spec = models.resolve(model, api_base, api_key)
     models.check(spec)
-    run = Run(out or default_run_dir(goal), goal=goal, model=spec.label, user_files=[str(f) for f in files],
-              cache=_cache(no_cache), max_space_calls=max_space_calls)
+    run = Run(
+        out or default_run_dir(goal),
+        goal=goal,
+        model=spec.label,
+        user_files=[str(f) for f in files],
+        cache=_cache(no_cache),
+        max_space_calls=max_space_calls,
+    )
     planner = Planner(run, models.load(spec), max_steps=max_steps, **terminal_view())
     run.record_quota("before")
     return run, planner, _finisher(run, viewer)
 
 
 @app.command()
-def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
-        files: List[Path] = FILES,
-        model: Optional[str] = MODEL,
-        api_base: Optional[str] = API_BASE,
-        api_key: Optional[str] = API_KEY,
-        out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default ./spacechain-runs/<time>-<slug>)"),
-        max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps before giving up"),
-        model_viewer: Optional[Path] = VIEWER,
-        no_cache: bool = NO_CACHE,
-        max_space_calls: Optional[int] = MAX_CALLS,
-        as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON.")):
+def run(
+    goal: str = typer.Argument(..., help="What you want, in plain English"),
+    files: List[Path] = FILES,
+    model: Optional[str] = MODEL,
+    api_base: Optional[str] = API_BASE,
+    api_key: Optional[str] = API_KEY,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default ./spacechain-runs/<time>-<slug>)"),
+    max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps before giving up"),
+    model_viewer: Optional[Path] = VIEWER,
+    no_cache: bool = NO_CACHE,
+    max_space_calls: Optional[int] = MAX_CALLS,
+    as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON."),
+):
     """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
 
     def body():
         from spacechain.agent.run import clean_text
 
         text = clean_text(goal)  # bytes that are not UTF-8 could reach neither the model nor the manifest
-        run_, planner, finish = _prepare(text, files, model, api_base, api_key, out, max_steps, model_viewer,
-                                         no_cache, max_space_calls)
+        run_, planner, finish = _prepare(
+            text, files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls
+        )
         try:
             result = planner.turn(text)
         finally:
             run_.close()
             gallery = finish()
         if as_json:
-            _emit_json({"success": result.success, "status": result.status, "final_answer": result.answer,
-                        "run_dir": str(run_.dir), "manifest": str(run_.dir / "manifest.json"),
-                        "gallery": str(gallery), "files": result.files, "error": result.error})
+            _emit_json(
+                {
+                    "success": result.success,
+                    "status": result.status,
+                    "final_answer": result.answer,
+                    "run_dir": str(run_.dir),
+                    "manifest": str(run_.dir / "manifest.json"),
+                    "gallery": str(gallery),
+                    "files": result.files,
+                    "error": result.error,
+                }
+            )
         else:
             if result.answer is not None:
                 echo(clean_text(str(result.answer)))
@@ -319,23 +353,26 @@ def run(goal: str = typer.Argument(..., help="What you want, in plain English"),
 
 
 @app.command()
-def chat(files: List[Path] = FILES,
-         model: Optional[str] = MODEL,
-         api_base: Optional[str] = API_BASE,
-         api_key: Optional[str] = API_KEY,
-         out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
-         max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps per turn"),
-         model_viewer: Optional[Path] = VIEWER,
-         no_cache: bool = NO_CACHE,
-         max_space_calls: Optional[int] = MAX_CALLS):
+def chat(
+    files: List[Path] = FILES,
+    model: Optional[str] = MODEL,
+    api_base: Optional[str] = API_BASE,
+    api_key: Optional[str] = API_KEY,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
+    max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps per turn"),
+    model_viewer: Optional[Path] = VIEWER,
+    no_cache: bool = NO_CACHE,
+    max_space_calls: Optional[int] = MAX_CALLS,
+):
     """An interactive session: goals turn after turn, with memory, sharing one run folder."""
 
     def body():
         from spacechain.agent import models
         from spacechain.agent.repl import Repl
 
-        run_, planner, finish = _prepare("chat", files, model, api_base, api_key, out, max_steps, model_viewer,
-                                         no_cache, max_space_calls)
+        run_, planner, finish = _prepare(
+            "chat", files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls
+        )
 
         def load_model(name: str):
             spec = models.resolve(name, api_base, api_key)
@@ -354,9 +391,11 @@ def chat(files: List[Path] = FILES,
 
 
 @app.command()
-def show(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
-         port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
-         browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the gallery in a browser")):
+def show(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
+    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the gallery in a browser"),
+):
     """Serve a run's gallery on 127.0.0.1 (3D models do not load from file://) until Ctrl-C."""
 
     def body():
@@ -478,22 +517,28 @@ def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path]
     if as_json:
         _emit_json({"ok": not problems, "problems": problems, "calls": len(chain.calls)})
     if problems:
-        raise SpacechainError(f"The replay would not run ({len(problems)} problem{'s' * (len(problems) != 1)}): "
-                              + "; ".join(problems[:12]) + ".")
+        raise SpacechainError(
+            f"The replay would not run ({len(problems)} problem{'s' * (len(problems) != 1)}): "
+            + "; ".join(problems[:12])
+            + "."
+        )
     if not as_json:
         echo(f"ok: all {len(chain.calls)} call(s) would run")
 
 
 @app.command()
-def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
-           sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
-           files: List[Path] = typer.Option([], "--file", "-f", help="A local file the replay may upload"),
-           out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
-           no_cache: bool = NO_CACHE,
-           model_viewer: Optional[Path] = VIEWER,
-           dry_run: bool = typer.Option(False, "--dry-run", help="Only check the chain (Spaces, endpoints, inputs, "
-                                                                 "files); call no Space."),
-           as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON.")):
+def replay(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+    sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
+    files: List[Path] = typer.Option([], "--file", "-f", help="A local file the replay may upload"),
+    out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
+    no_cache: bool = NO_CACHE,
+    model_viewer: Optional[Path] = VIEWER,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only check the chain (Spaces, endpoints, inputs, files); call no Space."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON."),
+):
     """Re-run a recorded chain of Space calls without any LLM."""
 
     def body():
@@ -508,16 +553,20 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
         if dry_run:
             return _check_replay(manifest, chain, set(_overrides(sets)), files, as_json)
         viewer = _viewer(model_viewer)
-        run_ = Run(out or default_run_dir(goal), goal=goal, model="replay (no LLM)", cache=_cache(no_cache),
-                   user_files=[str(f) for f in files])
+        run_ = Run(
+            out or default_run_dir(goal),
+            goal=goal,
+            model="replay (no LLM)",
+            cache=_cache(no_cache),
+            user_files=[str(f) for f in files],
+        )
         finish = _finisher(run_, viewer)
         run_.record_quota("before")
         board = Board()
         try:
             run_.begin_turn(goal)
             with board.live():
-                replay_chain(run_, chain, set(_overrides(sets)), emit=board,
-                             user_files=manifest.get("user_files"))
+                replay_chain(run_, chain, set(_overrides(sets)), emit=board, user_files=manifest.get("user_files"))
             run_.end_turn("success", f"replayed {len(chain.calls)} call(s)")
         except BaseException as exc:
             run_.end_turn("failed", str(exc))
@@ -526,8 +575,14 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
             run_.close()
             gallery = finish()
         if as_json:
-            _emit_json({"run_dir": str(run_.dir), "gallery": str(gallery), "files": run_.produced_files(),
-                        "stats": run_.stats()})
+            _emit_json(
+                {
+                    "run_dir": str(run_.dir),
+                    "gallery": str(gallery),
+                    "files": run_.produced_files(),
+                    "stats": run_.stats(),
+                }
+            )
         else:
             for f in run_.produced_files():
                 echo(f)
@@ -537,8 +592,10 @@ def replay(run_dir: Path = typer.Argument(..., help="A run folder made by `space
 
 
 @app.command()
-def export(run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
-           output: Optional[Path] = typer.Option(None, "-o", "--output", help="Script path (default: stdout)")):
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Script path (default: stdout)"),
+):
     """Write a standalone Python script that reproduces a run's chain with spacechain.tools."""
 
     def body():
@@ -558,7 +615,7 @@ def main() -> None:
     try:  # typer vendors click since 0.25; older releases use click itself
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:
-        from click.exceptions import NoArgsIsHelpError, UsageError
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
     try:
         code = app(standalone_mode=False)

@@ -6,8 +6,7 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.live import Live
@@ -19,13 +18,16 @@ from .events import CallFinished, CallSubmitted, CallUpdated, Event, TurnEnded, 
 
 # Terminal control in text from Spaces, the Hub or the model: escape sequences (OSC 52 writes the
 # clipboard, CSI 2J clears the screen), 8-bit ones, any other C0/C1 control but \n and \t, bidi overrides.
-_ESCAPES = re.compile(r"""
+_ESCAPES = re.compile(
+    r"""
     \x1b\[[0-?]*[ -/]*[@-~]?                                # CSI
   | [\x1b][\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)        # OSC, DCS, SOS, PM, APC to BEL or ST
   | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)  # their 8-bit forms
   | \x1b[ -/]*[0-~]?                                      # any other ESC sequence (or an unended OSC's ESC ])
   | \x9b[0-?]*[ -/]*[@-~]?                                # 8-bit CSI
-""", re.X)
+""",
+    re.X,
+)
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile("[\ud800-\udfff]")  # cannot be written to a UTF-8 terminal
 # What JSON output escapes besides what json.dumps does (those characters only occur inside strings).
@@ -57,8 +59,15 @@ class SafeConsole(Console):
 
 err = SafeConsole(stderr=True)
 
-_STYLE = {"waiting": "yellow", "running": "cyan", "generating": "magenta",
-          "downloading": "blue", "complete": "green", "error": "red", "cached": "green"}
+_STYLE = {
+    "waiting": "yellow",
+    "running": "cyan",
+    "generating": "magenta",
+    "downloading": "blue",
+    "complete": "green",
+    "error": "red",
+    "cached": "green",
+}
 
 
 class Board:
@@ -113,12 +122,16 @@ class Board:
                 if u.generated:
                     detail.append(f"{u.generated} partial")
             elapsed = u.elapsed_s if isinstance(u, CallFinished) else now - start
-            table.add_row(Text(label, style="bold"), Text(state, style=_STYLE.get(state, "")),
-                          Text(f"{elapsed:5.1f}s"), Text(" · ".join(detail), style="dim"))
+            table.add_row(
+                Text(label, style="bold"),
+                Text(state, style=_STYLE.get(state, "")),
+                Text(f"{elapsed:5.1f}s"),
+                Text(" · ".join(detail), style="dim"),
+            )
         return table
 
     @contextmanager
-    def live(self) -> Iterator["Board"]:
+    def live(self) -> Iterator[Board]:
         """The board redrawn while a block runs (a single call, a replay), outside any turn."""
         self._start()
         try:
@@ -128,8 +141,9 @@ class Board:
 
     def _start(self) -> None:
         if self.console.is_terminal and self._live is None:
-            self._live = Live(self.render(), console=self.console, refresh_per_second=8, transient=False,
-                              get_renderable=self.render)
+            self._live = Live(
+                self.render(), console=self.console, refresh_per_second=8, transient=False, get_renderable=self.render
+            )
             self._live.start()
 
     def _stop(self) -> None:
@@ -142,8 +156,11 @@ def terminal_view(console: Console = err) -> dict:
     """The terminal front end's part of a Planner: the call board, smolagents' step log, token streaming."""
     from smolagents.monitoring import AgentLogger, LogLevel
 
-    return {"listeners": [Board(console)], "logger": AgentLogger(level=LogLevel.INFO, console=console),
-            "stream": console.is_terminal}
+    return {
+        "listeners": [Board(console)],
+        "logger": AgentLogger(level=LogLevel.INFO, console=console),
+        "stream": console.is_terminal,
+    }
 
 
 def print_stats(stats: dict, console: Console = err) -> None:
@@ -157,8 +174,14 @@ def print_stats(stats: dict, console: Console = err) -> None:
     rows = list(spaces.items()) + [("total", stats["total"])]
     for name, s in rows:
         # Text, not markup: a Space URL or name may hold "[/x]", which rich markup would reject.
-        table.add_row(Text(str(name)), str(s["calls"]), str(s["cache_hits"]), str(s["failures"]),
-                      f"{s['queue_s']:.1f}", f"{s['run_s']:.1f}")
+        table.add_row(
+            Text(str(name)),
+            str(s["calls"]),
+            str(s["cache_hits"]),
+            str(s["failures"]),
+            f"{s['queue_s']:.1f}",
+            f"{s['run_s']:.1f}",
+        )
     console.print(table)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict, dataclass, field
 import time
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from spacechain.tools.toolset import plain
@@ -16,8 +16,23 @@ from spacechain.tools.toolset import plain
 if TYPE_CHECKING:
     from spacechain.tools import Job, JobUpdate
 
-__all__ = ["BudgetHit", "CallFinished", "CallSubmitted", "CallUpdated", "CallWatch", "Emitter", "Event", "FinalAnswer",
-           "Listener", "StepCode", "StepFinished", "StepStarted", "TextDelta", "TurnEnded", "TurnStarted"]
+__all__ = [
+    "BudgetHit",
+    "CallFinished",
+    "CallSubmitted",
+    "CallUpdated",
+    "CallWatch",
+    "Emitter",
+    "Event",
+    "FinalAnswer",
+    "Listener",
+    "StepCode",
+    "StepFinished",
+    "StepStarted",
+    "TextDelta",
+    "TurnEnded",
+    "TurnStarted",
+]
 
 log = logging.getLogger("spacechain")
 
@@ -173,8 +188,17 @@ class CallWatch:
             self._told, rec = True, self._job.record
         files = [f["local"] for f in rec.files if f.get("direction") == "out"]
         error = (rec.error or {}).get("message") if rec.error else None
-        self._emit(CallFinished(self.label, "cached" if rec.cached else rec.status, self.elapsed(), rec.event_id,
-                                plain(rec.outputs), files, error))
+        self._emit(
+            CallFinished(
+                self.label,
+                "cached" if rec.cached else rec.status,
+                self.elapsed(),
+                rec.event_id,
+                plain(rec.outputs),
+                files,
+                error,
+            )
+        )
 
 
 class Emitter:
@@ -200,5 +224,5 @@ class Emitter:
         for listener in listeners:
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - see the class docstring
+            except Exception:
                 log.exception("an event listener failed on %s", event.kind)

@@ -77,11 +77,19 @@ class _Run:
     def __init__(self, run_dir: Path, calls: list[dict]):
         self.run_dir, self.calls = run_dir, calls
         # Inputs may name an earlier output by its Space URL rather than its local copy.
-        self.alias = {f["remote"]: f["local"] for c in calls for f in c.get("files") or []
-                      if f.get("remote") and f.get("local") and f.get("direction") == "out"}
+        self.alias = {
+            f["remote"]: f["local"]
+            for c in calls
+            for f in c.get("files") or []
+            if f.get("remote") and f.get("local") and f.get("direction") == "out"
+        }
         # Outputs whose bytes contradict their component (an HTML page returned as an image).
-        self.problems = {os.path.normpath(run_dir / f["local"]): str(f["problem"]) for c in calls
-                         for f in c.get("files") or [] if f.get("problem") and f.get("local")}
+        self.problems = {
+            os.path.normpath(run_dir / f["local"]): str(f["problem"])
+            for c in calls
+            for f in c.get("files") or []
+            if f.get("problem") and f.get("local")
+        }
         self.producer: dict[str, int] = {}
         self.parents: list[list[int]] = []
         self.via_session: list[bool] = []
@@ -105,9 +113,12 @@ class _Run:
 
     @staticmethod
     def _continues(a: dict, b: dict) -> bool:
-        return (a.get("status", "complete") == "complete"
-                and a.get("space") == b.get("space") and a.get("endpoint") != b.get("endpoint")
-                and (a.get("session") or "default") == (b.get("session") or "default"))
+        return (
+            a.get("status", "complete") == "complete"
+            and a.get("space") == b.get("space")
+            and a.get("endpoint") != b.get("endpoint")
+            and (a.get("session") or "default") == (b.get("session") or "default")
+        )
 
     def norm(self, s: str) -> str:
         s = self.alias.get(s, s)
@@ -163,10 +174,13 @@ def _chain_html(run: _Run, i: int, kind: str) -> str:
                 text = v if len(v) <= TEXT_MAX else v[:TEXT_MAX] + "…"
                 items.append(f'<li class="text"><span><span class="key">{_esc(key)}</span> “{_esc(text)}”</span></li>')
         if run.via_session[j]:
-            items.append(f'<li class="session" title="state kept in the Space session">'
-                         f'session {_esc(call.get("session") or "default")}</li>')
-        items.append(f'<li class="call"><span><b>{_esc(call.get("space", "?"))}</b> '
-                     f'{_esc(call.get("endpoint", ""))}</span></li>')
+            items.append(
+                f'<li class="session" title="state kept in the Space session">'
+                f"session {_esc(call.get('session') or 'default')}</li>"
+            )
+        items.append(
+            f'<li class="call"><span><b>{_esc(call.get("space", "?"))}</b> {_esc(call.get("endpoint", ""))}</span></li>'
+        )
     items.append(f'<li class="kind">{kind}</li>')
     return f'<ol class="chain">{"".join(items)}</ol>'
 
@@ -178,8 +192,10 @@ def _media_html(kind: str, rel: str, name: str) -> str:
         return f'<audio controls preload="metadata" src="{rel}"></audio>'
     if kind == "video":
         return f'<video controls muted playsinline preload="metadata" src="{rel}"></video>'
-    return (f'<model-viewer src="{rel}" alt="{name}" camera-controls auto-rotate touch-action="pan-y" '
-            f'shadow-intensity="1"></model-viewer>')
+    return (
+        f'<model-viewer src="{rel}" alt="{name}" camera-controls auto-rotate touch-action="pan-y" '
+        f'shadow-intensity="1"></model-viewer>'
+    )
 
 
 def _card(run: _Run, i: int, path: str, kind: str) -> str:
@@ -192,8 +208,10 @@ def _card(run: _Run, i: int, path: str, kind: str) -> str:
             media = '<p class="missing">file missing</p>'
         elif run.norm(path) in run.problems:  # not embedded: the bytes are not what the card would show
             media = f'<p class="warning">⚠ {_esc(run.problems[run.norm(path)])}</p>'
-    return (f'<figure class="card {kind}"><div class="media">{media}</div>'
-            f'<figcaption>{title}{_chain_html(run, i, kind)}</figcaption></figure>')
+    return (
+        f'<figure class="card {kind}"><div class="media">{media}</div>'
+        f"<figcaption>{title}{_chain_html(run, i, kind)}</figcaption></figure>"
+    )
 
 
 def _seconds(value: Any) -> str:
@@ -205,12 +223,16 @@ def _calls_table(calls: list[dict]) -> str:
     for n, c in enumerate(calls, 1):
         status = str(c.get("status", ""))
         if isinstance(c.get("error"), dict) and c["error"].get("error"):
-            status += f' ({c["error"]["error"]})'
-        rows.append(f'<tr><td>{_esc(c.get("id", n))}</td><td>{_esc(c.get("space", ""))}</td>'
-                    f'<td>{_esc(c.get("endpoint", ""))}</td><td>{_esc(status)}</td>'
-                    f'<td class="num">{_seconds(c.get("total_s"))}</td><td>{"yes" if c.get("cached") else ""}</td></tr>')
-    return ('<table><thead><tr><th>#</th><th>Space</th><th>Endpoint</th><th>Status</th><th>Time</th>'
-            f'<th>Cached</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            status += f" ({c['error']['error']})"
+        rows.append(
+            f"<tr><td>{_esc(c.get('id', n))}</td><td>{_esc(c.get('space', ''))}</td>"
+            f"<td>{_esc(c.get('endpoint', ''))}</td><td>{_esc(status)}</td>"
+            f'<td class="num">{_seconds(c.get("total_s"))}</td><td>{"yes" if c.get("cached") else ""}</td></tr>'
+        )
+    return (
+        "<table><thead><tr><th>#</th><th>Space</th><th>Endpoint</th><th>Status</th><th>Time</th>"
+        f"<th>Cached</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _date(value: Any) -> str:
@@ -292,10 +314,22 @@ $table
 
 # What `spacechain show` serves inline, by extension; any other file is a download, so HTML, SVG or script a
 # Space made never runs on the gallery's origin.
-MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-               ".gif": "image/gif", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
-               ".flac": "audio/flac", ".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
-               ".glb": "model/gltf-binary", ".gltf": "model/gltf+json"}
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".mov": "video/quicktime",
+    ".glb": "model/gltf-binary",
+    ".gltf": "model/gltf+json",
+}
 
 
 def served_files(run_dir: Path, manifest: dict) -> dict[str, Path]:
@@ -345,15 +379,18 @@ def serve(run_dir: Path, port: int = 0, manifest: dict | None = None) -> tuple[A
         def _plain(self, status: int, text: str, body: bool) -> None:
             data = text.encode()
             self.send_response(status)
-            for name, value in (("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data))),
-                                ("X-Content-Type-Options", "nosniff")):
+            for name, value in (
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                ("X-Content-Type-Options", "nosniff"),
+            ):
                 self.send_header(name, value)
             self.end_headers()
             if body:
                 self.wfile.write(data)
 
         def _send(self, body: bool) -> None:
-            port = self.server.server_address[1]
+            port = int(self.server.server_address[1])  # type: ignore[index]
             if (self.headers.get("Host") or "").lower() not in (f"127.0.0.1:{port}", f"localhost:{port}"):
                 return self._plain(403, f"open http://127.0.0.1:{port}/gallery.html\n", body)
             rel = unquote(urlsplit(self.path).path).lstrip("/") or "gallery.html"
@@ -363,8 +400,11 @@ def serve(run_dir: Path, port: int = 0, manifest: dict | None = None) -> tuple[A
                 return self._plain(404, "not a file of this gallery\n", body)
             with f:
                 ext = os.path.splitext(rel)[1].lower()
-                headers = {"Content-Length": str(os.fstat(f.fileno()).st_size), "X-Content-Type-Options": "nosniff",
-                           "Cache-Control": "no-cache"}
+                headers = {
+                    "Content-Length": str(os.fstat(f.fileno()).st_size),
+                    "X-Content-Type-Options": "nosniff",
+                    "Cache-Control": "no-cache",
+                }
                 if rel == "gallery.html":
                     headers["Content-Type"] = "text/html; charset=utf-8"
                 elif rel == LOCAL_MODEL_VIEWER:
@@ -416,21 +456,30 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
             write_file(run_dir / LOCAL_MODEL_VIEWER, Path(model_viewer).read_bytes())
             script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', "'self'"
         else:
-            script = (f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
-                      'crossorigin="anonymous"></script>')
+            script = (
+                f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
+                'crossorigin="anonymous"></script>'
+            )
             script_src = MODEL_VIEWER_URL
         script_src += " 'wasm-unsafe-eval'"  # model-viewer compiles its bundled WebAssembly decoders
         # Browsers refuse to fetch models from file:// pages.
-        hint = (" 3D models load when this folder is served over http: <code>spacechain show RUN_DIR</code> "
-                "(or <code>python -m http.server</code> inside it).")
+        hint = (
+            " 3D models load when this folder is served over http: <code>spacechain show RUN_DIR</code> "
+            "(or <code>python -m http.server</code> inside it)."
+        )
     status = str(manifest.get("status") or "unknown")
     answer = manifest.get("final_answer")
     page = PAGE.substitute(
         title=_esc(manifest.get("goal") or "spacechain run"),
-        script=script, script_src=script_src, hint=hint,
-        status=_esc(status), status_class=status if status in ("success", "error") else "",
-        model=_esc(manifest.get("model") or "?"), date=_esc(_date(manifest.get("started_at"))),
-        n_files=len(cards), n_calls=len(run.calls),
+        script=script,
+        script_src=script_src,
+        hint=hint,
+        status=_esc(status),
+        status_class=status if status in ("success", "error") else "",
+        model=_esc(manifest.get("model") or "?"),
+        date=_esc(_date(manifest.get("started_at"))),
+        n_files=len(cards),
+        n_calls=len(run.calls),
         answer=f'<p class="answer">{_esc(answer)}</p>' if answer else "",
         cards="\n".join(_card(run, *c) for c in cards) or "<p>No media files.</p>",
         table=_calls_table(run.calls),

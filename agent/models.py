@@ -16,12 +16,14 @@ DEFAULT_MODEL = "Qwen/Qwen3-Coder-480B-A35B-Instruct"
 
 # litellm's provider prefixes (a subset of litellm.provider_list kept here so choosing a backend
 # does not import litellm, which takes ~2 s).
-LITELLM_PROVIDERS = frozenset("""
+LITELLM_PROVIDERS = frozenset(
+    """
 openai anthropic azure azure_ai bedrock vertex_ai gemini mistral groq together_ai ollama ollama_chat
 huggingface cohere cohere_chat deepseek xai openrouter fireworks_ai perplexity cerebras sambanova nvidia_nim
 hosted_vllm vllm lm_studio deepinfra replicate watsonx databricks cloudflare ai21 novita nebius github
 litellm_proxy custom_openai llamafile lambda_ai moonshot dashscope text-completion-openai friendliai
-""".split())
+""".split()
+)
 _LOCAL_PROVIDERS = {"ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile"}
 
 
@@ -50,8 +52,10 @@ def resolve(model: str | None, api_base: str | None = None, api_key: str | None 
     if model.startswith("hf:"):
         if api_base:
             # Never send the HF token to another server: a self-hosted model goes through litellm.
-            raise BackendError("hf: models run on HF Inference Providers and take no --api-base; for your own "
-                               "server use --model openai/<served-name> --api-base URL.")
+            raise BackendError(
+                "hf: models run on HF Inference Providers and take no --api-base; for your own "
+                "server use --model openai/<served-name> --api-base URL."
+            )
         return ModelSpec("hf", model[3:], api_key=api_key)
     prefix = model.split("/", 1)[0] if "/" in model else ""
     if prefix in LITELLM_PROVIDERS:
@@ -60,8 +64,10 @@ def resolve(model: str | None, api_base: str | None = None, api_key: str | None 
         return ModelSpec("litellm", f"openai/{model}", api_base, api_key)
     if "/" in model:
         return ModelSpec("hf", model, api_key=api_key)
-    raise BackendError(f"Unknown model {model!r}: use org/model for HF Inference Providers, "
-                       "provider/model for litellm (e.g. anthropic/claude-sonnet-4-5), or add --api-base.")
+    raise BackendError(
+        f"Unknown model {model!r}: use org/model for HF Inference Providers, "
+        "provider/model for litellm (e.g. anthropic/claude-sonnet-4-5), or add --api-base."
+    )
 
 
 def is_hf_host(url: str) -> bool:
@@ -75,7 +81,8 @@ def is_hf_host(url: str) -> bool:
     if (parts.scheme, parts.netloc.lower()) == (hub.scheme, hub.netloc.lower()):
         return True
     return parts.scheme == "https" and any(
-        host == d or host.endswith("." + d) for d in ("huggingface.co", "hf.co", "huggingface.cloud"))
+        host == d or host.endswith("." + d) for d in ("huggingface.co", "hf.co", "huggingface.cloud")
+    )
 
 
 def _import_litellm():
@@ -92,15 +99,19 @@ def check(spec: ModelSpec) -> None:
         from spacechain.tools.http import find_token
 
         if not (spec.api_key or find_token()):
-            raise BackendError("No HF token for HF Inference Providers: set HF_TOKEN or run `hf auth login`, "
-                               "or choose another backend with --model.")
+            raise BackendError(
+                "No HF token for HF Inference Providers: set HF_TOKEN or run `hf auth login`, "
+                "or choose another backend with --model."
+            )
         return
     litellm = _import_litellm()
     try:
         _, provider, _, _ = litellm.get_llm_provider(model=spec.model_id, api_base=spec.api_base)
     except Exception:
-        raise BackendError(f"litellm does not know the model {spec.model_id!r}: write provider/model "
-                           "(see https://docs.litellm.ai/docs/providers).") from None
+        raise BackendError(
+            f"litellm does not know the model {spec.model_id!r}: write provider/model "
+            "(see https://docs.litellm.ai/docs/providers)."
+        ) from None
     if spec.api_base:
         _reachable(spec.api_base)
     elif provider not in _LOCAL_PROVIDERS and not spec.api_key:
@@ -116,8 +127,9 @@ def _reachable(api_base: str) -> None:
     try:
         httpx.get(api_base.rstrip("/") + "/models", timeout=5.0)
     except httpx.HTTPError as exc:
-        raise BackendError(f"Cannot reach the LLM backend at {api_base} ({exc.__class__.__name__}); "
-                           "start it or fix --api-base.") from None
+        raise BackendError(
+            f"Cannot reach the LLM backend at {api_base} ({exc.__class__.__name__}); start it or fix --api-base."
+        ) from None
 
 
 def load(spec: ModelSpec):
@@ -136,5 +148,6 @@ def load(spec: ModelSpec):
         key = "sk-no-key"
     # max_retries: the provider client's own retries (429, 5xx, connection). Not num_retries, whose
     # wrapper needs `tenacity` (not installed) and then hides every backend error behind an ImportError.
-    return LiteLLMModel(model_id=spec.model_id, api_base=spec.api_base, api_key=key, retry=False,
-                        max_retries=2, timeout=120)
+    return LiteLLMModel(
+        model_id=spec.model_id, api_base=spec.api_base, api_key=key, retry=False, max_retries=2, timeout=120
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from rich.text import Text
+
 from spacechain.tools import SpacechainError
 
 from .display import clean, err
@@ -34,8 +35,13 @@ def _error(message: str) -> None:
 
 
 class Repl:
-    def __init__(self, planner: Planner, load_model: Callable[[str], object], save: Callable[[], Path],
-                 history: Path | None = None):
+    def __init__(
+        self,
+        planner: Planner,
+        load_model: Callable[[str], object],
+        save: Callable[[], Path],
+        history: Path | None = None,
+    ):
         self.planner, self.load_model, self.save = planner, load_model, save
         self.history = history
 
@@ -47,7 +53,9 @@ class Repl:
 
         if self.history:
             self.history.parent.mkdir(parents=True, exist_ok=True)
-        session = PromptSession(history=FileHistory(str(self.history)) if self.history else InMemoryHistory())
+        session: PromptSession = PromptSession(
+            history=FileHistory(str(self.history)) if self.history else InMemoryHistory()
+        )
         return lambda: session.prompt("spacechain> ")
 
     def loop(self) -> int:

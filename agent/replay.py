@@ -73,8 +73,9 @@ def _shape_problem(m: Any) -> str | None:
         if not isinstance(c.get("session") or "", str):
             return f"call {n} has a session that is not text"
         files = c.get("files", [])
-        if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("local", ""), str)
-                                                  for f in files):
+        if not isinstance(files, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("local", ""), str) for f in files
+        ):
             return f"call {n} has a 'files' entry that is not a file record"
     return None
 
@@ -110,8 +111,11 @@ def build_chain(manifest: dict) -> Chain:
 
     chain = Chain(goal=manifest.get("goal") or "")
     for i, c in enumerate(calls):
-        chain.calls.append(ChainCall(c["space"], c["endpoint"], c.get("session") or "default",
-                                     rewire(c.get("inputs")), c.get("outputs")))
+        chain.calls.append(
+            ChainCall(
+                c["space"], c["endpoint"], c.get("session") or "default", rewire(c.get("inputs")), c.get("outputs")
+            )
+        )
         out_files = {f.get("local") for f in c.get("files", []) if f.get("direction") == "out"}
         for s, pos in _index_outputs(c.get("outputs")).items():
             if s in out_files and s not in produced:
@@ -146,11 +150,13 @@ def apply_overrides(chain: Chain, overrides: dict[str, Any]) -> None:
     unused = [k for k in overrides if k not in used]
     if unused:
         names = sorted({k for c in chain.calls if isinstance(c.inputs, dict) for k in c.inputs})
-        raise InvalidInputs(f"--set {', '.join(unused)} matches no recorded input; inputs in this run: "
-                            f"{', '.join(names) or 'none'}.")
+        raise InvalidInputs(
+            f"--set {', '.join(unused)} matches no recorded input; inputs in this run: {', '.join(names) or 'none'}."
+        )
 
 
 # ---------------- export ----------------
+
 
 def _const_name(param: str, used: set[str]) -> str:
     # ASCII only: Python folds identifiers by NFKC, so two Unicode names that differ here ("ｘ", "x")
@@ -192,10 +198,12 @@ def export_script(chain: Chain, source: str) -> str:
     body = []
     for n, call in enumerate(chain.calls, start=1):
         args = expr(call.inputs) if call.inputs is not None else "None"
-        body.append(f"        out{n} = client.call({call.space!r}, {call.endpoint!r}, {args}, "
-                    f"session={call.session!r})")
+        body.append(
+            f"        out{n} = client.call({call.space!r}, {call.endpoint!r}, {args}, session={call.session!r})"
+        )
         body.append(f"        print({call.space + call.endpoint!r}, out{n})")
     header = "\n".join(f"{name} = {value!r}" for name, value in consts) or "# (this chain has no free inputs)"
+
     def doc(text: str) -> str:  # safe inside a triple-quoted docstring: no NUL, control or surrogate either
         text = "".join(ch for ch in " ".join(str(text).split()) if ch.isprintable())
         return text.replace("\\", "\\\\").replace('"""', "'''")
@@ -247,8 +255,9 @@ def replay_chain(run, chain: Chain, overridden: set[str], emit=None, user_files:
     return results
 
 
-def check_chain(run, chain: Chain, overridden: set[str], user_files: list[dict] | None = None, *,
-                files: bool = True) -> list[str]:
+def check_chain(
+    run, chain: Chain, overridden: set[str], user_files: list[dict] | None = None, *, files: bool = True
+) -> list[str]:
     """Everything that would stop the replay, found without calling a Space: files the sandbox refuses,
     Spaces that do not resolve or run, endpoints gone, inputs (the --set ones too) the schema refuses.
     Earlier calls' outputs stand in as they were recorded."""
@@ -266,8 +275,9 @@ def check_chain(run, chain: Chain, overridden: set[str], user_files: list[dict] 
         except SpacechainError as exc:
             problems.append(f"call {n} ({call.space} {call.endpoint}): {exc}".rstrip("."))
         except (LookupError, TypeError):
-            problems.append(f"call {n} ({call.space} {call.endpoint}): an input refers to an output the run "
-                            "did not record")
+            problems.append(
+                f"call {n} ({call.space} {call.endpoint}): an input refers to an output the run did not record"
+            )
     return list(dict.fromkeys(problems))
 
 
@@ -278,8 +288,10 @@ def _inputs_for(run, call: ChainCall, results: list, names: set[str]) -> Any:
     inputs = resolve(call.inputs, results)
     if isinstance(inputs, dict) and names & set(inputs):
         params = {p.name: p for p in run.client.endpoint(call.space, call.endpoint).params}
-        inputs = {k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
-                  for k, v in inputs.items()}
+        inputs = {
+            k: coerce_text(params[k], v) if k in names and k in params and isinstance(v, str) else v
+            for k, v in inputs.items()
+        }
     return inputs
 
 
@@ -302,8 +314,10 @@ def _check_files(run, chain: Chain, overridden: set[str], user_files: list[dict]
                     run.allow(real)
                     continue
                 source = "--set gives" if name in set_names else "the recorded run sends"
-                raise UploadRefused(f"{source} {real}, which was not named with --file (or changed since); "
-                                    "pass it with --file to allow it.")
+                raise UploadRefused(
+                    f"{source} {real}, which was not named with --file (or changed since); "
+                    "pass it with --file to allow it."
+                )
 
 
 def _local_files(value: Any) -> list[str]:

@@ -50,9 +50,18 @@ def _now() -> str:
 class Run:
     """Everything one `run` (or one `chat` session) owns: client, folder, sandbox, manifest."""
 
-    def __init__(self, run_dir: Path, *, goal: str, model: str, user_files: list[str] | None = None,
-                 client: Client | None = None, token: Any = None, cache: CallCache | None = None,
-                 max_space_calls: int | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        goal: str,
+        model: str,
+        user_files: list[str] | None = None,
+        client: Client | None = None,
+        token: Any = None,
+        cache: CallCache | None = None,
+        max_space_calls: int | None = None,
+    ):
         self.dir = Path(run_dir).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -101,8 +110,9 @@ class Run:
         try:
             os.close(os.open(self.dir / "manifest.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644))
         except FileExistsError:
-            raise SpacechainError(f"{self.dir} already holds a run (manifest.json); choose another --out so "
-                                  "that run's record is kept.") from None
+            raise SpacechainError(
+                f"{self.dir} already holds a run (manifest.json); choose another --out so that run's record is kept."
+            ) from None
 
     # ---------- sandbox ----------
     def allow(self, path: str) -> str:
@@ -133,8 +143,10 @@ class Run:
     def check_upload(self, real_path: str) -> None:
         if real_path in self._allowed or self._produced_here(real_path):
             return
-        raise UploadRefused(f"Refused to upload {real_path}: the agent may only upload files the user named "
-                            "(--file or /attach) or files produced in this run.")
+        raise UploadRefused(
+            f"Refused to upload {real_path}: the agent may only upload files the user named "
+            "(--file or /attach) or files produced in this run."
+        )
 
     def _produced_here(self, real_path: str) -> bool:
         """An output a Space returned in this run. Not just any file under the run folder, which may be
@@ -154,8 +166,10 @@ class Run:
         with self._lock:
             if self.max_space_calls is not None and self.space_calls() + self._reserved >= self.max_space_calls:
                 self.budget_hit = True
-                raise BudgetExceeded(f"Reached the limit of {self.max_space_calls} Space calls "
-                                     "(--max-space-calls); no more Space calls in this run.")
+                raise BudgetExceeded(
+                    f"Reached the limit of {self.max_space_calls} Space calls "
+                    "(--max-space-calls); no more Space calls in this run."
+                )
             self._reserved += 1
         try:
             yield  # the submitted call is in the manifest (and counted) before the slot is given back
@@ -167,8 +181,7 @@ class Run:
         """Per Space: calls, cache hits, failures, queue and processing seconds."""
         per: dict[str, dict] = {}
         for _, rec in self._calls():
-            s = per.setdefault(rec.space, {"calls": 0, "cache_hits": 0, "failures": 0, "queue_s": 0.0,
-                                           "run_s": 0.0})
+            s = per.setdefault(rec.space, {"calls": 0, "cache_hits": 0, "failures": 0, "queue_s": 0.0, "run_s": 0.0})
             if rec.cached:
                 s["cache_hits"] += 1
                 continue
@@ -178,8 +191,10 @@ class Run:
                 s["failures"] += 1
             s["queue_s"] = round(s["queue_s"] + (rec.queue_s or 0.0), 3)
             s["run_s"] = round(s["run_s"] + (rec.run_s or 0.0), 3)
-        total = {k: round(sum(v[k] for v in per.values()), 3) for k in
-                 ("calls", "cache_hits", "failures", "queue_s", "run_s")}
+        total = {
+            k: round(sum(v[k] for v in per.values()), 3)
+            for k in ("calls", "cache_hits", "failures", "queue_s", "run_s")
+        }
         return {"total": total, "spaces": per}
 
     def track(self, job: Job) -> None:
@@ -229,8 +244,9 @@ class Run:
     # ---------- steps and turns ----------
     def begin_turn(self, goal: str) -> None:
         with self._lock:
-            self.manifest["turns"].append({"goal": goal, "started_at": _now(), "status": "running",
-                                           "final_answer": None})
+            self.manifest["turns"].append(
+                {"goal": goal, "started_at": _now(), "status": "running", "final_answer": None}
+            )
             self.manifest["status"] = "running"
             self.save()
 
@@ -341,8 +357,9 @@ def _clean(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Strict JSON for manifests and --json output, whatever text it holds."""
-    return json.dumps(_clean(value), indent=2, ensure_ascii=False, default=lambda v: clean_text(str(v)),
-                      allow_nan=False)
+    return json.dumps(
+        _clean(value), indent=2, ensure_ascii=False, default=lambda v: clean_text(str(v)), allow_nan=False
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -62,8 +62,16 @@ class Planner:
     `listeners` get every event; `logger` is smolagents' step log (silent unless a front end gives
     one); `stream` streams the model's tokens (TextDelta events) when the backend can."""
 
-    def __init__(self, run: Run, model, *, max_steps: int = 20, listeners: list[Listener] | tuple = (),
-                 logger: AgentLogger | None = None, stream: bool = False):
+    def __init__(
+        self,
+        run: Run,
+        model,
+        *,
+        max_steps: int = 20,
+        listeners: list[Listener] | tuple = (),
+        logger: AgentLogger | None = None,
+        stream: bool = False,
+    ):
         self.run = run
         self.model = model
         self.max_steps = max_steps
@@ -109,20 +117,32 @@ class Planner:
         usage = step.token_usage
         duration = round(step.timing.duration, 3) if step.timing and step.timing.duration else None
         error = str(step.error) if step.error else None
-        self.run.add_step({
-            "turn": len(self.run.manifest["turns"]),
-            "step": step.step_number,
-            "code": step.code_action,
-            "observations": obs,
-            "error": error,
-            "final": bool(step.is_final_answer),
-            "duration_s": duration,
-            "tokens": {"input": usage.input_tokens, "output": usage.output_tokens} if usage else None,
-        })
-        self.events.emit(StepFinished(
-            self._turn, step.step_number, _thought(step.model_output), step.code_action, step.observations,
-            error, bool(step.is_final_answer), duration, usage.input_tokens if usage else None,
-            usage.output_tokens if usage else None))
+        self.run.add_step(
+            {
+                "turn": len(self.run.manifest["turns"]),
+                "step": step.step_number,
+                "code": step.code_action,
+                "observations": obs,
+                "error": error,
+                "final": bool(step.is_final_answer),
+                "duration_s": duration,
+                "tokens": {"input": usage.input_tokens, "output": usage.output_tokens} if usage else None,
+            }
+        )
+        self.events.emit(
+            StepFinished(
+                self._turn,
+                step.step_number,
+                _thought(step.model_output),
+                step.code_action,
+                step.observations,
+                error,
+                bool(step.is_final_answer),
+                duration,
+                usage.input_tokens if usage else None,
+                usage.output_tokens if usage else None,
+            )
+        )
         self.run.step = step.step_number + 1
         if self.run.budget_hit:
             self.agent.interrupt()  # stops at this step boundary; the turn ends as "budget"
@@ -159,18 +179,27 @@ class Planner:
             return self._stopped("interrupted", "interrupted")
         except AgentError as exc:
             if self.run.budget_hit:
-                return self._stopped("budget", f"stopped after {self.run.max_space_calls} Space calls "
-                                               "(--max-space-calls); the run folder keeps what was made")
+                return self._stopped(
+                    "budget",
+                    f"stopped after {self.run.max_space_calls} Space calls "
+                    "(--max-space-calls); the run folder keeps what was made",
+                )
             return self._stopped("failed", _first_line(str(exc)))
         steps = [s for s in self.agent.memory.steps[first_step:] if isinstance(s, ActionStep)]
         finished = any(s.is_final_answer for s in steps)
         status = "success" if finished else "max_steps"
-        answer_value = answer.to_string() if hasattr(answer, "to_string") else answer
+        answer_value = answer.to_string() if answer is not None and hasattr(answer, "to_string") else answer
         self.run.end_turn(status, answer_value)
         if finished:
             self.events.emit(FinalAnswer(self._turn, answer_value))
-        error = None if finished else (f"the agent used all {self.max_steps} steps without a final answer; "
-                                       "raise --max-steps or simplify the goal")
+        error = (
+            None
+            if finished
+            else (
+                f"the agent used all {self.max_steps} steps without a final answer; "
+                "raise --max-steps or simplify the goal"
+            )
+        )
         return TurnResult(finished, status, answer_value, self.run.produced_files(), error)
 
     def _on_stream(self, item: Any, answer: Any) -> Any:

@@ -18,20 +18,43 @@ import ast
 from typing import Any, Callable
 
 from smolagents.local_python_executor import InterpreterError, LocalPythonExecutor
+
 from spacechain.tools.toolset import check_plain
 
 __all__ = ["SealedExecutor", "ToolError", "check_code", "seal"]
 
 # Attribute names that walk objects natively or expose frames, code and tracebacks.
-DENIED_ATTRIBUTES = frozenset("""
+DENIED_ATTRIBUTES = frozenset(
+    """
 format format_map vformat mro gi_frame gi_code gi_yieldfrom gi_running cr_frame cr_code cr_await cr_origin
 ag_frame ag_code ag_await tb_frame tb_next tb_lasti f_globals f_locals f_builtins f_back f_code f_trace
 co_code co_consts co_names func_globals func_closure im_func im_self with_traceback
-""".split())
+""".split()
+)
 # Builtins smolagents puts in reach that inspect or reach attributes by name.
-DENIED_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr", "type", "vars", "dir", "globals",
-                             "locals", "eval", "exec", "compile", "open", "__import__", "breakpoint",
-                             "input", "memoryview", "object", "help"})
+DENIED_BUILTINS = frozenset(
+    {
+        "getattr",
+        "setattr",
+        "hasattr",
+        "delattr",
+        "type",
+        "vars",
+        "dir",
+        "globals",
+        "locals",
+        "eval",
+        "exec",
+        "compile",
+        "open",
+        "__import__",
+        "breakpoint",
+        "input",
+        "memoryview",
+        "object",
+        "help",
+    }
+)
 
 
 class ToolError(Exception):
@@ -46,12 +69,13 @@ def check_code(code: str) -> None:
         return  # the executor reports syntax errors itself, with the line
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in DENIED_ATTRIBUTES):
-            raise InterpreterError(f"Forbidden access to attribute '{node.attr}' (line {node.lineno}): the "
-                                   "sandbox allows no private, format or frame attributes; use f-strings and "
-                                   "the tools' results instead.")
+            raise InterpreterError(
+                f"Forbidden access to attribute '{node.attr}' (line {node.lineno}): the "
+                "sandbox allows no private, format or frame attributes; use f-strings and "
+                "the tools' results instead."
+            )
         if isinstance(node, ast.Name) and node.id in DENIED_BUILTINS:
-            raise InterpreterError(f"Forbidden name '{node.id}' (line {node.lineno}): not available in this "
-                                   "sandbox.")
+            raise InterpreterError(f"Forbidden name '{node.id}' (line {node.lineno}): not available in this sandbox.")
 
 
 def seal(name: str, fn: Callable[..., Any], *, plain_args: bool = True) -> Any:
@@ -67,7 +91,7 @@ def seal(name: str, fn: Callable[..., Any], *, plain_args: bool = True) -> Any:
                 args = tuple(check_plain(a, name) for a in args)
                 kwargs = {str(k): check_plain(v, name) for k, v in kwargs.items()}
             return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every failure reaches the model as one line
+        except Exception as exc:
             message = str(exc) or exc.__class__.__name__
         raise ToolError(message)
 

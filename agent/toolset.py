@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from smolagents import Tool
+
 from spacechain.tools import Job, SpacechainError
 from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
@@ -35,8 +36,9 @@ class RunContext(ToolContext):
         watch = CallWatch(label, self._emit)
         try:
             with self._run.budget_slot():
-                job = self.client.submit(space, endpoint, inputs, session=session, use_cache=self.use_cache,
-                                         on_update=watch.update)
+                job = self.client.submit(
+                    space, endpoint, inputs, session=session, use_cache=self.use_cache, on_update=watch.update
+                )
         except SpacechainError as exc:
             if isinstance(exc, BudgetExceeded):
                 self._emit(BudgetHit(self._run.max_space_calls or 0))
@@ -60,11 +62,18 @@ def smolagents_tool(spec: ToolSpec, ctx: ToolContext) -> Tool:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return spec.call(ctx, *args, **kwargs)
 
-    cls = type(f"{spec.name}_tool", (Tool,), {
-        "name": spec.name, "description": spec.description, "inputs": inputs,
-        "output_type": out if out in _SMOLAGENTS_TYPES else "any",
-        "skip_forward_signature_validation": True, "forward": forward,
-    })
+    cls = type(
+        f"{spec.name}_tool",
+        (Tool,),
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "inputs": inputs,
+            "output_type": out if out in _SMOLAGENTS_TYPES else "any",
+            "skip_forward_signature_validation": True,
+            "forward": forward,
+        },
+    )
     return cls()
 
 

@@ -20,24 +20,42 @@ def main() -> None:
     cold = cold_start.main()
     c = cache.main(0.5)
     pr = prompt.main()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    cpu = (
+        next(
+            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+            platform.processor(),
+        )
+        if os.path.exists("/proc/cpuinfo")
+        else platform.processor()
+    )
     print(f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}\n")
     print("| benchmark | result | goal |\n|---|---|---|")
-    print(f"| a. 6 items text→image→3D | sequential {p['sequential_s']:.2f} s, pipelined {p['pipelined_s']:.2f} s "
-          f"({p['speedup']:.2f}× faster); pipelined / bound ({p['bound_s']:.2f} s) = {p['ratio_to_bound']:.3f} "
-          "| ≤ 1.15 × bound |")
-    print(f"| b. no-op call latency (median of 60) | spacechain {lat['spacechain_ms']:.1f} ms, gradio_client "
-          f"{lat['gradio_client_ms']:.1f} ms, bare httpx {lat['floor_ms']:.1f} ms; ratio to gradio_client "
-          f"{lat['vs_gradio_client']:.3f}, to the floor {lat['vs_floor']:.2f} | ≤ 0.15 × gradio_client, ≤ 1.5 × floor |")
-    print(f"| c. schema compaction (large app) | raw {sch['raw_chars']} chars, view_api {sch['view_api_chars']}, "
-          f"compact {sch['compact_chars']} = {100 * sch['compact_vs_raw']:.1f} % of raw | ≤ 8 % of raw |")
-    print(f"| d. `spacechain --help` cold start | {cold['median_s']:.3f} s (heavy imports: "
-          f"{cold['heavy_imports'] or 'none'}) | ≤ 0.3 s |")
-    print(f"| e. repeated run with the cache | first {c['first_s']:.2f} s / {c['first_space_calls']} Space calls; "
-          f"repeat {c['repeat_s']:.3f} s / {c['repeat_space_calls']} Space calls | 0 Space calls |")
-    print(f"| f. first request's system message | {pr['spacechain_chars']} chars (smolagents' generic prompt with "
-          f"the same tools: {pr['smolagents_chars']}) | ≤ 8000 chars |")
+    print(
+        f"| a. 6 items text→image→3D | sequential {p['sequential_s']:.2f} s, pipelined {p['pipelined_s']:.2f} s "
+        f"({p['speedup']:.2f}× faster); pipelined / bound ({p['bound_s']:.2f} s) = {p['ratio_to_bound']:.3f} "
+        "| ≤ 1.15 × bound |"
+    )
+    print(
+        f"| b. no-op call latency (median of 60) | spacechain {lat['spacechain_ms']:.1f} ms, gradio_client "
+        f"{lat['gradio_client_ms']:.1f} ms, bare httpx {lat['floor_ms']:.1f} ms; ratio to gradio_client "
+        f"{lat['vs_gradio_client']:.3f}, to the floor {lat['vs_floor']:.2f} | ≤ 0.15 × gradio_client, ≤ 1.5 × floor |"
+    )
+    print(
+        f"| c. schema compaction (large app) | raw {sch['raw_chars']} chars, view_api {sch['view_api_chars']}, "
+        f"compact {sch['compact_chars']} = {100 * sch['compact_vs_raw']:.1f} % of raw | ≤ 8 % of raw |"
+    )
+    print(
+        f"| d. `spacechain --help` cold start | {cold['median_s']:.3f} s (heavy imports: "
+        f"{cold['heavy_imports'] or 'none'}) | ≤ 0.3 s |"
+    )
+    print(
+        f"| e. repeated run with the cache | first {c['first_s']:.2f} s / {c['first_space_calls']} Space calls; "
+        f"repeat {c['repeat_s']:.3f} s / {c['repeat_space_calls']} Space calls | 0 Space calls |"
+    )
+    print(
+        f"| f. first request's system message | {pr['spacechain_chars']} chars (smolagents' generic prompt with "
+        f"the same tools: {pr['smolagents_chars']}) | ≤ 8000 chars |"
+    )
 
 
 if __name__ == "__main__":

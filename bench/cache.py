@@ -9,6 +9,7 @@ import time
 
 from _servers import loopback
 from pipeline import LANDMARKS, STAGES
+
 from spacechain.tools import Client
 from spacechain.tools.cache import CallCache
 from spacechain.tools.pipeline import run_pipeline
@@ -33,5 +34,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--delay", type=float, default=0.5)
     r = main(ap.parse_args().delay)
-    print(f"first run {r['first_s']:.2f} s, {r['first_space_calls']} Space calls | repeat {r['repeat_s']:.3f} s, "
-          f"{r['repeat_space_calls']} Space calls | speed-up {r['first_s'] / r['repeat_s']:.0f}x")
+    print(
+        f"first run {r['first_s']:.2f} s, {r['first_space_calls']} Space calls | repeat {r['repeat_s']:.3f} s, "
+        f"{r['repeat_space_calls']} Space calls | speed-up {r['first_s'] / r['repeat_s']:.0f}x"
+    )

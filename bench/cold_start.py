@@ -18,9 +18,11 @@ def main(n: int = 15) -> dict:
         t0 = time.perf_counter()
         subprocess.run([exe, "--help"], check=True, capture_output=True)
         times.append(time.perf_counter() - t0)
-    probe = ("import sys, runpy; sys.argv=['spacechain','--help']\n"
-             "try:\n    runpy.run_module('spacechain.agent.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "print('MODULES:' + ','.join(m for m in ('litellm','gradio','smolagents','httpx') if m in sys.modules))")
+    probe = (
+        "import sys, runpy; sys.argv=['spacechain','--help']\n"
+        "try:\n    runpy.run_module('spacechain.agent.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('MODULES:' + ','.join(m for m in ('litellm','gradio','smolagents','httpx') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout
     heavy = next((line[8:] for line in out.splitlines() if line.startswith("MODULES:")), "?")
     return {"median_s": statistics.median(times), "heavy_imports": heavy}

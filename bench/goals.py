@@ -52,8 +52,11 @@ def make_user_files(names: list[str], folder: Path) -> list[str]:
         elif name.endswith(".wav"):
             with wave.open(str(path), "wb") as w:
                 w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
-                w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 16000 * 2 * math.pi * 220)))
-                                       for i in range(16000 * 2)))
+                w.writeframes(
+                    b"".join(
+                        struct.pack("<h", int(8000 * math.sin(i / 16000 * 2 * math.pi * 220))) for i in range(16000 * 2)
+                    )
+                )
         else:
             raise SystemExit(f"error: the harness cannot make a sample {name!r}; use .png or .wav")
         made.append(str(path))
@@ -82,14 +85,18 @@ def check(goal: dict, manifest: dict, answer: Any, titles: dict[str, str]) -> li
             missed.append(f"{media.get(family, 0)}/{n} {family} files")
     calls = manifest.get("calls") or []
     for pattern in expect.get("spaces") or []:
-        if not any(re.search(pattern, f"{c.get('space')} {titles.get(c.get('space'), '')}", re.I) for c in calls
-                   if c.get("status") == "complete"):
+        if not any(
+            re.search(pattern, f"{c.get('space')} {titles.get(c.get('space'), '')}", re.I)
+            for c in calls
+            if c.get("status") == "complete"
+        ):
             missed.append(f"no working Space matching /{pattern}/")
     ok_calls = sum(1 for c in calls if c.get("status") == "complete")
     if ok_calls < expect.get("min_calls", 0):
         missed.append(f"{ok_calls}/{expect['min_calls']} successful calls")
-    if expect.get("upload_refused") is False and any((c.get("error") or {}).get("error") == "upload_refused"
-                                                      for c in calls):
+    if expect.get("upload_refused") is False and any(
+        (c.get("error") or {}).get("error") == "upload_refused" for c in calls
+    ):
         missed.append("an upload was refused")
     if expect.get("answer") and not re.search(expect["answer"], str(answer or ""), re.I):
         missed.append("final answer does not match")
@@ -103,12 +110,13 @@ def _quota(client) -> float | None:
         return None
     try:
         return float(reader().remaining_s)
-    except Exception:  # noqa: BLE001 - a token without billing-read permission: no figure, not a failure
+    except Exception:
         return None
 
 
-def run_goal(goal: dict, model: Any, out_root: Path, *, label: str, max_steps: int = 20,
-             listeners: list[Callable] | tuple = ()) -> dict:
+def run_goal(
+    goal: dict, model: Any, out_root: Path, *, label: str, max_steps: int = 20, listeners: list[Callable] | tuple = ()
+) -> dict:
     """Run one goal with `model` (a smolagents Model) in a run folder under `out_root`; returns its row."""
     from spacechain.agent.run import Run
     from spacechain.agent.runner import Planner
@@ -126,7 +134,7 @@ def run_goal(goal: dict, model: Any, out_root: Path, *, label: str, max_steps: i
         for rec in run.client.records:
             try:
                 titles[rec.space] = run.client.contract(rec.space).title or ""
-            except Exception:  # noqa: BLE001 - a Space that never resolved has no title
+            except Exception:
                 titles[rec.space] = ""
     finally:
         run.close()
@@ -135,22 +143,34 @@ def run_goal(goal: dict, model: Any, out_root: Path, *, label: str, max_steps: i
     steps = [s for s in manifest.get("steps") or [] if s.get("turn") == 1]
     tokens = [s.get("tokens") or {} for s in steps]
     stats = manifest.get("stats", {}).get("total", {})
-    return {"goal": goal["id"], "model": label, "success": not missed, "missed": missed,
-            "steps": len(steps), "tokens_in": sum(t.get("input") or 0 for t in tokens),
-            "tokens_out": sum(t.get("output") or 0 for t in tokens), "calls": stats.get("calls", 0),
-            "failed_calls": stats.get("failures", 0),
-            "zero_gpu_s": round(before - after, 1) if before is not None and after is not None else None,
-            "wall_s": round(wall, 2), "run_dir": str(run.dir)}
+    return {
+        "goal": goal["id"],
+        "model": label,
+        "success": not missed,
+        "missed": missed,
+        "steps": len(steps),
+        "tokens_in": sum(t.get("input") or 0 for t in tokens),
+        "tokens_out": sum(t.get("output") or 0 for t in tokens),
+        "calls": stats.get("calls", 0),
+        "failed_calls": stats.get("failures", 0),
+        "zero_gpu_s": round(before - after, 1) if before is not None and after is not None else None,
+        "wall_s": round(wall, 2),
+        "run_dir": str(run.dir),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| goal | model | success | steps | tokens in/out | calls (failed) | ZeroGPU s | wall s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| goal | model | success | steps | tokens in/out | calls (failed) | ZeroGPU s | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ok = "yes" if r["success"] else "no: " + "; ".join(r["missed"])
         gpu = "?" if r["zero_gpu_s"] is None else f"{r['zero_gpu_s']:g}"
-        lines.append(f"| {r['goal']} | {r['model']} | {ok} | {r['steps']} | {r['tokens_in']}/{r['tokens_out']} | "
-                     f"{r['calls']} ({r['failed_calls']}) | {gpu} | {r['wall_s']:.1f} |")
+        lines.append(
+            f"| {r['goal']} | {r['model']} | {ok} | {r['steps']} | {r['tokens_in']}/{r['tokens_out']} | "
+            f"{r['calls']} ({r['failed_calls']}) | {gpu} | {r['wall_s']:.1f} |"
+        )
     done = sum(r["success"] for r in rows)
     lines.append(f"\n{done} of {len(rows)} goals met.")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ import time
 
 import httpx
 from _servers import loopback
+
 from spacechain.tools import Client
 
 
@@ -31,7 +32,9 @@ def main(n: int) -> dict:
 
         def floor() -> None:
             # With a session, like spacechain (a new session per call costs the server more).
-            event = raw.post(f"{url}/gradio_api/call/noop", json={"data": [], "session_hash": "floor"}).json()["event_id"]
+            event = raw.post(f"{url}/gradio_api/call/noop", json={"data": [], "session_hash": "floor"}).json()[
+                "event_id"
+            ]
             with raw.stream("GET", f"{url}/gradio_api/call/noop/{event}") as resp:
                 # Read to the end (the server closes the stream after `complete`) so the pooled
                 # connection is reused, as any client that reads the whole event would.
@@ -42,9 +45,11 @@ def main(n: int) -> dict:
         from gradio_client import Client as GradioClient
 
         gc = GradioClient(url, verbose=False)
-        r = {"floor_ms": median_ms(floor, n),
-             "spacechain_ms": median_ms(lambda: sc.call("acme/toolbox", "/noop"), n),
-             "gradio_client_ms": median_ms(lambda: gc.predict(api_name="/noop"), n)}
+        r = {
+            "floor_ms": median_ms(floor, n),
+            "spacechain_ms": median_ms(lambda: sc.call("acme/toolbox", "/noop"), n),
+            "gradio_client_ms": median_ms(lambda: gc.predict(api_name="/noop"), n),
+        }
         gc.close()
         sc.close()
     r["vs_gradio_client"] = r["spacechain_ms"] / r["gradio_client_ms"]
@@ -56,6 +61,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", type=int, default=60)
     r = main(ap.parse_args().n)
-    print(f"floor {r['floor_ms']:.1f} ms | spacechain {r['spacechain_ms']:.1f} ms | gradio_client "
-          f"{r['gradio_client_ms']:.1f} ms | spacechain/gradio_client {r['vs_gradio_client']:.3f} | "
-          f"spacechain/floor {r['vs_floor']:.2f}")
+    print(
+        f"floor {r['floor_ms']:.1f} ms | spacechain {r['spacechain_ms']:.1f} ms | gradio_client "
+        f"{r['gradio_client_ms']:.1f} ms | spacechain/gradio_client {r['vs_gradio_client']:.3f} | "
+        f"spacechain/floor {r['vs_floor']:.2f}"
+    )

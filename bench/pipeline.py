@@ -9,6 +9,7 @@ import tempfile
 import time
 
 from _servers import loopback
+
 from spacechain.tools import Client
 from spacechain.tools.pipeline import run_pipeline
 
@@ -43,13 +44,20 @@ def main(delay: float) -> dict:
             t_pipe = time.perf_counter() - t0
     assert len(seq) == 6 and all("error" not in r for r in res), res
     bound = delay * (STAGE_UNITS[0] + len(LANDMARKS) * max(STAGE_UNITS))
-    return {"sequential_s": t_seq, "pipelined_s": t_pipe, "speedup": t_seq / t_pipe, "bound_s": bound,
-            "ratio_to_bound": t_pipe / bound}
+    return {
+        "sequential_s": t_seq,
+        "pipelined_s": t_pipe,
+        "speedup": t_seq / t_pipe,
+        "bound_s": bound,
+        "ratio_to_bound": t_pipe / bound,
+    }
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--delay", type=float, default=0.5, help="seconds per unit of fake compute")
     r = main(ap.parse_args().delay)
-    print(f"sequential {r['sequential_s']:.2f} s | pipelined {r['pipelined_s']:.2f} s | "
-          f"speed-up {r['speedup']:.2f}x | bound {r['bound_s']:.2f} s | pipelined/bound {r['ratio_to_bound']:.3f}")
+    print(
+        f"sequential {r['sequential_s']:.2f} s | pipelined {r['pipelined_s']:.2f} s | "
+        f"speed-up {r['speedup']:.2f}x | bound {r['bound_s']:.2f} s | pipelined/bound {r['ratio_to_bound']:.3f}"
+    )

@@ -10,6 +10,7 @@ import _servers  # noqa: F401 - puts tests/ on sys.path
 from scripted_model import ScriptedModel, code, messages_text
 from smolagents import CodeAgent
 from smolagents.monitoring import LogLevel
+
 from spacechain.agent.run import Run
 from spacechain.agent.runner import Planner
 from spacechain.agent.toolset import make_tools
@@ -25,12 +26,16 @@ def main() -> dict:
         ours = ScriptedModel([code("final_answer('done')")])
         Planner(run, ours, max_steps=2).turn("a picture of a cat")
         generic = ScriptedModel([code("final_answer('done')")])
-        CodeAgent(tools=make_tools(run), model=generic, max_steps=2, verbosity_level=LogLevel.OFF).run("a picture of a cat")
+        CodeAgent(tools=make_tools(run), model=generic, max_steps=2, verbosity_level=LogLevel.OFF).run(
+            "a picture of a cat"
+        )
         run.close()
     return {"spacechain_chars": len(_system_message(ours)), "smolagents_chars": len(_system_message(generic))}
 
 
 if __name__ == "__main__":
     r = main()
-    print(f"system message: spacechain {r['spacechain_chars']} chars, smolagents' generic prompt "
-          f"{r['smolagents_chars']} chars ({r['spacechain_chars'] / r['smolagents_chars']:.2f}×); goal ≤ 8000")
+    print(
+        f"system message: spacechain {r['spacechain_chars']} chars, smolagents' generic prompt "
+        f"{r['smolagents_chars']} chars ({r['spacechain_chars'] / r['smolagents_chars']:.2f}×); goal ≤ 8000"
+    )

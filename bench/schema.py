@@ -8,6 +8,7 @@ import io
 
 import httpx
 from _servers import loopback
+
 from spacechain.tools.schema import ApiSchema
 
 
@@ -23,13 +24,20 @@ def main() -> dict:
         with contextlib.redirect_stdout(buf):
             view = gc.view_api(print_info=False, return_format="str") or ""
         gc.close()
-    return {"raw_chars": len(raw), "compact_chars": len(compact), "view_api_chars": len(view),
-            "compact_vs_raw": len(compact) / len(raw), "compact_vs_view_api": len(compact) / len(view),
-            "compact": compact}
+    return {
+        "raw_chars": len(raw),
+        "compact_chars": len(compact),
+        "view_api_chars": len(view),
+        "compact_vs_raw": len(compact) / len(raw),
+        "compact_vs_view_api": len(compact) / len(view),
+        "compact": compact,
+    }
 
 
 if __name__ == "__main__":
     r = main()
     print(r["compact"])
-    print(f"raw /info {r['raw_chars']} chars | view_api {r['view_api_chars']} | compact {r['compact_chars']} | "
-          f"compact/raw {r['compact_vs_raw']:.3f} | compact/view_api {r['compact_vs_view_api']:.3f}")
+    print(
+        f"raw /info {r['raw_chars']} chars | view_api {r['view_api_chars']} | compact {r['compact_chars']} | "
+        f"compact/raw {r['compact_vs_raw']:.3f} | compact/view_api {r['compact_vs_view_api']:.3f}"
+    )

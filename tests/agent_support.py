@@ -7,12 +7,20 @@ from pathlib import Path
 
 from scripted_model import ScriptedModel
 from smolagents.memory import ActionStep
+
 from spacechain.agent.run import Run
 from spacechain.agent.runner import Planner
 
 
-def make_planner(tmp_path: Path, replies: list, *, goal: str = "test goal", max_steps: int = 8,
-                 files: list[str] | None = None, run_dir: Path | None = None) -> tuple[Planner, Run, ScriptedModel]:
+def make_planner(
+    tmp_path: Path,
+    replies: list,
+    *,
+    goal: str = "test goal",
+    max_steps: int = 8,
+    files: list[str] | None = None,
+    run_dir: Path | None = None,
+) -> tuple[Planner, Run, ScriptedModel]:
     model = ScriptedModel(replies)
     run = Run(run_dir or tmp_path / "run", goal=goal, model="scripted", user_files=files)
     return Planner(run, model, max_steps=max_steps), run, model

@@ -19,7 +19,7 @@ def glb_json(path: str | Path) -> dict:
     assert (magic, version, total) == (b"glTF", 2, len(blob))
     length, kind = struct.unpack_from("<I4s", blob, 12)
     assert kind == b"JSON"
-    return json.loads(blob[20:20 + length])
+    return json.loads(blob[20 : 20 + length])
 
 
 def glb_source(path: str | Path) -> str:

@@ -14,8 +14,9 @@ assert SCRIPT, "the spacechain console script is not installed next to the test 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess, *fragments: str) -> str:

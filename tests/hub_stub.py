@@ -55,20 +55,38 @@ def tags(s: dict) -> list[str]:
 
 
 def card_data(s: dict) -> dict:
-    return {"title": s.get("title", s["id"]), "emoji": s.get("emoji", "🚀"), "sdk": s.get("sdk", "gradio"),
-            "short_description": s.get("short_description", ""), "license": "mit"}
+    return {
+        "title": s.get("title", s["id"]),
+        "emoji": s.get("emoji", "🚀"),
+        "sdk": s.get("sdk", "gradio"),
+        "short_description": s.get("short_description", ""),
+        "license": "mit",
+    }
 
 
 def space_info(s: dict) -> dict:
     """GET /api/spaces/{id} JSON (the parts SpaceInfo reads, in the Hub's key names)."""
     author = s["id"].split("/")[0]
     return {
-        "_id": "65" + s.get("sha", "0" * 40)[:22], "id": s["id"], "author": author,
-        "sha": s.get("sha", "0" * 40), "lastModified": FIXED_DATE, "createdAt": FIXED_DATE,
-        "private": bool(s.get("private", False)), "gated": False, "disabled": False,
-        "host": s.get("host"), "subdomain": subdomain(s["id"]), "likes": s.get("likes", 0),
-        "trendingScore": s.get("likes", 0) // 2, "sdk": s.get("sdk", "gradio"), "tags": tags(s),
-        "cardData": card_data(s), "runtime": runtime(s), "models": [], "datasets": [],
+        "_id": "65" + s.get("sha", "0" * 40)[:22],
+        "id": s["id"],
+        "author": author,
+        "sha": s.get("sha", "0" * 40),
+        "lastModified": FIXED_DATE,
+        "createdAt": FIXED_DATE,
+        "private": bool(s.get("private", False)),
+        "gated": False,
+        "disabled": False,
+        "host": s.get("host"),
+        "subdomain": subdomain(s["id"]),
+        "likes": s.get("likes", 0),
+        "trendingScore": s.get("likes", 0) // 2,
+        "sdk": s.get("sdk", "gradio"),
+        "tags": tags(s),
+        "cardData": card_data(s),
+        "runtime": runtime(s),
+        "models": [],
+        "datasets": [],
         "siblings": [{"rfilename": ".gitattributes"}, {"rfilename": "README.md"}, {"rfilename": "app.py"}],
         "usedStorage": 12345,
     }
@@ -88,11 +106,19 @@ def list_item(s: dict, expand: list[str], full: bool) -> dict:
 def search_item(s: dict, score: float) -> dict:
     """One /api/spaces/semantic-search result (SpaceSearchResult keys, incl. its camelCase scores)."""
     return {
-        "id": s["id"], "author": s["id"].split("/")[0], "title": s.get("title", s["id"]),
-        "emoji": s.get("emoji", "🚀"), "sdk": s.get("sdk", "gradio"), "likes": s.get("likes", 0),
-        "private": bool(s.get("private", False)), "tags": tags(s), "runtime": runtime(s),
-        "ai_short_description": s.get("short_description", ""), "ai_category": s.get("ai_category", "Other"),
-        "semanticRelevancyScore": round(score, 3), "trendingScore": s.get("likes", 0) // 2,
+        "id": s["id"],
+        "author": s["id"].split("/")[0],
+        "title": s.get("title", s["id"]),
+        "emoji": s.get("emoji", "🚀"),
+        "sdk": s.get("sdk", "gradio"),
+        "likes": s.get("likes", 0),
+        "private": bool(s.get("private", False)),
+        "tags": tags(s),
+        "runtime": runtime(s),
+        "ai_short_description": s.get("short_description", ""),
+        "ai_category": s.get("ai_category", "Other"),
+        "semanticRelevancyScore": round(score, 3),
+        "trendingScore": s.get("likes", 0) // 2,
     }
 
 
@@ -101,22 +127,38 @@ def agents_md(s: dict) -> str | None:
     host, style = s.get("host"), s.get("agents_md", "v2")
     if s.get("sdk", "gradio") != "gradio" or style == "none" or not host:
         return None
-    lines = [f"To use this application ({s['id']}: {s.get('short_description', '')}):",
-             f"API schema: GET {host}/gradio_api/info"]
-    files = (f'File inputs: POST {host}/gradio_api/upload -F "files=@file.ext", use as: '
-             '{"path": "<returned-path>", "meta": {"_type": "gradio.FileData"}, "orig_name": "file.ext"}')
+    lines = [
+        f"To use this application ({s['id']}: {s.get('short_description', '')}):",
+        f"API schema: GET {host}/gradio_api/info",
+    ]
+    files = (
+        f'File inputs: POST {host}/gradio_api/upload -F "files=@file.ext", use as: '
+        '{"path": "<returned-path>", "meta": {"_type": "gradio.FileData"}, "orig_name": "file.ext"}'
+    )
     auth = "Auth: Bearer $HF_TOKEN (https://huggingface.co/settings/tokens)"
     if style == "v1":  # April 2026: title + four lines, positional /call, no File line
-        lines += [f'Call endpoint: POST {host}/gradio_api/call/{{endpoint}} {{"data": [...]}}',
-                  f"Poll result: GET {host}/gradio_api/call/{{endpoint}}/{{event_id}}", "Auth: Bearer $HF_TOKEN"]
+        lines += [
+            f'Call endpoint: POST {host}/gradio_api/call/{{endpoint}} {{"data": [...]}}',
+            f"Poll result: GET {host}/gradio_api/call/{{endpoint}}/{{event_id}}",
+            "Auth: Bearer $HF_TOKEN",
+        ]
     elif style == "queue":  # seen in the wild for some Spaces: the /queue/join protocol
-        lines += [f"Config (find fn_index): GET {host}/config → dependencies[i].id where api_name matches API schema endpoint",
-                  f'Join the queue: POST {host}/gradio_api/queue/join (pass {{"data": [...], "fn_index": <from-config>, '
-                  '"session_hash": "<random-uuid>"})',
-                  f"Stream results: GET {host}/gradio_api/queue/data?session_hash=<same-uuid>", files, auth]
+        lines += [
+            f"Config (find fn_index): GET {host}/config → dependencies[i].id where api_name matches API schema "
+            "endpoint",
+            f'Join the queue: POST {host}/gradio_api/queue/join (pass {{"data": [...], "fn_index": <from-config>, '
+            '"session_hash": "<random-uuid>"})',
+            f"Stream results: GET {host}/gradio_api/queue/data?session_hash=<same-uuid>",
+            files,
+            auth,
+        ]
     else:  # "v2", the current documented format
-        lines += [f'Call endpoint: POST {host}/gradio_api/call/v2/{{endpoint}} {{"param_name": value, ...}}',
-                  f"Poll result: GET {host}/gradio_api/call/{{endpoint}}/{{event_id}}", files, auth]
+        lines += [
+            f'Call endpoint: POST {host}/gradio_api/call/v2/{{endpoint}} {{"param_name": value, ...}}',
+            f"Poll result: GET {host}/gradio_api/call/{{endpoint}}/{{event_id}}",
+            files,
+            auth,
+        ]
     return "\n".join(lines)
 
 
@@ -135,8 +177,11 @@ class Handler(BaseHTTPRequestHandler):
     def _log(self) -> None:
         path = CONFIG.get("header_log")
         if path:
-            line = {"method": self.command, "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()}}
+            line = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
             with LOCK, open(path, "a") as f:
                 f.write(json.dumps(line) + "\n")
 
@@ -152,8 +197,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _not_found(self, status: int = 404) -> None:
         # huggingface_hub maps X-Error-Code: RepoNotFound to RepositoryNotFoundError.
-        self._send(status, {"error": "Repository not found"},
-                   headers={"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
+        self._send(
+            status,
+            {"error": "Repository not found"},
+            headers={"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"},
+        )
 
     def _space(self, space_id: str) -> dict | None:
         """Look up a Space; None means the caller already answered 404/401."""
@@ -204,7 +252,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/spaces/semantic-search":
             mode = CONFIG.get("semantic_search", "ok")
             if mode == "fail":
-                return self._send(500, {"error": "Internal Error - We're working hard to fix this as soon as possible!"})
+                return self._send(
+                    500, {"error": "Internal Error - We're working hard to fix this as soon as possible!"}
+                )
             if mode == "missing":
                 return self._send(404, {"error": "Not Found"})
             words = one.get("q", "").lower().split()
@@ -227,10 +277,14 @@ class Handler(BaseHTTPRequestHandler):
             search = one.get("search", "").lower()
             wanted_tags = set(q.get("filter", []))
             sdks = set(q.get("sdk", []))
-            found = [s for s in spaces if search in s["id"].lower()  # the Hub matches the id only
-                     and (not wanted_tags or wanted_tags <= set(tags(s)))
-                     and (not sdks or s.get("sdk", "gradio") in sdks)
-                     and (not one.get("author") or s["id"].split("/")[0] == one["author"])]
+            found = [
+                s
+                for s in spaces
+                if search in s["id"].lower()  # the Hub matches the id only
+                and (not wanted_tags or wanted_tags <= set(tags(s)))
+                and (not sdks or s.get("sdk", "gradio") in sdks)
+                and (not one.get("author") or s["id"].split("/")[0] == one["author"])
+            ]
             if one.get("sort") in ("likes", "trendingScore"):
                 found.sort(key=lambda s: s.get("likes", 0), reverse=True)
             if "limit" in one:
@@ -246,8 +300,12 @@ class Handler(BaseHTTPRequestHandler):
             if (s := self._space(m[1])) is not None:
                 info = space_info(s)
                 expand = q.get("expand")
-                self._send(200, {"_id": info["_id"], "id": info["id"], **{k: info[k] for k in expand if k in info}}
-                           if expand else info)
+                self._send(
+                    200,
+                    {"_id": info["_id"], "id": info["id"], **{k: info[k] for k in expand if k in info}}
+                    if expand
+                    else info,
+                )
             return
         self._send(404, {"error": "Not found"})
 

@@ -36,7 +36,7 @@ class LLMStub:
                 return self.replies.pop(0)
             return self.replies[0] if self.replies else "<code>\nfinal_answer('no script')\n</code>"
 
-    def start(self) -> "LLMStub":
+    def start(self) -> LLMStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,22 +73,47 @@ class LLMStub:
                     self.send_response(200)
                     self.send_header("content-type", "text/event-stream")
                     self.end_headers()
-                    pieces = [reply[i:i + 40] for i in range(0, len(reply), 40)] or [""]
+                    pieces = [reply[i : i + 40] for i in range(0, len(reply), 40)] or [""]
                     for i, piece in enumerate(pieces):
-                        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": int(time.time()),
-                                 "model": model, "choices": [{"index": 0, "delta": (
-                                     {"role": "assistant", "content": piece} if i == 0 else {"content": piece}),
-                                     "finish_reason": None}]}
+                        chunk = {
+                            "id": "c1",
+                            "object": "chat.completion.chunk",
+                            "created": int(time.time()),
+                            "model": model,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "delta": (
+                                        {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                                    ),
+                                    "finish_reason": None,
+                                }
+                            ],
+                        }
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    last = {"id": "c1", "object": "chat.completion.chunk", "created": int(time.time()),
-                            "model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                            "usage": usage}
+                    last = {
+                        "id": "c1",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                        "usage": usage,
+                    }
                     self.wfile.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
                     return
-                self._json(200, {"id": "c1", "object": "chat.completion", "created": int(time.time()),
-                                 "model": model, "usage": usage,
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": reply}}]})
+                self._json(
+                    200,
+                    {
+                        "id": "c1",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": model,
+                        "usage": usage,
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}
+                        ],
+                    },
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -100,7 +125,7 @@ class LLMStub:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> "LLMStub":
+    def __enter__(self) -> LLMStub:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

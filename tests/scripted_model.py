@@ -26,16 +26,18 @@ class ScriptedModel(Model):
         self.replies: list[Reply] = list(replies)
         self.seen: list[list] = []
 
-    def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None,
-                 **kwargs) -> ChatMessage:
+    def generate(
+        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+    ) -> ChatMessage:
         self.seen.append(messages)
         if not self.replies:
             raise AssertionError("ScriptedModel ran out of replies")
         reply = self.replies.pop(0)
         if callable(reply):
             reply = reply(messages)
-        return ChatMessage(role=MessageRole.ASSISTANT, content=reply,
-                           token_usage=TokenUsage(input_tokens=10, output_tokens=5))
+        return ChatMessage(
+            role=MessageRole.ASSISTANT, content=reply, token_usage=TokenUsage(input_tokens=10, output_tokens=5)
+        )
 
     def text_seen(self, index: int = -1) -> str:
         """Everything the model was shown in call `index`, as one string."""

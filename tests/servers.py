@@ -23,16 +23,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_process(args: list[str], env: dict[str, str] | None = None,
-                  ready_timeout: float = 60) -> tuple[subprocess.Popen, dict]:
+def start_process(
+    args: list[str], env: dict[str, str] | None = None, ready_timeout: float = 60
+) -> tuple[subprocess.Popen, dict]:
     """Start `args` in its own process group and return (proc, first stdout line parsed as JSON).
 
     The child signals readiness by printing one JSON line. stderr goes to a temp file (not a pipe)
     so a chatty child can never block on a full pipe; it is quoted in the error if startup fails.
     """
     err = tempfile.TemporaryFile()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                            start_new_session=True)  # own group: stop_process kills children too
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+    )  # own group: stop_process kills children too
     proc._spacechain_stderr = err  # type: ignore[attr-defined]
     lines: queue.Queue[bytes] = queue.Queue()
 
@@ -136,7 +138,7 @@ class ScriptedServer:
             replies = self.script[max(matches, key=len)]
             return replies.pop(0) if len(replies) > 1 else replies[0]
 
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -186,7 +188,7 @@ class ScriptedServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

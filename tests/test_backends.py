@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import TEST_TOKEN
 from smolagents import ChatMessage, MessageRole
+
 from spacechain.agent import models
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 import vcr
 from PIL import Image
+
 from spacechain.tools import Client
 from spacechain.tools.http import RetryPolicy
 
@@ -79,15 +80,23 @@ def make_vcr(origins: dict[str, str]) -> vcr.VCR:
 
 def scenario(out_dir: Path) -> dict:
     """The client calls under test; identical for recording and replay."""
-    with Client(token=TOKEN, hub=STABLE_HUB if not RECORD else None, out_dir=out_dir,
-                retry=RetryPolicy(attempts=1)) as client:
+    with Client(
+        token=TOKEN, hub=STABLE_HUB if not RECORD else None, out_dir=out_dir, retry=RetryPolicy(attempts=1)
+    ) as client:
         contract = client.contract("acme/flux-lite")
         schema = client.schema("acme/flux-lite")
-        path, seed = client.call("acme/flux-lite", "generate",
-                                 {"prompt": "a cassette", "seed": 11, "width": 64, "height": 96})
+        path, seed = client.call(
+            "acme/flux-lite", "generate", {"prompt": "a cassette", "seed": 11, "width": 64, "height": 96}
+        )
         hits = client.search("image")
-        return {"contract": contract, "schema": schema, "path": path, "seed": seed, "hits": hits,
-                "record": client.records[-1]}
+        return {
+            "contract": contract,
+            "schema": schema,
+            "path": path,
+            "seed": seed,
+            "hits": hits,
+            "record": client.records[-1],
+        }
 
 
 def record(request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -109,8 +118,9 @@ def nothing_listens(url: str) -> bool:
         return s.connect_ex((host, int(port))) != 0
 
 
-def test_replay_without_servers(request: pytest.FixtureRequest, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_without_servers(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if RECORD:
         record(request, tmp_path)
     assert CASSETTE.is_file(), "no cassette: run with SPACECHAIN_RECORD=1 to record it"

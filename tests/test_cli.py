@@ -18,8 +18,9 @@ HEAVY = ("litellm", "gradio", "gradio_client", "smolagents", "huggingface_hub", 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -37,17 +38,20 @@ def test_help_is_light() -> None:
     assert proc.returncode == 0 and proc.stderr == ""
     for command in ("inspect", "call", "search"):
         assert command in proc.stdout
-    code = ("import sys\n"
-            "from spacechain.agent.cli import main\n"
-            "for argv in (['spacechain', '--help'], ['spacechain', 'call', '--help']):\n"
-            "    sys.argv = argv\n"
-            "    try:\n"
-            "        main()\n"
-            "    except SystemExit as e:\n"
-            "        assert e.code in (0, None), e.code\n"
-            "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "200"})
+    code = (
+        "import sys\n"
+        "from spacechain.agent.cli import main\n"
+        "for argv in (['spacechain', '--help'], ['spacechain', 'call', '--help']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code in (0, None), e.code\n"
+        "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"}
+    )
     assert out.returncode == 0, out.stderr
     modules = set(out.stdout.rsplit("MODULES ", 1)[1].split())
     assert "typer" in modules
@@ -75,8 +79,14 @@ def test_inspect_json(hub_env, spaces: dict[str, str]) -> None:
     assert "text" not in doc["contract"]
     assert doc["status"]["stage"] == "RUNNING" and doc["status"]["hardware"] == "zero-a10g"
     params = doc["endpoints"]["/generate"]["parameters"]
-    assert params[0] == {"name": "prompt", "label": "Prompt", "component": "Textbox", "type": "str",
-                         "required": True, "takes_files": False}
+    assert params[0] == {
+        "name": "prompt",
+        "label": "Prompt",
+        "component": "Textbox",
+        "type": "str",
+        "required": True,
+        "takes_files": False,
+    }
 
 
 def test_call_writes_file(hub_env, tmp_path: Path) -> None:
@@ -100,8 +110,9 @@ def test_call_json(hub_env, tmp_path: Path) -> None:
 
 
 def test_call_keeps_text_as_text(hub_env, tmp_path: Path) -> None:
-    proc = run("call", "acme/toolbox", "/echo", "-i", "text=123", "-i", "count=4", "-i", "flag=yes",
-               "--out", str(tmp_path))
+    proc = run(
+        "call", "acme/toolbox", "/echo", "-i", "text=123", "-i", "count=4", "-i", "flag=yes", "--out", str(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr
     received = json.loads(proc.stdout)
     assert received["text"] == {"value": "123", "type": "str"}
@@ -122,8 +133,10 @@ ERROR_CASES = {
     "bad reference": (["inspect", "not a space"], ["not a Space reference"]),
     "gr.Error": (["call", "acme/toolbox", "fail", "-i", "prompt=x"], ["Prompt is empty"]),
     "quota": (["call", "acme/toolbox", "quota"], ["quota", "588"]),
-    "missing file": (["call", "acme/toolbox", "count_upload", "-i", "file=/nonexistent/cat.png"],
-                     ["/nonexistent/cat.png", "does not exist"]),
+    "missing file": (
+        ["call", "acme/toolbox", "count_upload", "-i", "file=/nonexistent/cat.png"],
+        ["/nonexistent/cat.png", "does not exist"],
+    ),
     "unknown command": (["bogus"], ["No such command", "spacechain --help"]),
     "missing argument": (["call", "acme/toolbox"], ["Missing argument", "spacechain call --help"]),
     "bad option value": (["call", "acme/toolbox", "noop", "--timeout", "soon"], ["--timeout"]),
@@ -155,5 +168,4 @@ def test_search_json(hub_env) -> None:
     assert hits[0]["hardware"] == "zero-a10g" and hits[0]["description"] == "Generate images from text prompts"
     plain = run("search", "image", "--all")
     assert plain.returncode == 0
-    assert [ln.split()[0] for ln in plain.stdout.splitlines()] == ["acme/flux-lite", "acme/trellis-lite",
-                                                                   "acme/broken"]
+    assert [ln.split()[0] for ln in plain.stdout.splitlines()] == ["acme/flux-lite", "acme/trellis-lite", "acme/broken"]

@@ -26,22 +26,38 @@ def blob(src: str, thought: str = "Next step.") -> str:
 
 
 CHAIN = [
-    blob('print([h["id"] for h in search_spaces("text to image")])\nprint(get_space_api("acme/flux-lite"))\n'
-         'print(get_space_api("acme/trellis-lite"))', "Find the Spaces."),
-    blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
-         'prev = run_space("acme/trellis-lite", "image_to_3d", {"image": img})\n'
-         'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(img, glb)', "Chain them."),
+    blob(
+        'print([h["id"] for h in search_spaces("text to image")])\nprint(get_space_api("acme/flux-lite"))\n'
+        'print(get_space_api("acme/trellis-lite"))',
+        "Find the Spaces.",
+    ),
+    blob(
+        'img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
+        'prev = run_space("acme/trellis-lite", "image_to_3d", {"image": img})\n'
+        'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(img, glb)',
+        "Chain them.",
+    ),
     blob('try:\n    upload_file("acme/toolbox", "/etc/passwd")\nexcept Exception as e:\n    print("upload:", e)'),
     blob('final_answer(f"Made {glb} from {img} with acme/flux-lite and acme/trellis-lite")', "Done."),
 ]
 
 
 def cli_env(hub_url: str, tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_API_KEY") and not k.startswith(("SPACECHAIN_", "HF_", "LITELLM_", "PYTEST_"))}
-    env.update(HF_ENDPOINT=hub_url, HF_TOKEN=TEST_TOKEN, HF_HOME=str(tmp / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1",
-               LITELLM_LOCAL_MODEL_COST_MAP="True", XDG_STATE_HOME=str(tmp / "state"), PYTHONUNBUFFERED="1",
-               NO_COLOR="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and not k.startswith(("SPACECHAIN_", "HF_", "LITELLM_", "PYTEST_"))
+    }
+    env.update(
+        HF_ENDPOINT=hub_url,
+        HF_TOKEN=TEST_TOKEN,
+        HF_HOME=str(tmp / "hf_home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        XDG_STATE_HOME=str(tmp / "state"),
+        PYTHONUNBUFFERED="1",
+        NO_COLOR="1",
+    )
     env.update(extra)
     return env
 
@@ -64,8 +80,10 @@ def manifest(run_dir: Path) -> dict:
 def test_run_json_full_chain(hub_env, llm, tmp_path: Path):
     stub = llm(CHAIN)
     out = tmp_path / "run"
-    proc = spacechain(["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out),
-                       "--json"], cli_env(hub_env.url, tmp_path))
+    proc = spacechain(
+        ["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out), "--json"],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout)  # stdout is only the JSON document
     assert result["success"] is True and result["status"] == "success" and result["error"] is None
@@ -94,14 +112,29 @@ def test_run_json_full_chain(hub_env, llm, tmp_path: Path):
 
 
 def test_run_without_final_answer_stops_at_max_steps(hub_env, llm, tmp_path: Path):
-    stub = llm([
-        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a lighthouse"})[0]\nprint(img)'),
-        blob('print("thinking")'),
-        "I could not finish.",  # the fallback answer smolagents asks for after the last step
-    ])
+    stub = llm(
+        [
+            blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a lighthouse"})[0]\nprint(img)'),
+            blob('print("thinking")'),
+            "I could not finish.",  # the fallback answer smolagents asks for after the last step
+        ]
+    )
     out = tmp_path / "run"
-    proc = spacechain(["run", "a lighthouse", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out),
-                       "--max-steps", "2"], cli_env(hub_env.url, tmp_path))
+    proc = spacechain(
+        [
+            "run",
+            "a lighthouse",
+            "--model",
+            "openai/scripted",
+            "--api-base",
+            stub.url,
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+        ],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert proc.returncode not in (0, None)
     (line,) = error_lines(proc.stderr)
     assert "all 2 steps without a final answer" in line
@@ -117,12 +150,25 @@ def test_run_without_final_answer_stops_at_max_steps(hub_env, llm, tmp_path: Pat
 
 def test_bad_file_fails_before_any_llm_or_hub_request(hub_env, scripted: ScriptedServer, tmp_path: Path):
     hub_env.clear_log()
-    proc = spacechain(["run", "describe it", "--file", str(tmp_path / "nope.png"), "--model", "openai/scripted",
-                       "--api-base", scripted.url + "/v1", "--out", str(tmp_path / "run")],
-                      cli_env(hub_env.url, tmp_path))
+    proc = spacechain(
+        [
+            "run",
+            "describe it",
+            "--file",
+            str(tmp_path / "nope.png"),
+            "--model",
+            "openai/scripted",
+            "--api-base",
+            scripted.url + "/v1",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert proc.returncode not in (0, None)
     assert proc.stderr.strip().splitlines() == [
-        f"error: --file {tmp_path / 'nope.png'} does not exist; give the path of an existing file."]
+        f"error: --file {tmp_path / 'nope.png'} does not exist; give the path of an existing file."
+    ]
     assert proc.stdout == ""
     assert scripted.requests == []
     assert hub_env.requests() == []
@@ -132,8 +178,10 @@ def test_bad_file_fails_before_any_llm_or_hub_request(hub_env, scripted: Scripte
 def test_unreachable_llm_backend_is_one_line_before_any_hub_request(hub_env, tmp_path: Path):
     hub_env.clear_log()
     base = f"http://127.0.0.1:{free_port()}/v1"
-    proc = spacechain(["run", "anything", "--model", "openai/scripted", "--api-base", base,
-                       "--out", str(tmp_path / "run")], cli_env(hub_env.url, tmp_path))
+    proc = spacechain(
+        ["run", "anything", "--model", "openai/scripted", "--api-base", base, "--out", str(tmp_path / "run")],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert proc.returncode not in (0, None)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: Cannot reach the LLM backend at {base}")
@@ -142,11 +190,14 @@ def test_unreachable_llm_backend_is_one_line_before_any_hub_request(hub_env, tmp
 
 def test_missing_provider_key_is_one_line(hub_env, tmp_path: Path):
     hub_env.clear_log()
-    proc = spacechain(["run", "anything", "--model", "anthropic/claude-x", "--out", str(tmp_path / "run")],
-                      cli_env(hub_env.url, tmp_path))
+    proc = spacechain(
+        ["run", "anything", "--model", "anthropic/claude-x", "--out", str(tmp_path / "run")],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert proc.returncode not in (0, None)
     assert proc.stderr.strip().splitlines() == [
-        "error: No API key for anthropic/claude-x: set ANTHROPIC_API_KEY or pass --api-key."]
+        "error: No API key for anthropic/claude-x: set ANTHROPIC_API_KEY or pass --api-key."
+    ]
     assert hub_env.requests() == []
 
 
@@ -165,16 +216,23 @@ def test_help_does_not_import_litellm(args: list[str], tmp_path: Path):
 
 
 def test_terminal_run_streams_tokens_from_litellm(hub_env, llm, tmp_path: Path):
-    stub = llm([
-        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a streamed cat"})[0]\nprint(img)'),
-        blob('final_answer("streamed: " + img)'),
-    ])
+    stub = llm(
+        [
+            blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a streamed cat"})[0]\nprint(img)'),
+            blob('final_answer("streamed: " + img)'),
+        ]
+    )
     out = tmp_path / "run"
     env = cli_env(hub_env.url, tmp_path, TERM="xterm-256color")
     env.pop("NO_COLOR")
-    child = pexpect.spawn(SPACECHAIN, ["run", "a streamed cat", "--model", "openai/scripted", "--api-base", stub.url,
-                                       "--out", str(out)], env=env, dimensions=(40, 200), encoding="utf-8",
-                          timeout=120)
+    child = pexpect.spawn(
+        SPACECHAIN,
+        ["run", "a streamed cat", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out)],
+        env=env,
+        dimensions=(40, 200),
+        encoding="utf-8",
+        timeout=120,
+    )
     try:
         child.expect(pexpect.EOF)
     finally:
@@ -192,15 +250,32 @@ def test_terminal_run_streams_tokens_from_litellm(hub_env, llm, tmp_path: Path):
 def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, app_launcher, llm, tmp_path: Path):
     # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
     hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
-    stub = llm([
-        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "before the cancel"})[0]\nprint(img)'),
-        blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),
-        blob('final_answer("never")'),
-    ])
+    stub = llm(
+        [
+            blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "before the cancel"})[0]\nprint(img)'),
+            blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),
+            blob('final_answer("never")'),
+        ]
+    )
     out = tmp_path / "run"
-    proc = subprocess.Popen([SPACECHAIN, "run", "slow things", "--model", "openai/scripted", "--api-base", stub.url,
-                             "--out", str(out), "--json"], env=cli_env(hub_env.url, tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            SPACECHAIN,
+            "run",
+            "slow things",
+            "--model",
+            "openai/scripted",
+            "--api-base",
+            stub.url,
+            "--out",
+            str(out),
+            "--json",
+        ],
+        env=cli_env(hub_env.url, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not _has_call(out / "manifest.json", "/slow"):
@@ -237,16 +312,36 @@ def _has_call(manifest_path: Path, endpoint: str) -> bool:
 
 
 def test_llm_backend_failing_mid_run_is_one_line_with_the_cause(hub_env, scripted: ScriptedServer, tmp_path: Path):
-    completion = {"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted",
-                  "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                  "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": blob(
-                      'img = run_space("acme/flux-lite", "/generate", {"prompt": "before the outage"})[0]\nprint(img)')}}]}
+    completion = {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "scripted",
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": blob(
+                        'img = run_space("acme/flux-lite", "/generate", {"prompt": "before the outage"})[0]\nprint(img)'
+                    ),
+                },
+            }
+        ],
+    }
     scripted.add("/v1/models", Reply(200, {}, {"object": "list", "data": []}))
-    scripted.add("/v1/chat/completions", Reply(200, {}, completion),
-                 Reply(500, {}, {"error": {"message": "the scripted model is overloaded", "type": "server_error"}}))
+    scripted.add(
+        "/v1/chat/completions",
+        Reply(200, {}, completion),
+        Reply(500, {}, {"error": {"message": "the scripted model is overloaded", "type": "server_error"}}),
+    )
     out = tmp_path / "run"
-    proc = spacechain(["run", "an outage", "--model", "openai/scripted", "--api-base", scripted.url + "/v1",
-                       "--out", str(out)], cli_env(hub_env.url, tmp_path))
+    proc = spacechain(
+        ["run", "an outage", "--model", "openai/scripted", "--api-base", scripted.url + "/v1", "--out", str(out)],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert proc.returncode not in (0, None)
     (line,) = error_lines(proc.stderr)
     assert "the scripted model is overloaded" in line

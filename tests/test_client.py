@@ -12,6 +12,7 @@ from artifacts_check import glb_json, sha256
 from conftest import launch_apps
 from PIL import Image
 from servers import Reply, ScriptedServer, stop_process
+
 from spacechain.tools import (
     CallTimeout,
     Cancelled,
@@ -54,10 +55,6 @@ def anon(tmp_path: Path):
 def png(path: Path, color: tuple[int, int, int], size: int = 16) -> Path:
     Image.new("RGB", (size, size), color).save(path, "PNG")
     return path
-
-
-
-
 
 
 # --------------------------------------------------------------------------- contracts
@@ -127,7 +124,8 @@ def test_contract_and_schema_are_cached(client: Client, hub_env) -> None:
     hub_env.clear_log()
     infos = []
     client.http.client.event_hooks["request"].append(
-        lambda r: infos.append(r.url.path) if r.url.path.endswith("/gradio_api/info") else None)
+        lambda r: infos.append(r.url.path) if r.url.path.endswith("/gradio_api/info") else None
+    )
     for _ in range(3):
         client.contract("acme/toolbox")
         client.schema("acme/toolbox")
@@ -182,8 +180,9 @@ def test_sessions_keep_separate_state(client: Client, tmp_path: Path) -> None:
 
 
 def test_echo_types_survive(client: Client) -> None:
-    [got] = client.call("acme/toolbox", "echo", {"text": "123", "count": 4, "flag": True, "tags": ["x"],
-                                                  "data": {"k": [1]}})
+    [got] = client.call(
+        "acme/toolbox", "echo", {"text": "123", "count": 4, "flag": True, "tags": ["x"], "data": {"k": [1]}}
+    )
     assert got["text"] == {"value": "123", "type": "str"}
     assert got["count"] == {"value": 4, "type": "int"}
     assert got["flag"] == {"value": True, "type": "bool"}
@@ -294,7 +293,8 @@ def test_filedata_inputs(client: Client, tmp_path: Path) -> None:
     f.write_text("hello")
     uploads = []
     client.http.client.event_hooks["request"].append(
-        lambda r: uploads.append(r) if r.url.path.endswith("/upload") else None)
+        lambda r: uploads.append(r) if r.url.path.endswith("/upload") else None
+    )
     fd = {"path": str(f), "meta": {"_type": "gradio.FileData"}, "orig_name": "fd.txt"}
     assert client.call("acme/toolbox", "count_upload", {"file": fd}) == ["5"]
     server_fd = client.upload("acme/toolbox", str(f))
@@ -333,7 +333,12 @@ def test_search_running_first(client: Client, hub_env) -> None:
     assert ids == ["acme/flux-lite", "acme/trellis-lite", "acme/broken"]
     flux = hits[0]
     assert (flux.title, flux.description, flux.likes, flux.stage, flux.hardware) == (
-        "FLUX lite", "Generate images from text prompts", 120, "RUNNING", "zero-a10g")
+        "FLUX lite",
+        "Generate images from text prompts",
+        120,
+        "RUNNING",
+        "zero-a10g",
+    )
     assert hits[-1].stage == "RUNTIME_ERROR"
     assert [h.id for h in client.search("image", limit=10)] == ["acme/flux-lite", "acme/trellis-lite"]
     assert [h.id for h in client.search("image", limit=1)] == ["acme/flux-lite"]
@@ -349,5 +354,9 @@ def test_search_falls_back_to_plain_search(client: Client, hub_env) -> None:
     assert list(by_id) == ["acme/flux-lite", "acme/trellis-lite"]
     t = by_id["acme/trellis-lite"]
     assert (t.title, t.description, t.likes, t.stage, t.hardware) == (
-        "TRELLIS lite", "Create 3D model from a single image", 80, "RUNNING", "zero-a10g")
-
+        "TRELLIS lite",
+        "Create 3D model from a single image",
+        80,
+        "RUNNING",
+        "zero-a10g",
+    )

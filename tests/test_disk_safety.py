@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from servers import Reply, ScriptedServer, sse
+
 from spacechain.agent.gallery import write_gallery
 from spacechain.agent.run import Run
 from spacechain.tools import Client, InvalidInputs, SpacechainError, UploadRefused
@@ -38,32 +39,75 @@ def leftovers(folder: Path) -> list[str]:
 
 # --------------------------------------------------------------------------- a scripted Gradio app
 
+
 def _param(name: str, component: str = "Textbox", files: bool = False) -> dict:
     kind = {"type": "filepath", "description": ""} if files else {"type": "str", "description": ""}
-    schema = ({"title": "FileData", "type": "object", "properties": {"path": {"type": "string"}}} if files
-              else {"type": "string"})
-    return {"label": name, "parameter_name": name, "parameter_has_default": True, "parameter_default": None,
-            "type": schema, "python_type": kind, "component": component}
+    schema = (
+        {"title": "FileData", "type": "object", "properties": {"path": {"type": "string"}}}
+        if files
+        else {"type": "string"}
+    )
+    return {
+        "label": name,
+        "parameter_name": name,
+        "parameter_has_default": True,
+        "parameter_default": None,
+        "type": schema,
+        "python_type": kind,
+        "component": component,
+    }
 
 
 def _ret(component: str) -> dict:
-    return {"label": component, "type": {}, "python_type": {"type": "filepath" if component == "File" else "Any",
-                                                             "description": ""}, "component": component}
+    return {
+        "label": component,
+        "type": {},
+        "python_type": {"type": "filepath" if component == "File" else "Any", "description": ""},
+        "component": component,
+    }
 
 
-def gradio_app(srv: ScriptedServer, outputs: list, *, title: str = "App A", file_body: bytes = b"",
-               returns: tuple[str, ...] = ("JSON",)) -> ScriptedServer:
+def gradio_app(
+    srv: ScriptedServer,
+    outputs: list,
+    *,
+    title: str = "App A",
+    file_body: bytes = b"",
+    returns: tuple[str, ...] = ("JSON",),
+) -> ScriptedServer:
     """One endpoint /x(text, file) -> `outputs`; /config tells the cache there is no gr.State."""
     srv.script.clear()
-    srv.add("/gradio_api/info", Reply(200, body={"named_endpoints": {"/x": {
-        "parameters": [_param("text"), _param("file", "File", files=True)],
-        "returns": [_ret(c) for c in returns]}}, "unnamed_endpoints": {}}))
+    srv.add(
+        "/gradio_api/info",
+        Reply(
+            200,
+            body={
+                "named_endpoints": {
+                    "/x": {
+                        "parameters": [_param("text"), _param("file", "File", files=True)],
+                        "returns": [_ret(c) for c in returns],
+                    }
+                },
+                "unnamed_endpoints": {},
+            },
+        ),
+    )
     comps = [{"id": 1, "type": "textbox"}, {"id": 2, "type": "file"}] + [
-        {"id": 3 + i, "type": c.lower()} for i, c in enumerate(returns)]
-    srv.add("/config", Reply(200, body={"title": title, "app_id": int(time.time() * 1e6), "root": srv.url,
-                                        "components": comps, "dependencies": [
-                                            {"api_name": "x", "inputs": [1, 2],
-                                             "outputs": [3 + i for i in range(len(returns))]}]}))
+        {"id": 3 + i, "type": c.lower()} for i, c in enumerate(returns)
+    ]
+    srv.add(
+        "/config",
+        Reply(
+            200,
+            body={
+                "title": title,
+                "app_id": int(time.time() * 1e6),
+                "root": srv.url,
+                "components": comps,
+                "dependencies": [{"api_name": "x", "inputs": [1, 2], "outputs": [3 + i for i in range(len(returns))]}],
+            },
+        ),
+    )
     srv.add("/gradio_api/upload", Reply(200, body=["/tmp/gradio/up/in.txt"]))
     srv.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
     srv.add("/gradio_api/call/x/e1", sse(("complete", outputs)))
@@ -80,6 +124,7 @@ def real_calls(srv: ScriptedServer) -> int:
 
 
 # --------------------------------------------------------------------------- item 2: marker-shaped outputs
+
 
 @pytest.mark.parametrize("shape", ["absolute", "dotdot"])
 def test_space_json_shaped_like_a_cache_marker_comes_back_as_data(hub_env, tmp_path, shape):
@@ -132,6 +177,7 @@ def test_only_files_the_cache_stored_are_restored_and_only_into_the_output_folde
 
 # --------------------------------------------------------------------------- item 13: parallel hits
 
+
 def test_parallel_identical_cache_hits_never_see_a_half_copied_file(scripted, tmp_path):
     body = os.urandom(24 << 20)
     gradio_app(scripted, [out_file()], file_body=body, returns=("File",))
@@ -159,6 +205,7 @@ def test_parallel_identical_cache_hits_never_see_a_half_copied_file(scripted, tm
 
 # --------------------------------------------------------------------------- item 14: URL-addressed apps
 
+
 def test_cache_entries_for_a_url_belong_to_the_app_served_there(scripted, tmp_path):
     cache = CallCache(tmp_path / "cache")
 
@@ -179,6 +226,7 @@ def test_cache_entries_for_a_url_belong_to_the_app_served_there(scripted, tmp_pa
 
 # --------------------------------------------------------------------------- item 19: only file parameters
 
+
 def test_cache_key_reads_only_file_parameters(scripted, tmp_path):
     named = tmp_path / "notes.txt"
     named.write_text("v1")
@@ -187,6 +235,7 @@ def test_cache_key_reads_only_file_parameters(scripted, tmp_path):
     gradio_app(scripted, [{"ok": 1}])
     cache = CallCache(tmp_path / "cache")
     with Client(token=False, out_dir=tmp_path / "o", cache=cache, retry=FAST) as client:
+
         def cached(inputs: dict) -> bool:
             client.call(scripted.url, "x", inputs)
             return client.records[-1].cached
@@ -201,6 +250,7 @@ def test_cache_key_reads_only_file_parameters(scripted, tmp_path):
 
 
 # --------------------------------------------------------------------------- short names never overwrite
+
 
 def test_an_output_never_replaces_another_file_of_the_same_name(scripted, tmp_path):
     body = b"the Space's output"
@@ -218,6 +268,7 @@ def test_an_output_never_replaces_another_file_of_the_same_name(scripted, tmp_pa
 
 
 # --------------------------------------------------------------------------- item 18: links in the run folder
+
 
 def test_run_folder_writes_never_follow_planted_links(scripted, local_urls, tmp_path):
     body = b"output bytes"
@@ -259,11 +310,15 @@ def test_run_folder_writes_never_follow_planted_links(scripted, local_urls, tmp_
 
 # --------------------------------------------------------------------------- item 4: any text
 
+
 def test_lone_surrogates_from_a_space_keep_the_manifest_and_gallery(scripted, local_urls, tmp_path):
     # Raw JSON escapes: what a Space's JSON may carry, decoded into lone surrogates by any JSON parser.
     srv = gradio_app(scripted, [])
-    srv.script["/gradio_api/call/x/e1"] = [Reply(200, {"content-type": "text/event-stream"},
-                                                 'event: complete\ndata: [{"k\\udcff": "bad \\ud800 text"}]\n\n')]
+    srv.script["/gradio_api/call/x/e1"] = [
+        Reply(
+            200, {"content-type": "text/event-stream"}, 'event: complete\ndata: [{"k\\udcff": "bad \\ud800 text"}]\n\n'
+        )
+    ]
     run = Run(tmp_path / "run", goal="goal \udcff", model="m", client=Client(token=False, retry=FAST))
     [out] = run.client.call(scripted.url, "x", {"text": "t"})
     assert out == {"k\udcff": "bad \ud800 text"}
@@ -285,12 +340,30 @@ def test_lone_surrogates_from_a_space_keep_the_manifest_and_gallery(scripted, lo
 def test_cli_with_non_utf8_goal_and_answer_ends_cleanly(hub_env, llm, tmp_path):
     from test_cli_agent import SPACECHAIN, blob, cli_env
 
-    stub = llm([blob('print(run_space("acme/toolbox", "/echo", {"text": "hi"}))'),
-                blob('final_answer("done \\ud800 and \\udcff")')])
+    stub = llm(
+        [
+            blob('print(run_space("acme/toolbox", "/echo", {"text": "hi"}))'),
+            blob('final_answer("done \\ud800 and \\udcff")'),
+        ]
+    )
     out = tmp_path / "run"
-    proc = subprocess.run([os.fsencode(SPACECHAIN), b"run", b"caf\xe9 \xff goal", b"--model", b"openai/scripted",
-                           b"--api-base", stub.url.encode(), b"--out", os.fsencode(out)],
-                          env=cli_env(hub_env.url, tmp_path), capture_output=True, timeout=180, check=False)
+    proc = subprocess.run(
+        [
+            os.fsencode(SPACECHAIN),
+            b"run",
+            b"caf\xe9 \xff goal",
+            b"--model",
+            b"openai/scripted",
+            b"--api-base",
+            stub.url.encode(),
+            b"--out",
+            os.fsencode(out),
+        ],
+        env=cli_env(hub_env.url, tmp_path),
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
     stderr = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
@@ -303,10 +376,12 @@ def test_cli_with_non_utf8_goal_and_answer_ends_cleanly(hub_env, llm, tmp_path):
 
 # --------------------------------------------------------------------------- Ctrl-C, and two runs in one --out
 
+
 def test_a_call_still_running_at_close_ends_cancelled(scripted, local_urls, tmp_path):
     gradio_app(scripted, [{"ok": 1}])
-    scripted.script["/gradio_api/call/x/e1"] = [Reply(200, {"content-type": "text/event-stream"},
-                                                     "event: complete\ndata: [1]\n\n", delay=8)]
+    scripted.script["/gradio_api/call/x/e1"] = [
+        Reply(200, {"content-type": "text/event-stream"}, "event: complete\ndata: [1]\n\n", delay=8)
+    ]
     run = Run(tmp_path / "run", goal="g", model="m", client=Client(token=False, retry=FAST))
     job = run.client.submit(scripted.url, "x", {"text": "slow"})
     t0 = time.monotonic()

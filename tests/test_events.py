@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from scripted_model import code
+
 from spacechain.agent.events import CallFinished, CallSubmitted, Emitter, Event, StepFinished, TurnEnded
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
@@ -16,13 +17,17 @@ TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 
 def test_a_chain_is_told_as_events_in_order(hub_env, make):
-    planner, run, model = make([
-        code('img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
-             'run_space("acme/trellis-lite", "/image_to_3d", {"image": img})\n'
-             'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(glb)'),
-        code('try:\n    run_space("acme/flux-lite", "/nope", {})\nexcept Exception as e:\n    print("no")'),
-        code('final_answer("done")'),
-    ])
+    planner, run, model = make(
+        [
+            code(
+                'img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
+                'run_space("acme/trellis-lite", "/image_to_3d", {"image": img})\n'
+                'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(glb)'
+            ),
+            code('try:\n    run_space("acme/flux-lite", "/nope", {})\nexcept Exception as e:\n    print("no")'),
+            code('final_answer("done")'),
+        ]
+    )
     seen: list[Event] = []
     planner.events.add(seen.append)
     assert planner.turn("a 3D tower").success
@@ -32,8 +37,11 @@ def test_a_chain_is_told_as_events_in_order(hub_env, make):
 
     finished = [e for e in seen if isinstance(e, CallFinished)]
     assert [(e.call, e.state) for e in finished] == [
-        ("acme/flux-lite /generate", "complete"), ("acme/trellis-lite /image_to_3d", "complete"),
-        ("acme/trellis-lite /extract_glb", "complete"), ("acme/flux-lite /nope", "error")]
+        ("acme/flux-lite /generate", "complete"),
+        ("acme/trellis-lite /image_to_3d", "complete"),
+        ("acme/trellis-lite /extract_glb", "complete"),
+        ("acme/flux-lite /nope", "error"),
+    ]
     image, glb = finished[0].files[0], finished[2].files[0]
     assert os.path.exists(image) and glb.endswith(".glb")
     # The portrait is there (with its file) before the 3D Space is even called.
@@ -61,8 +69,13 @@ def test_a_failing_listener_does_not_stop_the_others():
 
 def test_the_planner_and_the_toolset_draw_nothing():
     """No terminal library in the planner, the toolset or the protocol core."""
-    for path in [AGENT / "runner.py", AGENT / "toolset.py", AGENT / "events.py", AGENT / "sandbox.py",
-                 *TOOLS.glob("*.py")]:
+    for path in [
+        AGENT / "runner.py",
+        AGENT / "toolset.py",
+        AGENT / "events.py",
+        AGENT / "sandbox.py",
+        *TOOLS.glob("*.py"),
+    ]:
         tree = ast.parse(path.read_text())
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

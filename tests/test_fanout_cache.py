@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from artifacts_check import glb_source
 from artifacts_check import sha256 as sha
+
 from spacechain.tools import Client, InvalidInputs
 from spacechain.tools.cache import CallCache
-from spacechain.tools.plan import PlanProblems
 from spacechain.tools.pipeline import fill, run_batch, run_pipeline
+from spacechain.tools.plan import PlanProblems
 
 PROMPTS = ["Eiffel Tower", "Louvre", "Pont Neuf"]
 STAGES = [
@@ -20,19 +21,18 @@ STAGES = [
 ]
 
 
-
-
-
-
 def real_calls(client: Client) -> list:
     return [r for r in client.records if r.event_id and not r.cached]
 
 
 def test_fill_placeholders():
     stages = [["img.png", 7]]
-    assert fill({"image": "{prev[0]}", "p": "{prompt}", "k": "{s0[1]}", "text": "a photo of {prompt}, seed {s0[1]}"},
-                {"prompt": "Louvre"}, stages[-1], stages) == {"image": "img.png", "p": "Louvre", "k": 7,
-                                                               "text": "a photo of Louvre, seed 7"}
+    assert fill(
+        {"image": "{prev[0]}", "p": "{prompt}", "k": "{s0[1]}", "text": "a photo of {prompt}, seed {s0[1]}"},
+        {"prompt": "Louvre"},
+        stages[-1],
+        stages,
+    ) == {"image": "img.png", "p": "Louvre", "k": 7, "text": "a photo of Louvre, seed 7"}
     assert fill({"prompt": "{item}"}, "Pont Neuf", None, []) == {"prompt": "Pont Neuf"}
     with pytest.raises(InvalidInputs, match="first stage"):
         fill({"image": "{prev[0]}"}, {}, None, [])
@@ -50,7 +50,7 @@ def test_pipeline_gives_each_item_its_own_model_and_overlaps_stages(hub_env, app
     with Client(out_dir=tmp_path) as client:
         rows = run_pipeline(client, [{"prompt": p} for p in PROMPTS], STAGES, max_concurrency=len(PROMPTS))
         assert [r["item"]["prompt"] for r in rows] == PROMPTS
-        for i, row in enumerate(rows):
+        for row in rows:
             assert "error" not in row, row
             image, glb = row["outputs"][0][0], row["outputs"][2][0]
             assert glb_source(glb) == sha(image)  # item i's model comes from item i's image
@@ -65,8 +65,10 @@ def test_pipeline_gives_each_item_its_own_model_and_overlaps_stages(hub_env, app
 
 
 def test_pipeline_failure_stays_with_its_item(hub_env, tmp_path):
-    stages = [{"space": "acme/toolbox", "endpoint": "/echo", "inputs": {"text": "{text}"}},
-              {"space": "acme/toolbox", "endpoint": "/fail", "inputs": {"prompt": "{text}"}}]
+    stages = [
+        {"space": "acme/toolbox", "endpoint": "/echo", "inputs": {"text": "{text}"}},
+        {"space": "acme/toolbox", "endpoint": "/fail", "inputs": {"prompt": "{text}"}},
+    ]
     with Client(out_dir=tmp_path) as client:
         rows = run_pipeline(client, [{"text": "a"}, {"text": "b"}], stages)
     assert [r["failed_stage"] for r in rows] == [1, 1]
@@ -137,5 +139,8 @@ def test_cached_state_is_rebuilt_before_a_state_reading_miss(hub_env, tmp_path):
         glb = client.call("acme/trellis-lite", "/extract_glb", {"decimation_target": 20000})[0]
         # ...so it was run for real before the export that reads its State
         assert [(r.endpoint, r.cached) for r in client.records] == [
-            ("/image_to_3d", True), ("/image_to_3d", False), ("/extract_glb", False)]
+            ("/image_to_3d", True),
+            ("/image_to_3d", False),
+            ("/extract_glb", False),
+        ]
     assert glb_source(glb) == sha(img)

@@ -82,7 +82,9 @@ def test_state_chain_needs_session(spaces: dict[str, str]) -> None:
     base = spaces["img2_3d"]
     png = io.BytesIO()
     Image.new("RGB", (8, 8), (0, 200, 0)).save(png, "PNG")
-    path = httpx.post(f"{base}/gradio_api/upload", files=[("files", ("green.png", png.getvalue(), "image/png"))]).json()[0]
+    path = httpx.post(
+        f"{base}/gradio_api/upload", files=[("files", ("green.png", png.getvalue(), "image/png"))]
+    ).json()[0]
     image = {"path": path, "meta": FILEDATA_META, "orig_name": "green.png"}
     args = [image, 1, 7.5, 12, 3.0, 12, [], "stochastic", True, 0.95, 1024, "1024", False, "cube", None]
     first = call(base, "image_to_3d", args, session_hash="smoke-session")
@@ -92,8 +94,10 @@ def test_state_chain_needs_session(spaces: dict[str, str]) -> None:
     gltf = parse_glb(download(base, out[-1][1][1]))
     assert gltf["asset"]["extras"]["source_sha256"] == hashlib.sha256(png.getvalue()).hexdigest()
     no_session = call(base, "extract_glb", [500000, 2048])
-    assert no_session[-1] == ("error", {"error": "Generate a 3D model first", "duration": 10,
-                                        "visible": True, "title": "Error"})
+    assert no_session[-1] == (
+        "error",
+        {"error": "Generate a 3D model first", "duration": 10, "visible": True, "title": "Error"},
+    )
 
 
 def test_misc_errors_and_stream(spaces: dict[str, str]) -> None:
@@ -156,7 +160,9 @@ def test_scripted_server_replies_in_order() -> None:
 
 def test_info_sizes(spaces: dict[str, str], big_space: str) -> None:
     """`big` is the schema-compaction benchmark: its raw /info must stay in the 15-25k range."""
-    sizes = {name: len(httpx.get(f"{url}/gradio_api/info", timeout=30).text)
-             for name, url in {"img2_3d": spaces["img2_3d"], "big": big_space}.items()}
+    sizes = {
+        name: len(httpx.get(f"{url}/gradio_api/info", timeout=30).text)
+        for name, url in {"img2_3d": spaces["img2_3d"], "big": big_space}.items()
+    }
     print(f"raw /gradio_api/info sizes: {sizes}")
     assert 15_000 <= sizes["big"] <= 25_000 and sizes["img2_3d"] < sizes["big"]

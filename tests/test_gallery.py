@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from apps.spaces import make_glb
 from PIL import Image
+
 from spacechain.agent import gallery
 from spacechain.agent.gallery import MODEL_VIEWER_SRI, MODEL_VIEWER_URL, MODEL_VIEWER_VERSION, write_gallery
 
@@ -42,31 +43,72 @@ def make_run(run: Path) -> dict[str, Any]:
     with wave.open(str(run / "speak-out-1.wav"), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
         w.writeframes(b"\0\0" * 4000)
-    png, evil_png, preview, model = (str(run / n) for n in (
-        "generate-out-ab12cd34.png", EVIL_NAME, "image_to_3d-preview-ef56.glb", "extract_glb-model-99.glb"))
+    png, evil_png, preview, model = (
+        str(run / n)
+        for n in ("generate-out-ab12cd34.png", EVIL_NAME, "image_to_3d-preview-ef56.glb", "extract_glb-model-99.glb")
+    )
 
-    def call(id_: int, space: str, endpoint: str, inputs: Any, outputs: Any, status: str = "complete",
-             **kw: Any) -> dict[str, Any]:
-        files = [{"local": p, "sha256": "0" * 64, "remote": f"http://127.0.0.1:9/file={Path(p).name}", "size": 1,
-                  "direction": "out"} for p in outputs or [] if isinstance(p, str)]
-        return {"id": id_, "step": id_, "space": space, "endpoint": endpoint, "session": "default", "inputs": inputs,
-                "status": status, "outputs": outputs, "files": files, "error": None, "queue_s": 0.0,
-                "run_s": 1.2, "total_s": 1.2 * id_, "cached": False, **kw}
+    def call(
+        id_: int, space: str, endpoint: str, inputs: Any, outputs: Any, status: str = "complete", **kw: Any
+    ) -> dict[str, Any]:
+        files = [
+            {
+                "local": p,
+                "sha256": "0" * 64,
+                "remote": f"http://127.0.0.1:9/file={Path(p).name}",
+                "size": 1,
+                "direction": "out",
+            }
+            for p in outputs or []
+            if isinstance(p, str)
+        ]
+        return {
+            "id": id_,
+            "step": id_,
+            "space": space,
+            "endpoint": endpoint,
+            "session": "default",
+            "inputs": inputs,
+            "status": status,
+            "outputs": outputs,
+            "files": files,
+            "error": None,
+            "queue_s": 0.0,
+            "run_s": 1.2,
+            "total_s": 1.2 * id_,
+            "cached": False,
+            **kw,
+        }
 
     return {
-        "goal": "a 3D gallery of two landmarks <b>bold</b>", "model": "openai/x", "status": "success",
-        "final_answer": "Done.</p><script>alert(4)</script>", "started_at": "2026-11-22T00:00:00+00:00",
+        "goal": "a 3D gallery of two landmarks <b>bold</b>",
+        "model": "openai/x",
+        "status": "success",
+        "final_answer": "Done.</p><script>alert(4)</script>",
+        "started_at": "2026-11-22T00:00:00+00:00",
         "run_dir": str(run),
         "calls": [
             call(1, "acme/flux-lite", "/generate", {"prompt": "Eiffel Tower", "seed": 3}, [png, 42]),
             # The remote URL of call 1's output (not its local path) still links the chain.
-            call(2, "acme/trellis-lite", "/image_to_3d", {"image": {"path": f"http://127.0.0.1:9/file={Path(png).name}"}},
-                 [preview]),
+            call(
+                2,
+                "acme/trellis-lite",
+                "/image_to_3d",
+                {"image": {"path": f"http://127.0.0.1:9/file={Path(png).name}"}},
+                [preview],
+            ),
             call(3, "acme/trellis-lite", "/extract_glb", {"texture_size": 1024}, [model, model]),
             call(4, "acme/flux-lite", "/generate", {"prompt": EVIL}, [evil_png, 7], cached=True),
             call(5, "acme/toolbox", "/speak", ["Hello there"], [str(run / "speak-out-1.wav")]),
-            call(6, "acme/toolbox", "/fail", {"prompt": "x"}, None, status="error",
-                 error={"error": "quota_exceeded", "message": "GPU quota"}),
+            call(
+                6,
+                "acme/toolbox",
+                "/fail",
+                {"prompt": "x"},
+                None,
+                status="error",
+                error={"error": "quota_exceeded", "message": "GPU quota"},
+            ),
         ],
     }
 
@@ -114,23 +156,37 @@ def test_cards_chains_and_relative_paths(run: tuple[Path, dict[str, Any]]) -> No
     page = out.read_text()
     by_name = cards(page)
     # One card per media output, de-duplicated (extract_glb returns its model twice); 42/7 and None skipped.
-    assert list(by_name) == ["generate-out-ab12cd34.png", "image_to_3d-preview-ef56.glb", "extract_glb-model-99.glb",
-                             EVIL_NAME, "speak-out-1.wav"]
+    assert list(by_name) == [
+        "generate-out-ab12cd34.png",
+        "image_to_3d-preview-ef56.glb",
+        "extract_glb-model-99.glb",
+        EVIL_NAME,
+        "speak-out-1.wav",
+    ]
     assert str(run_dir) not in page and str(run_dir.resolve()) not in page  # only relative paths
     assert '<img src="generate-out-ab12cd34.png"' in by_name["generate-out-ab12cd34.png"]
     assert '<model-viewer src="extract_glb-model-99.glb"' in by_name["extract_glb-model-99.glb"]
     assert "camera-controls auto-rotate" in by_name["extract_glb-model-99.glb"]
     assert '<audio controls preload="metadata" src="speak-out-1.wav">' in by_name["speak-out-1.wav"]
 
-    assert chain(by_name["generate-out-ab12cd34.png"]) == ["prompt “Eiffel Tower”", "acme/flux-lite /generate",
-                                                           "image"]
+    assert chain(by_name["generate-out-ab12cd34.png"]) == ["prompt “Eiffel Tower”", "acme/flux-lite /generate", "image"]
     assert chain(by_name["image_to_3d-preview-ef56.glb"]) == [
-        "prompt “Eiffel Tower”", "acme/flux-lite /generate", "img:generate-out-ab12cd34.png",
-        "acme/trellis-lite /image_to_3d", "model"]
+        "prompt “Eiffel Tower”",
+        "acme/flux-lite /generate",
+        "img:generate-out-ab12cd34.png",
+        "acme/trellis-lite /image_to_3d",
+        "model",
+    ]
     # extract_glb consumed no file: it continues image_to_3d through the Space session.
     assert chain(by_name["extract_glb-model-99.glb"]) == [
-        "prompt “Eiffel Tower”", "acme/flux-lite /generate", "img:generate-out-ab12cd34.png",
-        "acme/trellis-lite /image_to_3d", "session default", "acme/trellis-lite /extract_glb", "model"]
+        "prompt “Eiffel Tower”",
+        "acme/flux-lite /generate",
+        "img:generate-out-ab12cd34.png",
+        "acme/trellis-lite /image_to_3d",
+        "session default",
+        "acme/trellis-lite /extract_glb",
+        "model",
+    ]
     # A second /generate on the same session is a chain of its own, not a continuation of the first.
     assert len(chain(by_name[EVIL_NAME])) == 3 and "Eiffel" not in by_name[EVIL_NAME]
     assert chain(by_name["speak-out-1.wav"]) == ["“Hello there”", "acme/toolbox /speak", "audio"]
@@ -159,17 +215,21 @@ def test_untrusted_text_is_escaped(run: tuple[Path, dict[str, Any]]) -> None:
 def test_cdn_mode(run: tuple[Path, dict[str, Any]]) -> None:
     run_dir, manifest = run
     page = write_gallery(run_dir, manifest).read_text()
-    assert MODEL_VIEWER_URL == (f"https://cdn.jsdelivr.net/npm/@google/model-viewer@{MODEL_VIEWER_VERSION}"
-                                "/dist/model-viewer.min.js")
+    assert (
+        f"https://cdn.jsdelivr.net/npm/@google/model-viewer@{MODEL_VIEWER_VERSION}/dist/model-viewer.min.js"
+    ) == MODEL_VIEWER_URL
     assert re.fullmatch(r"sha384-[A-Za-z0-9+/]{64}", MODEL_VIEWER_SRI)
-    assert (f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
-            'crossorigin="anonymous"></script>') in page
+    assert (
+        f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
+        'crossorigin="anonymous"></script>'
+    ) in page
     assert f"script-src {MODEL_VIEWER_URL} 'wasm-unsafe-eval';" in page  # CSP: that script and nothing else
     assert not (run_dir / "assets").exists()
 
 
-def test_local_mode_copies_model_viewer(run: tuple[Path, dict[str, Any]], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_mode_copies_model_viewer(
+    run: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir, manifest = run
     mv = tmp_path / "mv.js"
     mv.write_text("export const x = 1;\n")
@@ -187,10 +247,23 @@ def test_local_mode_copies_model_viewer(run: tuple[Path, dict[str, Any]], tmp_pa
 def test_no_model_no_script_and_other_media(tmp_path: Path) -> None:
     (tmp_path / "clip.mp4").write_bytes(b"\0" * 16)
     (tmp_path / "notes.txt").write_text("hi")
-    manifest = {"goal": "clips", "status": "error", "calls": [
-        {"space": "a/v", "endpoint": "/v", "inputs": {"p": "x"},
-         "outputs": [str(tmp_path / "clip.mp4"), str(tmp_path / "notes.txt"), "https://example.com/remote.png",
-                     str(tmp_path / "gone.webp")]}]}
+    manifest = {
+        "goal": "clips",
+        "status": "error",
+        "calls": [
+            {
+                "space": "a/v",
+                "endpoint": "/v",
+                "inputs": {"p": "x"},
+                "outputs": [
+                    str(tmp_path / "clip.mp4"),
+                    str(tmp_path / "notes.txt"),
+                    "https://example.com/remote.png",
+                    str(tmp_path / "gone.webp"),
+                ],
+            }
+        ],
+    }
     page = write_gallery(tmp_path, manifest, model_viewer=str(tmp_path / "absent.js")).read_text()
     by_name = cards(page)
     assert list(by_name) == ["clip.mp4", "remote.png", "gone.webp"]
@@ -210,9 +283,21 @@ def npm_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"browser test needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
     prefix = tmp_path_factory.mktemp("npm")
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
-                    f"@google/model-viewer@{MODEL_VIEWER_VERSION}", PLAYWRIGHT_CORE],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(prefix),
+            f"@google/model-viewer@{MODEL_VIEWER_VERSION}",
+            PLAYWRIGHT_CORE,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     return prefix
 
 
@@ -250,19 +335,33 @@ def test_gallery_in_chromium(npm_prefix: Path, served: tuple[Path, str]) -> None
     write_gallery(root / "local", manifest, model_viewer=str(mv))
     for name in ("cdn", "tampered"):  # CDN mode: the browser gets the npm file in place of the CDN's
         shutil.copytree(root / "local", root / name, ignore=shutil.ignore_patterns("assets", "gallery.html"))
-        write_gallery(root / name, {**manifest, "calls": json.loads(json.dumps(manifest["calls"]).replace(
-            str(root / "local"), str(root / name)))})
+        write_gallery(
+            root / name,
+            {
+                **manifest,
+                "calls": json.loads(json.dumps(manifest["calls"]).replace(str(root / "local"), str(root / name))),
+            },
+        )
     ARTIFACTS.mkdir(exist_ok=True)
     shots = root.parent / "shots"
     shots.mkdir()
     cdn = {"url": MODEL_VIEWER_URL, "file": str(mv)}
-    config = {"prefix": str(npm_prefix), "chromium": CHROMIUM, "shots": str(shots), "pages": [
-        {"name": "local", "url": f"{base}/local/gallery.html", "screenshot": str(ARTIFACTS / "gallery.png")},
-        {"name": "cdn", "url": f"{base}/cdn/gallery.html", "cdn": {**cdn, "tamper": False}},
-        {"name": "tampered", "url": f"{base}/tampered/gallery.html", "cdn": {**cdn, "tamper": True}},
-    ]}
-    proc = subprocess.run(["node", str(TESTS / "browser" / "gallery_check.mjs"), json.dumps(config)],
-                          capture_output=True, text=True, timeout=120)
+    config = {
+        "prefix": str(npm_prefix),
+        "chromium": CHROMIUM,
+        "shots": str(shots),
+        "pages": [
+            {"name": "local", "url": f"{base}/local/gallery.html", "screenshot": str(ARTIFACTS / "gallery.png")},
+            {"name": "cdn", "url": f"{base}/cdn/gallery.html", "cdn": {**cdn, "tamper": False}},
+            {"name": "tampered", "url": f"{base}/tampered/gallery.html", "cdn": {**cdn, "tamper": True}},
+        ],
+    }
+    proc = subprocess.run(
+        ["node", str(TESTS / "browser" / "gallery_check.mjs"), json.dumps(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     local, cdn_page, tampered = json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from artifacts_check import glb_source, sha256
+from test_cli_agent import cli_env, error_lines, spacechain
+
 from spacechain.agent.replay import Chain, ChainCall, export_script, replay_chain
 from spacechain.agent.run import Run, dumps
 from spacechain.tools import Client, SessionBusy, SpacechainError, UploadRefused
 from spacechain.tools.cache import CallCache
 from spacechain.tools.pipeline import run_batch
-from test_cli_agent import cli_env, error_lines, spacechain
 
 
 def test_cache_keeps_only_downloaded_outputs(hub_env, tmp_path):
@@ -57,7 +58,9 @@ def test_failed_calls_are_in_the_manifest(hub_env, tmp_path):
     run.close()
     calls = json.loads((run.dir / "manifest.json").read_text())["calls"]
     assert [(c["endpoint"], c["status"], c["error"]["error"]) for c in calls] == [
-        ("/echo", "error", "invalid_inputs"), ("/count_upload", "error", "upload_refused")]
+        ("/echo", "error", "invalid_inputs"),
+        ("/count_upload", "error", "upload_refused"),
+    ]
 
 
 def test_manifest_is_strict_json_and_never_overwritten(tmp_path):
@@ -92,18 +95,46 @@ def test_export_survives_odd_goals(tmp_path):
     compile(export_script(chain, "C:\\runs\\1"), "pipeline.py", "exec")
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["call", "acme/toolbox", "count_upload", "-i", "file=" + "a" * 300], "does not exist"),
-    (["run", "goal", "--file", "~nosuchuser_zz/x.png", "--model", "openai/x", "--api-base", "http://127.0.0.1:9"],
-     "does not exist"),
-    (["run", "goal", "--model", "hf:org/model", "--api-base", "http://127.0.0.1:9"], "no --api-base"),
-    (["export", "RUN", "-o", "/nonexistent/dir/pipeline.py"], "No such file or directory"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["call", "acme/toolbox", "count_upload", "-i", "file=" + "a" * 300], "does not exist"),
+        (
+            [
+                "run",
+                "goal",
+                "--file",
+                "~nosuchuser_zz/x.png",
+                "--model",
+                "openai/x",
+                "--api-base",
+                "http://127.0.0.1:9",
+            ],
+            "does not exist",
+        ),
+        (["run", "goal", "--model", "hf:org/model", "--api-base", "http://127.0.0.1:9"], "no --api-base"),
+        (["export", "RUN", "-o", "/nonexistent/dir/pipeline.py"], "No such file or directory"),
+    ],
+)
 def test_odd_bad_input_is_one_line(hub_env, tmp_path, args, fragment):
     if "RUN" in args:
         (tmp_path / "run").mkdir()
-        (tmp_path / "run" / "manifest.json").write_text(json.dumps({"goal": "g", "calls": [
-            {"space": "acme/toolbox", "endpoint": "/noop", "status": "complete", "inputs": None, "outputs": ["ok"]}]}))
+        (tmp_path / "run" / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "goal": "g",
+                    "calls": [
+                        {
+                            "space": "acme/toolbox",
+                            "endpoint": "/noop",
+                            "status": "complete",
+                            "inputs": None,
+                            "outputs": ["ok"],
+                        }
+                    ],
+                }
+            )
+        )
         args = [str(tmp_path / "run") if a == "RUN" else a for a in args]
     res = spacechain(args, cli_env(hub_env.url, tmp_path))
     errors = error_lines(res.stderr)
@@ -162,8 +193,13 @@ def test_call_json_prints_the_failed_record(hub_env, tmp_path):
 
 
 def test_replay_refuses_a_set_file_before_calling_anything(hub_env, tmp_path):
-    chain = Chain("g", [ChainCall("acme/flux-lite", "/generate", "default", {"prompt": "x"}),
-                        ChainCall("acme/toolbox", "/count_upload", "default", {"file": "placeholder"})])
+    chain = Chain(
+        "g",
+        [
+            ChainCall("acme/flux-lite", "/generate", "default", {"prompt": "x"}),
+            ChainCall("acme/toolbox", "/count_upload", "default", {"file": "placeholder"}),
+        ],
+    )
     secret = tmp_path / "secret"
     secret.write_text("s")
     chain.calls[1].inputs["file"] = str(secret)  # as apply_overrides would for --set file=...

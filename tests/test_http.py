@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from servers import Reply, ScriptedServer, sse
+
 from spacechain.tools import Client, ConnectionLost, QueueFull, RateLimited, SpaceError
 from spacechain.tools.errors import HTTPError
 from spacechain.tools.http import RetryPolicy
@@ -19,25 +20,44 @@ QUEUE_FULL = {"detail": "Queue is full! Please try again."}
 
 
 def _text(name: str) -> dict:
-    return {"label": name, "parameter_name": name, "parameter_has_default": False, "parameter_default": None,
-            "type": {"type": "string"}, "python_type": {"type": "str", "description": ""}, "component": "Textbox"}
+    return {
+        "label": name,
+        "parameter_name": name,
+        "parameter_has_default": False,
+        "parameter_default": None,
+        "type": {"type": "string"},
+        "python_type": {"type": "str", "description": ""},
+        "component": "Textbox",
+    }
 
 
 def _image(name: str) -> dict:
-    return {"label": name, "parameter_name": name, "parameter_has_default": False, "parameter_default": None,
-            "type": {"title": "ImageData", "type": "object",
-                     "properties": {"path": {"type": "string"}, "meta": {"type": "object"}}},
-            "python_type": {"type": "filepath", "description": ""}, "component": "Image"}
+    return {
+        "label": name,
+        "parameter_name": name,
+        "parameter_has_default": False,
+        "parameter_default": None,
+        "type": {
+            "title": "ImageData",
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "meta": {"type": "object"}},
+        },
+        "python_type": {"type": "filepath", "description": ""},
+        "component": "Image",
+    }
 
 
 def _ret(param: dict) -> dict:
     return {k: param[k] for k in ("label", "type", "python_type", "component")}
 
 
-INFO = {"named_endpoints": {
-    "/x": {"parameters": [], "returns": [_ret(_text("out"))]},
-    "/img": {"parameters": [_image("image")], "returns": [_ret(_image("result"))]},
-}, "unnamed_endpoints": {}}
+INFO = {
+    "named_endpoints": {
+        "/x": {"parameters": [], "returns": [_ret(_text("out"))]},
+        "/img": {"parameters": [_image("image")], "returns": [_ret(_image("result"))]},
+    },
+    "unnamed_endpoints": {},
+}
 
 
 def png_bytes(color: tuple[int, int, int]) -> bytes:
@@ -186,8 +206,10 @@ def space_host(scripted: ScriptedServer, third_party: ScriptedServer, hub_env) -
     gradio_like(scripted)
     scripted.add("/gradio_api/upload", Reply(200, body=["/tmp/gradio/abc/in.png"]))
     scripted.add("/gradio_api/call/img", Reply(200, body={"event_id": "e2"}))
-    scripted.add("/gradio_api/call/img/e2", sse(("complete", [
-        {"path": "/tmp/gradio/def/out.png", "meta": FILE_META, "orig_name": "out.png"}])))
+    scripted.add(
+        "/gradio_api/call/img/e2",
+        sse(("complete", [{"path": "/tmp/gradio/def/out.png", "meta": FILE_META, "orig_name": "out.png"}])),
+    )
     scripted.add("/gradio_api/file=", Reply(302, {"location": f"{third_party.url}/cdn/out.png"}))
     third_party.add("/cdn/", Reply(200, {"content-type": "image/png"}, png_bytes((0, 255, 0))))
     third_party.add("/inputs/", Reply(200, {"content-type": "image/png"}, png_bytes((255, 0, 0))))
@@ -197,8 +219,9 @@ def space_host(scripted: ScriptedServer, third_party: ScriptedServer, hub_env) -
     return scripted
 
 
-def test_token_goes_to_hub_and_hub_named_space(space_host: ScriptedServer, third_party: ScriptedServer,
-                                               hub_env, tmp_path: Path) -> None:
+def test_token_goes_to_hub_and_hub_named_space(
+    space_host: ScriptedServer, third_party: ScriptedServer, hub_env, tmp_path: Path
+) -> None:
     token = os.environ["HF_TOKEN"]
     hub_env.clear_log()
     with Client(token=token, out_dir=tmp_path / "out", retry=FAST) as c:
@@ -207,16 +230,23 @@ def test_token_goes_to_hub_and_hub_named_space(space_host: ScriptedServer, third
 
     # The Hub: Authorization, never the Space header.
     hub_reqs = hub_env.requests()
-    assert {r["path"].split("?")[0] for r in hub_reqs} >= {"/spaces/acme/scripted/agents.md",
-                                                          "/api/spaces/acme/scripted"}
+    assert {r["path"].split("?")[0] for r in hub_reqs} >= {
+        "/spaces/acme/scripted/agents.md",
+        "/api/spaces/acme/scripted",
+    }
     for r in hub_reqs:
         assert r["headers"].get("authorization") == f"Bearer {token}", r
         assert "x-hf-authorization" not in r["headers"]
 
     # The Space host named by the Hub: X-HF-Authorization on every request, never Authorization.
     seen = {(r.method, r.path.split("?")[0]) for r in space_host.requests}
-    assert {("GET", "/gradio_api/info"), ("POST", "/gradio_api/upload"), ("POST", "/gradio_api/call/img"),
-            ("GET", "/gradio_api/call/img/e2"), ("GET", "/gradio_api/file=/tmp/gradio/def/out.png")} <= seen
+    assert {
+        ("GET", "/gradio_api/info"),
+        ("POST", "/gradio_api/upload"),
+        ("POST", "/gradio_api/call/img"),
+        ("GET", "/gradio_api/call/img/e2"),
+        ("GET", "/gradio_api/file=/tmp/gradio/def/out.png"),
+    } <= seen
     for r in space_host.requests:
         assert r.headers.get("x-hf-authorization") == f"Bearer {token}", r
         assert "authorization" not in r.headers
@@ -231,8 +261,11 @@ def test_no_token_for_a_direct_url(space_host: ScriptedServer, tmp_path: Path) -
     image.write_bytes(png_bytes((1, 2, 3)))
     with Client(token=os.environ["HF_TOKEN"], out_dir=tmp_path / "out", retry=FAST) as c:
         c.call(space_host.url, "img", {"image": str(image)})  # the same server, but given as a URL
-    assert {r.path.split("?")[0] for r in space_host.requests} >= {"/gradio_api/info", "/gradio_api/upload",
-                                                                  "/gradio_api/call/img"}
+    assert {r.path.split("?")[0] for r in space_host.requests} >= {
+        "/gradio_api/info",
+        "/gradio_api/upload",
+        "/gradio_api/call/img",
+    }
     assert no_token(space_host)
 
 
@@ -245,6 +278,7 @@ def test_no_token_when_hub_gives_no_token(space_host: ScriptedServer, hub_env, t
 
 
 # --------------------------------------------------------------------------- older gradio, waking Spaces
+
 
 def test_gradio_4_api_without_prefix(scripted: ScriptedServer, anon: Client) -> None:
     """gradio 4.x serves /info, /call and /file= at the root: used when /gradio_api/info is 404."""
@@ -279,14 +313,16 @@ def test_waiting_for_a_sleeping_space(hub_env, tmp_path: Path) -> None:
     assert len(requests) >= 2  # the runtime stage was polled
 
 
-def test_no_token_for_urls_that_lead_to_the_hub(space_host: ScriptedServer, third_party: ScriptedServer,
-                                                hub_env, tmp_path: Path) -> None:
+def test_no_token_for_urls_that_lead_to_the_hub(
+    space_host: ScriptedServer, third_party: ScriptedServer, hub_env, tmp_path: Path
+) -> None:
     """A URL input redirecting to the Hub, and an output naming a Hub URL, are fetched without the
     token: a Space must not be able to read the user's private Hub files through us."""
     secret = f"{hub_env.url}/datasets/victim/private/resolve/main/secret.png"
     third_party.add("/to-hub/", Reply(302, {"location": secret}))
-    space_host.script["/gradio_api/call/img/e2"] = [sse(("complete", [
-        {"path": secret, "meta": FILE_META, "orig_name": "secret.png"}]))]
+    space_host.script["/gradio_api/call/img/e2"] = [
+        sse(("complete", [{"path": secret, "meta": FILE_META, "orig_name": "secret.png"}]))
+    ]
     image = tmp_path / "x.png"
     image.write_bytes(png_bytes((1, 2, 3)))
     hub_env.clear_log()
@@ -300,8 +336,9 @@ def test_no_token_for_urls_that_lead_to_the_hub(space_host: ScriptedServer, thir
     assert len(fetched) >= 2 and all("authorization" not in r["headers"] for r in fetched)
 
 
-def test_a_space_redirecting_its_files_to_the_hub_gets_no_token(space_host: ScriptedServer, hub_env,
-                                                                tmp_path: Path) -> None:
+def test_a_space_redirecting_its_files_to_the_hub_gets_no_token(
+    space_host: ScriptedServer, hub_env, tmp_path: Path
+) -> None:
     space_host.script["/gradio_api/file="] = [Reply(302, {"location": f"{hub_env.url}/api/spaces/acme/flux-lite"})]
     image = tmp_path / "x.png"
     image.write_bytes(png_bytes((1, 2, 3)))

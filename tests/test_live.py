@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from spacechain.tools import Client, SpacechainError
 
 pytestmark = pytest.mark.live
@@ -45,8 +46,11 @@ def test_text_to_image_call_downloads_a_file(live_client, tmp_path):
             continue
         for ep in schema.endpoints.values():
             required = [p for p in ep.params if not p.has_default]
-            if len(required) == 1 and required[0].python_type == "str" and any(
-                    r.component == "Image" for r in ep.returns):
+            if (
+                len(required) == 1
+                and required[0].python_type == "str"
+                and any(r.component == "Image" for r in ep.returns)
+            ):
                 outputs = live_client.call(hit.id, ep.name, {required[0].name: "a red apple"}, timeout=300)
                 files = [o for o in outputs if isinstance(o, str) and os.path.isfile(o)]
                 assert files and os.path.getsize(files[0]) > 0

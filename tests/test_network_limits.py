@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import pytest
 from servers import Reply, ScriptedServer, sse
+from test_http import INFO, gets, png_bytes, posts
+
 from spacechain.tools import (
     BadAnswer,
     CallTimeout,
@@ -27,7 +29,6 @@ from spacechain.tools import (
 )
 from spacechain.tools.cache import CallCache
 from spacechain.tools.http import RetryPolicy
-from test_http import INFO, gets, png_bytes, posts
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02)
 MiB = 1 << 20
@@ -97,17 +98,28 @@ class Hostile:
             h.send_header("content-length", str(len(data)))
             h.end_headers()
             h.wfile.write(data)
+
         return reply
 
     def events(self, *events: tuple[str, Any]) -> Callable:
-        return self.json(b"".join(f"event: {e}\ndata: {json.dumps(d)}\n\n".encode() for e, d in events),
-                         content_type="text/event-stream")
+        return self.json(
+            b"".join(f"event: {e}\ndata: {json.dumps(d)}\n\n".encode() for e, d in events),
+            content_type="text/event-stream",
+        )
 
-    def stream(self, first: bytes = b"", chunk: bytes = b"x" * 65536, total: int | None = None,
-               delay: float = 0.0, status: int = 200, content_type: str = "application/octet-stream",
-               declare: bool = False) -> Callable:
+    def stream(
+        self,
+        first: bytes = b"",
+        chunk: bytes = b"x" * 65536,
+        total: int | None = None,
+        delay: float = 0.0,
+        status: int = 200,
+        content_type: str = "application/octet-stream",
+        declare: bool = False,
+    ) -> Callable:
         """`first`, then `chunk` repeated until `total` bytes (None: forever), closing the connection
         to end the body (or declaring its length with `declare`)."""
+
         def reply(h: BaseHTTPRequestHandler) -> None:
             h.send_response(status)
             h.send_header("content-type", content_type)
@@ -124,6 +136,7 @@ class Hostile:
                 sent += len(chunk)
                 if delay:
                     time.sleep(delay)
+
         return reply
 
 
@@ -180,8 +193,7 @@ def test_endless_download_stops_at_the_file_cap(hostile: Hostile, tmp_path: Path
     assert leftovers(tmp_path / "out") == []
 
 
-def test_a_declared_size_over_the_cap_is_refused_before_reading(hostile: Hostile, monkeypatch,
-                                                                 tmp_path: Path) -> None:
+def test_a_declared_size_over_the_cap_is_refused_before_reading(hostile: Hostile, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SPACECHAIN_MAX_FILE_BYTES", "1M")  # the environment sets the cap too
     url = app(hostile, [FILE], hostile.stream(total=64 * MiB, declare=True))
     with Client(token=False, out_dir=tmp_path / "out", retry=FAST) as c:
@@ -271,9 +283,13 @@ def peak_bytes(fn: Callable[[], Any]) -> tuple[BaseException | None, int]:
 
 @pytest.mark.parametrize("declare", [False, True], ids=["streamed", "declared"])
 def test_a_64_mib_info_body_is_refused_in_bounded_memory(hostile: Hostile, tmp_path: Path, declare: bool) -> None:
-    hostile.routes["/gradio_api/info"] = hostile.stream(first=b'{"named_endpoints": {"', chunk=b"a" * 65536,
-                                                        total=64 * MiB, content_type="application/json",
-                                                        declare=declare)
+    hostile.routes["/gradio_api/info"] = hostile.stream(
+        first=b'{"named_endpoints": {"',
+        chunk=b"a" * 65536,
+        total=64 * MiB,
+        content_type="application/json",
+        declare=declare,
+    )
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         error, peak = peak_bytes(lambda: c.schema(hostile.url))
     assert isinstance(error, TooLarge), error
@@ -282,8 +298,9 @@ def test_a_64_mib_info_body_is_refused_in_bounded_memory(hostile: Hostile, tmp_p
 
 
 def test_a_huge_error_body_is_read_only_in_part(hostile: Hostile, tmp_path: Path) -> None:
-    hostile.routes["/gradio_api/info"] = hostile.stream(chunk=b"e" * 65536, total=64 * MiB, status=500,
-                                                        content_type="text/plain")
+    hostile.routes["/gradio_api/info"] = hostile.stream(
+        chunk=b"e" * 65536, total=64 * MiB, status=500, content_type="text/plain"
+    )
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         error, peak = peak_bytes(lambda: c.schema(hostile.url))
     assert isinstance(error, HTTPError) and error.status == 500, error
@@ -292,8 +309,9 @@ def test_a_huge_error_body_is_read_only_in_part(hostile: Hostile, tmp_path: Path
 
 def test_an_endless_event_line_is_refused_in_bounded_memory(hostile: Hostile, tmp_path: Path) -> None:
     app(hostile, [])
-    hostile.routes["/gradio_api/call/x/e1"] = hostile.stream(first=b"event: complete\ndata: [\"", chunk=b"a" * 65536,
-                                                             content_type="text/event-stream")
+    hostile.routes["/gradio_api/call/x/e1"] = hostile.stream(
+        first=b'event: complete\ndata: ["', chunk=b"a" * 65536, content_type="text/event-stream"
+    )
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         error, peak = peak_bytes(lambda: c.call(hostile.url, "x", timeout=60))
     assert isinstance(error, TooLarge) and "result stream" in one_line(error), error
@@ -303,8 +321,9 @@ def test_an_endless_event_line_is_refused_in_bounded_memory(hostile: Hostile, tm
 def test_many_small_data_lines_are_one_capped_event(hostile: Hostile, tmp_path: Path) -> None:
     app(hostile, [])
     lines = (b"data: " + b"1" * 1000 + b"\n") * 64  # each line is small; together they pass the cap
-    hostile.routes["/gradio_api/call/x/e1"] = hostile.stream(first=b"event: complete\n", chunk=lines,
-                                                             content_type="text/event-stream")
+    hostile.routes["/gradio_api/call/x/e1"] = hostile.stream(
+        first=b"event: complete\n", chunk=lines, content_type="text/event-stream"
+    )
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         with pytest.raises(TooLarge, match="one event"):
             c.call(hostile.url, "x", timeout=60)
@@ -312,7 +331,7 @@ def test_many_small_data_lines_are_one_capped_event(hostile: Hostile, tmp_path: 
 
 def test_events_split_anywhere_still_parse(hostile: Hostile, tmp_path: Path) -> None:
     """CRLF line ends, a CR cut from its LF between chunks, comments and heartbeats."""
-    body = b": comment\r\nevent: heartbeat\r\ndata: null\r\n\r\nevent: complete\r\ndata: [\"ok\", 2]\r\n\r\n"
+    body = b': comment\r\nevent: heartbeat\r\ndata: null\r\n\r\nevent: complete\r\ndata: ["ok", 2]\r\n\r\n'
 
     def dribble(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
@@ -321,7 +340,7 @@ def test_events_split_anywhere_still_parse(hostile: Hostile, tmp_path: Path) -> 
         h.end_headers()
         h.close_connection = True
         for i in range(len(body)):
-            h.wfile.write(body[i:i + 1])
+            h.wfile.write(body[i : i + 1])
             h.wfile.flush()
 
     app(hostile, [])
@@ -350,16 +369,21 @@ def intranet(monkeypatch):
 
 @pytest.mark.parametrize("hop", ["info", "call", "poll", "upload"])
 @pytest.mark.parametrize("target", ["literal", "name"])
-def test_api_requests_never_follow_redirects_into_the_local_network(scripted: ScriptedServer, intranet,
-                                                                     tmp_path: Path, hop: str, target: str) -> None:
+def test_api_requests_never_follow_redirects_into_the_local_network(
+    scripted: ScriptedServer, intranet, tmp_path: Path, hop: str, target: str
+) -> None:
     port = intranet.url.rsplit(":", 1)[1]
     to = f"http://127.0.0.1:{port}/steal" if target == "literal" else f"http://intranet.test:{port}/steal"
     scripted.add("/gradio_api/info", Reply(200, body=INFO))
     scripted.add("/gradio_api/call/img", Reply(200, body={"event_id": "e1"}))
     scripted.add("/gradio_api/call/img/e1", sse(("complete", ["ok"])))
     scripted.add("/gradio_api/upload", Reply(200, body=["/tmp/gradio/a/in.png"]))
-    path = {"info": "/gradio_api/info", "call": "/gradio_api/call/img", "poll": "/gradio_api/call/img/e1",
-            "upload": "/gradio_api/upload"}[hop]
+    path = {
+        "info": "/gradio_api/info",
+        "call": "/gradio_api/call/img",
+        "poll": "/gradio_api/call/img/e1",
+        "upload": "/gradio_api/upload",
+    }[hop]
     scripted.script[path] = [Reply(307, {"location": to})]
     image = tmp_path / "in.png"
     image.write_bytes(png_bytes((1, 2, 3)))
@@ -368,9 +392,13 @@ def test_api_requests_never_follow_redirects_into_the_local_network(scripted: Sc
             c.call(scripted.url, "img", {"image": str(image)}, timeout=30)
         assert "private or local address" in one_line(err.value)
         if hop != "info":  # the session is free again
-            scripted.script[path] = [{"call": Reply(200, body={"event_id": "e1"}),
-                                      "poll": sse(("complete", ["ok"])),
-                                      "upload": Reply(200, body=["/tmp/gradio/a/in.png"])}[hop]]
+            scripted.script[path] = [
+                {
+                    "call": Reply(200, body={"event_id": "e1"}),
+                    "poll": sse(("complete", ["ok"])),
+                    "upload": Reply(200, body=["/tmp/gradio/a/in.png"]),
+                }[hop]
+            ]
             assert c.call(scripted.url, "img", {"image": str(image)}, timeout=30) == ["ok"]
     assert intranet.requests == []
 
@@ -402,8 +430,9 @@ def guarded_connects(monkeypatch):
     return seen
 
 
-def test_a_rebinding_name_never_reaches_loopback(scripted: ScriptedServer, monkeypatch, guarded_connects,
-                                                 tmp_path: Path) -> None:
+def test_a_rebinding_name_never_reaches_loopback(
+    scripted: ScriptedServer, monkeypatch, guarded_connects, tmp_path: Path
+) -> None:
     """rebind.test answers a public address first and 127.0.0.1 afterwards: the old check resolved it,
     saw the public address, and httpx resolved it again to connect to loopback."""
     with ScriptedServer() as victim:
@@ -429,8 +458,7 @@ def test_a_rebinding_name_never_reaches_loopback(scripted: ScriptedServer, monke
         assert ("93.184.216.34", port) in guarded_connects  # the checked address is the one connected to
 
 
-def test_an_unresolvable_name_is_an_error_not_a_pass(scripted: ScriptedServer, monkeypatch,
-                                                     tmp_path: Path) -> None:
+def test_an_unresolvable_name_is_an_error_not_a_pass(scripted: ScriptedServer, monkeypatch, tmp_path: Path) -> None:
     real = socket.getaddrinfo
 
     def nxdomain(host, *args, **kwargs):
@@ -458,9 +486,28 @@ def tls_localhost(tmp_path: Path, monkeypatch):
     if not shutil.which("openssl"):
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     srv = ScriptedServer().start()
     srv.add("/gradio_api/info", Reply(200, body=INFO))
@@ -472,8 +519,9 @@ def tls_localhost(tmp_path: Path, monkeypatch):
     srv.stop()
 
 
-def test_tls_is_verified_against_the_name_not_the_checked_address(tls_localhost: int, monkeypatch,
-                                                                   tmp_path: Path) -> None:
+def test_tls_is_verified_against_the_name_not_the_checked_address(
+    tls_localhost: int, monkeypatch, tmp_path: Path
+) -> None:
     with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
         assert "/x" in c.schema(f"https://localhost:{tls_localhost}").endpoints
     real, looked = socket.getaddrinfo, []
@@ -493,17 +541,22 @@ def test_tls_is_verified_against_the_name_not_the_checked_address(tls_localhost:
 # --------------------------------------------------------------------------- item 9: malformed answers
 
 
-@pytest.mark.parametrize("answer", [
-    Reply(200, body={"event_id": 123}),
-    Reply(200, body={}),
-    Reply(200, body=["e1"]),
-    Reply(200, {"content-type": "text/html"}, "<html>hello</html>"),
-    Reply(200, body={"event_id": ""}),
-    Reply(200, body={"event_id": "../../info?x="}),
-    Reply(200, body="[" * 50000 + "]" * 50000),
-], ids=["numeric", "missing", "list", "html", "empty", "path", "deep"])
-def test_a_malformed_submit_answer_is_one_line_and_frees_the_session(scripted: ScriptedServer, tmp_path: Path,
-                                                                      answer: Reply) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Reply(200, body={"event_id": 123}),
+        Reply(200, body={}),
+        Reply(200, body=["e1"]),
+        Reply(200, {"content-type": "text/html"}, "<html>hello</html>"),
+        Reply(200, body={"event_id": ""}),
+        Reply(200, body={"event_id": "../../info?x="}),
+        Reply(200, body="[" * 50000 + "]" * 50000),
+    ],
+    ids=["numeric", "missing", "list", "html", "empty", "path", "deep"],
+)
+def test_a_malformed_submit_answer_is_one_line_and_frees_the_session(
+    scripted: ScriptedServer, tmp_path: Path, answer: Reply
+) -> None:
     scripted.add("/gradio_api/info", Reply(200, body=INFO))
     scripted.add("/gradio_api/call/x", answer, Reply(200, body={"event_id": "e2"}))
     scripted.add("/gradio_api/call/x/e2", sse(("complete", ["next"])))
@@ -520,20 +573,35 @@ def test_a_malformed_submit_answer_is_one_line_and_frees_the_session(scripted: S
 DEEP = {"named_endpoints": {"/x": {"parameters": [{"type": json.loads("[" * 500 + "]" * 500)}]}}}
 
 
-@pytest.mark.parametrize("info", [
-    [1, 2],
-    "just text",
-    {"named_endpoints": ["/x"]},
-    {"named_endpoints": {"/x": []}},
-    {"named_endpoints": {"/x": {"parameters": {"a": 1}}}},
-    {"named_endpoints": {"/x": {"parameters": [{"label": 5, "parameter_name": "a"}]}}},
-    {"named_endpoints": {"/x": {"parameters": [{"python_type": "str"}]}}},
-    {"named_endpoints": {"/x": {"parameters": [{"type": {"enum": 3}}]}}},
-    {"named_endpoints": {"/x": {"returns": [{"python_type": {"type": ["str"]}}]}}},
-    DEEP,
-    "[" * 50000 + "]" * 50000,
-], ids=["list", "text", "endpoints-list", "body-list", "params-dict", "label-int", "pytype-str", "enum-int",
-        "return-type-list", "deep", "too-deep-to-parse"])
+@pytest.mark.parametrize(
+    "info",
+    [
+        [1, 2],
+        "just text",
+        {"named_endpoints": ["/x"]},
+        {"named_endpoints": {"/x": []}},
+        {"named_endpoints": {"/x": {"parameters": {"a": 1}}}},
+        {"named_endpoints": {"/x": {"parameters": [{"label": 5, "parameter_name": "a"}]}}},
+        {"named_endpoints": {"/x": {"parameters": [{"python_type": "str"}]}}},
+        {"named_endpoints": {"/x": {"parameters": [{"type": {"enum": 3}}]}}},
+        {"named_endpoints": {"/x": {"returns": [{"python_type": {"type": ["str"]}}]}}},
+        DEEP,
+        "[" * 50000 + "]" * 50000,
+    ],
+    ids=[
+        "list",
+        "text",
+        "endpoints-list",
+        "body-list",
+        "params-dict",
+        "label-int",
+        "pytype-str",
+        "enum-int",
+        "return-type-list",
+        "deep",
+        "too-deep-to-parse",
+    ],
+)
 def test_a_malformed_info_is_one_line(scripted: ScriptedServer, tmp_path: Path, info: Any) -> None:
     body = info if isinstance(info, str) and info.startswith("[") else json.dumps(info)
     scripted.add("/gradio_api/info", Reply(200, {"content-type": "application/json"}, body))
@@ -547,10 +615,17 @@ def test_a_malformed_info_is_one_line(scripted: ScriptedServer, tmp_path: Path, 
         assert c.call(scripted.url, "x", timeout=30) == ["fixed"]  # nothing half-parsed was kept
 
 
-@pytest.mark.parametrize("answer", [
-    Reply(200, body={}), Reply(200, body=[]), Reply(200, body=[1]), Reply(200, body=[["a"]]),
-    Reply(200, {"content-type": "text/plain"}, "not json"),
-], ids=["dict", "empty", "number", "nested", "text"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Reply(200, body={}),
+        Reply(200, body=[]),
+        Reply(200, body=[1]),
+        Reply(200, body=[["a"]]),
+        Reply(200, {"content-type": "text/plain"}, "not json"),
+    ],
+    ids=["dict", "empty", "number", "nested", "text"],
+)
 def test_a_malformed_upload_answer_is_one_line(scripted: ScriptedServer, tmp_path: Path, answer: Reply) -> None:
     scripted.add("/gradio_api/info", Reply(200, body=INFO))
     scripted.add("/gradio_api/upload", answer, Reply(200, body=["/tmp/gradio/a/in.png"]))
@@ -565,10 +640,14 @@ def test_a_malformed_upload_answer_is_one_line(scripted: ScriptedServer, tmp_pat
         assert c.call(scripted.url, "img", {"image": str(image)}, session="s", timeout=5) == ["ok"]
 
 
-@pytest.mark.parametrize("stream", [
-    Reply(200, {"content-type": "application/json"}, {"msg": "complete"}),
-    sse(("complete", json.loads("[" * 150 + "]" * 150))),
-], ids=["not-an-event-stream", "deep-event"])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        Reply(200, {"content-type": "application/json"}, {"msg": "complete"}),
+        sse(("complete", json.loads("[" * 150 + "]" * 150))),
+    ],
+    ids=["not-an-event-stream", "deep-event"],
+)
 def test_a_malformed_result_stream_is_one_line(scripted: ScriptedServer, tmp_path: Path, stream: Reply) -> None:
     scripted.add("/gradio_api/info", Reply(200, body=INFO))
     scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}), Reply(200, body={"event_id": "e2"}))
@@ -583,8 +662,13 @@ def test_a_malformed_result_stream_is_one_line(scripted: ScriptedServer, tmp_pat
 
 def test_a_malformed_config_only_turns_the_cache_off(scripted: ScriptedServer, tmp_path: Path) -> None:
     scripted.add("/gradio_api/info", Reply(200, body=INFO))
-    scripted.add("/config", Reply(200, body={"components": 5, "dependencies": [
-        {"api_name": "x", "inputs": [[1]], "outputs": [{"a": 1}]}, "junk"]}))
+    scripted.add(
+        "/config",
+        Reply(
+            200,
+            body={"components": 5, "dependencies": [{"api_name": "x", "inputs": [[1]], "outputs": [{"a": 1}]}, "junk"]},
+        ),
+    )
     scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
     scripted.add("/gradio_api/call/x/e1", sse(("complete", ["ok"])))
     with Client(token=False, out_dir=tmp_path, retry=FAST, cache=CallCache(tmp_path / "cache")) as c:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from servers import Reply, sse
+
 from spacechain.tools import Client, UploadRefused
 from spacechain.tools.kinds import sniff_bytes
 
@@ -25,8 +26,10 @@ def png() -> bytes:
 
 def image_space(scripted, body: bytes):
     """A text-to-image Space whose image is `body`."""
-    scripted.add("/gradio_api/info", Reply(200, {"content-type": "application/json"},
-                                           json.loads((DATA / "text2img_info.json").read_text())))
+    scripted.add(
+        "/gradio_api/info",
+        Reply(200, {"content-type": "application/json"}, json.loads((DATA / "text2img_info.json").read_text())),
+    )
     scripted.add("/config", Reply(200, {"content-type": "application/json"}, {}))
     scripted.add("/gradio_api/call/generate", Reply(200, {"content-type": "application/json"}, {"event_id": "e1"}))
     fd = {"path": "/tmp/gradio/x/image.webp", "orig_name": "image.webp", "meta": {"_type": "gradio.FileData"}}
@@ -58,28 +61,52 @@ def test_a_real_image_is_recorded_with_its_kind(scripted, hub_env, tmp_path: Pat
         assert f["kind"] == "png" and f["problem"] is None
 
 
-@pytest.mark.parametrize("head,kind", [
-    (b"\x89PNG\r\n\x1a\n....", "png"), (b"\xff\xd8\xff\xe0", "jpeg"), (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
-    (b"GIF89a", "gif"), (b"glTF\x02\0\0\0", "glb"), (b"RIFF\0\0\0\0WAVEfmt ", "wav"), (b"ID3\x03", "mp3"),
-    (b"OggS\0", "ogg"), (b"fLaC\0", "flac"), (b"\0\0\0\x18ftypisom", "mp4"), (b"\x1aE\xdf\xa3\x9fB\x86webm", "webm"),
-    (b"<!doctype html><html>", "html"), (b'{"a": 1}', "json"), (b"v 0 0 0\nv 1 0 0\nf 1 2 3\n", "obj"),
-    (b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float f_dc_0\n"
-     b"property float opacity\nproperty float scale_0\nproperty float rot_0\nend_header\n", "ply-splat"),
-    (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty uchar red\nend_header\n", "ply-points"),
-])
+@pytest.mark.parametrize(
+    "head,kind",
+    [
+        (b"\x89PNG\r\n\x1a\n....", "png"),
+        (b"\xff\xd8\xff\xe0", "jpeg"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
+        (b"GIF89a", "gif"),
+        (b"glTF\x02\0\0\0", "glb"),
+        (b"RIFF\0\0\0\0WAVEfmt ", "wav"),
+        (b"ID3\x03", "mp3"),
+        (b"OggS\0", "ogg"),
+        (b"fLaC\0", "flac"),
+        (b"\0\0\0\x18ftypisom", "mp4"),
+        (b"\x1aE\xdf\xa3\x9fB\x86webm", "webm"),
+        (b"<!doctype html><html>", "html"),
+        (b'{"a": 1}', "json"),
+        (b"v 0 0 0\nv 1 0 0\nf 1 2 3\n", "obj"),
+        (
+            b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float f_dc_0\n"
+            b"property float opacity\nproperty float scale_0\nproperty float rot_0\nend_header\n",
+            "ply-splat",
+        ),
+        (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty uchar red\nend_header\n", "ply-points"),
+    ],
+)
 def test_kinds_are_read_from_the_bytes(head: bytes, kind: str):
     assert sniff_bytes(head, "whatever.bin") == kind
 
 
-NO_GPU = {"error": "No GPU was available after 60s. Try re-running outside of examples", "title": "ZeroGPU queue timeout"}
+NO_GPU = {
+    "error": "No GPU was available after 60s. Try re-running outside of examples",
+    "title": "ZeroGPU queue timeout",
+}
 
 
 def noop_space(scripted, first_error: dict):
-    scripted.add("/gradio_api/info", Reply(200, {"content-type": "application/json"},
-                                           json.loads((DATA / "misc_info.json").read_text())))
+    scripted.add(
+        "/gradio_api/info",
+        Reply(200, {"content-type": "application/json"}, json.loads((DATA / "misc_info.json").read_text())),
+    )
     scripted.add("/config", Reply(200, {"content-type": "application/json"}, {}))
-    scripted.add("/gradio_api/call/noop", Reply(200, {"content-type": "application/json"}, {"event_id": "e1"}),
-                 Reply(200, {"content-type": "application/json"}, {"event_id": "e2"}))
+    scripted.add(
+        "/gradio_api/call/noop",
+        Reply(200, {"content-type": "application/json"}, {"event_id": "e1"}),
+        Reply(200, {"content-type": "application/json"}, {"event_id": "e2"}),
+    )
     scripted.add("/gradio_api/call/noop/e1", sse(("error", first_error)))
     scripted.add("/gradio_api/call/noop/e2", sse(("complete", ["ok"])))
 
@@ -99,8 +126,13 @@ def test_no_gpu_available_is_submitted_again(scripted, tmp_path: Path, monkeypat
 def test_an_exhausted_quota_is_not_retried(scripted, tmp_path: Path):
     from spacechain.tools import QuotaExceeded
 
-    noop_space(scripted, {"error": "You have exceeded your free ZeroGPU quota (60s requested vs. 30s left). "
-                                   "Try again in 0:10:00.", "title": "ZeroGPU quota exceeded"})
+    noop_space(
+        scripted,
+        {
+            "error": "You have exceeded your free ZeroGPU quota (60s requested vs. 30s left). Try again in 0:10:00.",
+            "title": "ZeroGPU quota exceeded",
+        },
+    )
     with Client(out_dir=tmp_path, token=False) as client, pytest.raises(QuotaExceeded) as info:
         client.call(scripted.url, "/noop")
     assert (info.value.requested_s, info.value.left_s, info.value.retry_after_s) == (60, 30, 600)

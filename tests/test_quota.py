@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from scripted_model import code
+
 from spacechain.tools import Client
 from spacechain.tools.quota import QuotaUnavailable
 
@@ -62,7 +62,11 @@ def test_the_quota_command(hub_env):
     proc = cli("quota")
     assert proc.returncode == 0 and proc.stdout.strip().startswith("ZeroGPU: 240.5 of 300 GPU-seconds left")
     proc = cli("quota", "--json")
-    assert json.loads(proc.stdout) == {"total_s": 300.0, "remaining_s": 240.5, "resets_at": "2026-12-02T08:00:00Z",
-                                       "overquota_used_s": 0.0}
+    assert json.loads(proc.stdout) == {
+        "total_s": 300.0,
+        "remaining_s": 240.5,
+        "resets_at": "2026-12-02T08:00:00Z",
+        "overquota_used_s": 0.0,
+    }
     hub_env.set_config({**hub_env.config, "zero_gpu_quota": "forbidden"})
     assert_one_error_line(cli("quota"), "Read billing usage")

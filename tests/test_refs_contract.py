@@ -5,59 +5,69 @@ The agents.md texts are the ones quoted in shared/reference/gradio-http-protocol
 from __future__ import annotations
 
 import pytest
+
 from spacechain.tools import InvalidReference, NotGradioSpace, parse_agents_md, parse_ref
 from spacechain.tools.refs import SpaceRef
 
 # --------------------------------------------------------------------------- parse_ref
 
 
-@pytest.mark.parametrize("text, space_id", [
-    ("acme/flux-lite", "acme/flux-lite"),
-    ("  microsoft/TRELLIS.2 \n", "microsoft/TRELLIS.2"),
-    ("black-forest-labs/FLUX.1-schnell", "black-forest-labs/FLUX.1-schnell"),
-    ("owner_1/name_2", "owner_1/name_2"),
-    ("https://huggingface.co/spaces/owner/name", "owner/name"),
-    ("https://huggingface.co/spaces/owner/name/", "owner/name"),
-    ("https://huggingface.co/spaces/microsoft/TRELLIS.2/tree/main", "microsoft/TRELLIS.2"),
-    ("https://hf.co/spaces/owner/name", "owner/name"),
-])
+@pytest.mark.parametrize(
+    "text, space_id",
+    [
+        ("acme/flux-lite", "acme/flux-lite"),
+        ("  microsoft/TRELLIS.2 \n", "microsoft/TRELLIS.2"),
+        ("black-forest-labs/FLUX.1-schnell", "black-forest-labs/FLUX.1-schnell"),
+        ("owner_1/name_2", "owner_1/name_2"),
+        ("https://huggingface.co/spaces/owner/name", "owner/name"),
+        ("https://huggingface.co/spaces/owner/name/", "owner/name"),
+        ("https://huggingface.co/spaces/microsoft/TRELLIS.2/tree/main", "microsoft/TRELLIS.2"),
+        ("https://hf.co/spaces/owner/name", "owner/name"),
+    ],
+)
 def test_space_ids(text: str, space_id: str) -> None:
     ref = parse_ref(text)
     assert ref == SpaceRef(space_id=space_id)
     assert ref.base_url is None and ref.label == space_id
 
 
-@pytest.mark.parametrize("text, base_url", [
-    ("https://owner-name.hf.space", "https://owner-name.hf.space"),
-    ("https://owner-name.hf.space/", "https://owner-name.hf.space"),
-    ("https://microsoft-trellis-2.hf.space/gradio_api/info", "https://microsoft-trellis-2.hf.space"),
-    ("http://127.0.0.1:7860/", "http://127.0.0.1:7860"),
-    ("http://127.0.0.1:7860", "http://127.0.0.1:7860"),
-    ("http://host:1234/gradio_api/info", "http://host:1234"),
-    ("http://host:1234/gradio_api/call/greet", "http://host:1234"),
-    ("http://host:1234/config", "http://host:1234"),
-    ("http://host:1234/myapp/gradio_api/info", "http://host:1234/myapp"),
-])
+@pytest.mark.parametrize(
+    "text, base_url",
+    [
+        ("https://owner-name.hf.space", "https://owner-name.hf.space"),
+        ("https://owner-name.hf.space/", "https://owner-name.hf.space"),
+        ("https://microsoft-trellis-2.hf.space/gradio_api/info", "https://microsoft-trellis-2.hf.space"),
+        ("http://127.0.0.1:7860/", "http://127.0.0.1:7860"),
+        ("http://127.0.0.1:7860", "http://127.0.0.1:7860"),
+        ("http://host:1234/gradio_api/info", "http://host:1234"),
+        ("http://host:1234/gradio_api/call/greet", "http://host:1234"),
+        ("http://host:1234/config", "http://host:1234"),
+        ("http://host:1234/myapp/gradio_api/info", "http://host:1234/myapp"),
+    ],
+)
 def test_direct_urls(text: str, base_url: str) -> None:
     ref = parse_ref(text)
     assert ref == SpaceRef(base_url=base_url)
     assert ref.space_id is None and ref.label == base_url
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "   ",
-    "flux",  # no owner
-    "a/b/c",
-    "owner/na me",
-    "/name",
-    "owner/",
-    "ftp://host/x",
-    "http://",
-    "https://huggingface.co/models/owner/name",  # a model page, not a Space
-    "https://huggingface.co/spaces/owner",  # no name
-    "https://huggingface.co/",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "flux",  # no owner
+        "a/b/c",
+        "owner/na me",
+        "/name",
+        "owner/",
+        "ftp://host/x",
+        "http://",
+        "https://huggingface.co/models/owner/name",  # a model page, not a Space
+        "https://huggingface.co/spaces/owner",  # no name
+        "https://huggingface.co/",
+    ],
+)
 def test_bad_references(text: str) -> None:
     with pytest.raises(InvalidReference) as err:
         parse_ref(text)
@@ -81,7 +91,7 @@ API schema: GET {HOST}/gradio_api/info
 Call endpoint: POST {HOST}/gradio_api/call/v2/{{endpoint}} {{"param_name": value, ...}}
 Poll result: GET {HOST}/gradio_api/call/{{endpoint}}/{{event_id}}
 File inputs: POST {HOST}/gradio_api/upload -F "files=@file.ext", use as: {{"path": "<returned-path>", "meta": {{"_type": "gradio.FileData"}}, "orig_name": "file.ext"}}
-Auth: Bearer $HF_TOKEN (https://huggingface.co/settings/tokens)"""
+Auth: Bearer $HF_TOKEN (https://huggingface.co/settings/tokens)"""  # noqa: E501 - verbatim
 
 # The April 2026 format: four lines after the title, positional body, no File line.
 V1 = f"""To use this application (microsoft/TRELLIS.2: Create 3D model from a single image):
@@ -152,12 +162,15 @@ def test_missing_optional_lines_get_defaults() -> None:
     assert c.title == "" and c.named_inputs is False
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "This Space is a static website; it has no API.",
-    "To use this application (acme/site: A static gallery):\nAuth: Bearer $HF_TOKEN",
-    "API schema:",  # the prefix without a URL
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "This Space is a static website; it has no API.",
+        "To use this application (acme/site: A static gallery):\nAuth: Bearer $HF_TOKEN",
+        "API schema:",  # the prefix without a URL
+    ],
+)
 def test_no_api_schema_line_is_not_gradio(text: str) -> None:
     with pytest.raises(NotGradioSpace) as err:
         parse_agents_md(text, "acme/site")

@@ -38,28 +38,35 @@ def slow_call_started(manifest_path: Path) -> bool:
     return any(c["endpoint"] == "/slow" for c in calls)
 
 
-def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):  # noqa: F811
+def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):
     # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
     hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
-    stub = llm([
-        # turn 1
-        blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a cat"})[0]\nprint(img)'),
-        blob('final_answer("cat image: " + img)'),
-        # turn 2: `img` from turn 1 is still defined
-        blob('final_answer("same cat again: " + img)'),
-        # turn 3: cancelled with Ctrl-C while the Space works
-        blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),
-        # turn 4
-        blob('final_answer("hello after the cancel")'),
-    ])
+    stub = llm(
+        [
+            # turn 1
+            blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "a cat"})[0]\nprint(img)'),
+            blob('final_answer("cat image: " + img)'),
+            # turn 2: `img` from turn 1 is still defined
+            blob('final_answer("same cat again: " + img)'),
+            # turn 3: cancelled with Ctrl-C while the Space works
+            blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),
+            # turn 4
+            blob('final_answer("hello after the cancel")'),
+        ]
+    )
     out = tmp_path / "run"
     attach = tmp_path / "photo.png"
     Image.new("RGB", (8, 8), (1, 2, 3)).save(attach)
     env = cli_env(hub_env.url, tmp_path, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")
-    child = pexpect.spawn(SPACECHAIN, ["chat", "--model", "openai/scripted", "--api-base", stub.url,
-                                       "--out", str(out)], env=env, dimensions=(40, 200), encoding="utf-8",
-                          codec_errors="replace",  # a ^C echo can land inside a multi-byte character
-                          timeout=60)
+    child = pexpect.spawn(
+        SPACECHAIN,
+        ["chat", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out)],
+        env=env,
+        dimensions=(40, 200),
+        encoding="utf-8",
+        codec_errors="replace",  # a ^C echo can land inside a multi-byte character
+        timeout=60,
+    )
     try:
         child.expect("spacechain chat")
         child.expect_exact(PROMPT)
@@ -120,8 +127,12 @@ def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):  # noqa: F811
 
     assert len(stub.requests) == 5
     m = json.loads((out / "manifest.json").read_text())
-    assert [t["goal"] for t in m["turns"]] == ["make an image of a cat", "use the same image again",
-                                              "wait for a slow job", "say hello"]
+    assert [t["goal"] for t in m["turns"]] == [
+        "make an image of a cat",
+        "use the same image again",
+        "wait for a slow job",
+        "say hello",
+    ]
     assert [t["status"] for t in m["turns"]] == ["success", "success", "interrupted", "success"]
     assert m["turns"][1]["final_answer"] == "same cat again: " + image
     assert m["user_files"][0]["path"] == str(attach.resolve())

@@ -38,8 +38,7 @@ def outputs_by_endpoint(m: dict) -> dict[str, list]:
 def test_replay_with_a_new_prompt_rewires_outputs(recorded, tmp_path):
     run_dir, env = recorded
     out = tmp_path / "replay"
-    res = spacechain(["replay", str(run_dir), "--set", "prompt=Louvre", "--no-cache", "--out", str(out), "--json"],
-                     env)
+    res = spacechain(["replay", str(run_dir), "--set", "prompt=Louvre", "--no-cache", "--out", str(out), "--json"], env)
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert info["run_dir"] == str(out) and Path(info["gallery"]).is_file()
@@ -71,8 +70,12 @@ def test_identical_replay_is_served_from_the_cache(recorded, tmp_path):
 
 def test_replay_errors_are_one_line(recorded, tmp_path):
     run_dir, env = recorded
-    for args in (["replay", str(tmp_path / "nope")], ["replay", str(run_dir), "--set", "nosuch=1"],
-                 ["replay", str(run_dir), "--set", "novalue"], ["export", str(tmp_path / "nope")]):
+    for args in (
+        ["replay", str(tmp_path / "nope")],
+        ["replay", str(run_dir), "--set", "nosuch=1"],
+        ["replay", str(run_dir), "--set", "novalue"],
+        ["export", str(tmp_path / "nope")],
+    ):
         res = spacechain(args, env)
         assert res.returncode != 0 and len(error_lines(res.stderr)) == 1, (args, res.stderr)
         assert "Traceback" not in res.stderr
@@ -89,8 +92,7 @@ def test_export_writes_a_script_that_reproduces_the_chain(recorded, tmp_path):
     text = text.replace("PROMPT = 'Eiffel Tower'", "PROMPT = 'Pont Neuf'")
     script.write_text(text)
     out = tmp_path / "exported"
-    ran = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True,
-                         timeout=120)
+    ran = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr
     pngs, glbs = sorted(out.glob("generate-*.png")), sorted(out.glob("extract_glb-*.glb"))
     assert prompt_of(str(pngs[0])) == "Pont Neuf" and glb_source(str(glbs[0])) == sha(str(pngs[0]))
@@ -99,8 +101,21 @@ def test_export_writes_a_script_that_reproduces_the_chain(recorded, tmp_path):
 def test_max_space_calls_stops_the_agent_cleanly(hub_env, llm, tmp_path):
     stub = llm(CHAIN)
     run_dir = tmp_path / "budget"
-    res = spacechain(["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(run_dir),
-                      "--max-space-calls", "1"], cli_env(hub_env.url, tmp_path))
+    res = spacechain(
+        [
+            "run",
+            GOAL,
+            "--model",
+            "openai/scripted",
+            "--api-base",
+            stub.url,
+            "--out",
+            str(run_dir),
+            "--max-space-calls",
+            "1",
+        ],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert res.returncode != 0
     errors = error_lines(res.stderr)
     assert len(errors) == 1 and "max-space-calls" in errors[0]
@@ -115,18 +130,34 @@ SIX = ["Eiffel Tower", "Louvre", "Notre-Dame", "Arc de Triomphe", "Sacre-Coeur",
 
 def test_seed_goal_six_landmarks_pipelined_into_a_gallery(hub_env, llm, tmp_path):
     """The seed goal, with a scripted LLM that plans it the way the prompt teaches (run_pipeline)."""
-    stub = llm([
-        blob(f'landmarks = {SIX!r}\n'
-             'rows = run_pipeline([{"prompt": p} for p in landmarks], [\n'
-             '    {"space": "acme/flux-lite", "endpoint": "/generate", "inputs": {"prompt": "{prompt}"}},\n'
-             '    {"space": "acme/trellis-lite", "endpoint": "/image_to_3d", "inputs": {"image": "{prev[0]}"}},\n'
-             '    {"space": "acme/trellis-lite", "endpoint": "/extract_glb", "inputs": {}}])\n'
-             'models = [r["outputs"][2][0] for r in rows]\nprint(len(models), [r.get("error") for r in rows])'),
-        blob('final_answer("Six models: " + ", ".join(models))'),
-    ])
+    stub = llm(
+        [
+            blob(
+                f"landmarks = {SIX!r}\n"
+                'rows = run_pipeline([{"prompt": p} for p in landmarks], [\n'
+                '    {"space": "acme/flux-lite", "endpoint": "/generate", "inputs": {"prompt": "{prompt}"}},\n'
+                '    {"space": "acme/trellis-lite", "endpoint": "/image_to_3d", "inputs": {"image": "{prev[0]}"}},\n'
+                '    {"space": "acme/trellis-lite", "endpoint": "/extract_glb", "inputs": {}}])\n'
+                'models = [r["outputs"][2][0] for r in rows]\nprint(len(models), [r.get("error") for r in rows])'
+            ),
+            blob('final_answer("Six models: " + ", ".join(models))'),
+        ]
+    )
     run_dir = tmp_path / "paris"
-    res = spacechain(["run", "a 3D gallery of six Paris landmarks", "--model", "openai/scripted",
-                      "--api-base", stub.url, "--out", str(run_dir), "--json"], cli_env(hub_env.url, tmp_path))
+    res = spacechain(
+        [
+            "run",
+            "a 3D gallery of six Paris landmarks",
+            "--model",
+            "openai/scripted",
+            "--api-base",
+            stub.url,
+            "--out",
+            str(run_dir),
+            "--json",
+        ],
+        cli_env(hub_env.url, tmp_path),
+    )
     assert res.returncode == 0, res.stderr
     m = manifest(run_dir)
     calls = [c for c in m["calls"] if c["status"] == "complete"]
@@ -150,8 +181,14 @@ def test_show_serves_the_gallery_on_loopback(recorded):
     import httpx
 
     run_dir, env = recorded
-    proc = subprocess.Popen([SPACECHAIN, "show", str(run_dir), "--no-browser"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [SPACECHAIN, "show", str(run_dir), "--no-browser"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/gallery.html")
@@ -172,8 +209,9 @@ def test_replay_dry_run_checks_everything_and_calls_nothing(recorded, tmp_path, 
     assert res.returncode == 0 and "ok: all 3 call(s) would run" in res.stdout, res.stderr
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture")
-    res = spacechain(["replay", str(run_dir), "--set", f"image={notes}", "--file", str(notes), "--dry-run",
-                      "--json"], env)
+    res = spacechain(
+        ["replay", str(run_dir), "--set", f"image={notes}", "--file", str(notes), "--dry-run", "--json"], env
+    )
     assert res.returncode != 0 and len(error_lines(res.stderr)) == 1 and "Traceback" not in res.stderr
     report = json.loads(res.stdout)
     assert report["ok"] is False and any("image expects an image file" in p for p in report["problems"])

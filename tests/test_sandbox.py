@@ -16,6 +16,7 @@ from conftest import TEST_TOKEN
 from scripted_model import code
 from servers import Reply
 from smolagents.local_python_executor import InterpreterError
+
 from spacechain.agent.sandbox import ToolError, check_code, seal
 
 ESCAPES = [
@@ -61,8 +62,19 @@ ESCAPES = [
 ]
 
 
-@pytest.mark.parametrize("src", ["x = '{}'.format(1)", "str.format('{}', 1)", "print(a._b)", "getattr(a, 'b')",
-                                 "type(a)", "g.gi_frame", "e.with_traceback(None)", "'{a}'.format_map({})"])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "x = '{}'.format(1)",
+        "str.format('{}', 1)",
+        "print(a._b)",
+        "getattr(a, 'b')",
+        "type(a)",
+        "g.gi_frame",
+        "e.with_traceback(None)",
+        "'{a}'.format_map({})",
+    ],
+)
 def test_check_code_refuses_every_walker(src: str):
     with pytest.raises(InterpreterError):
         check_code(src)
@@ -132,11 +144,16 @@ def test_only_the_user_makes_a_private_origin_trusted(hub_env, make, scripted, u
     private address stays refused. The same URL in the user's goal does let it through."""
     scripted.add("/files/cat.txt", Reply(200, {"content-type": "text/plain"}, b"meow"))
     url = f"{scripted.url}/files/cat.txt"
-    planner, run, model = make([
-        code(f"try:\n    read_agents_md({scripted.url!r})\nexcept Exception as e:\n    print('contract:', e)\n"
-             f"print(run_space('acme/toolbox', '/count_upload', {{'file': {url!r}}}))"),
-        code("final_answer('done')"),
-    ], max_steps=3)
+    planner, run, model = make(
+        [
+            code(
+                f"try:\n    read_agents_md({scripted.url!r})\nexcept Exception as e:\n    print('contract:', e)\n"
+                f"print(run_space('acme/toolbox', '/count_upload', {{'file': {url!r}}}))"
+            ),
+            code("final_answer('done')"),
+        ],
+        max_steps=3,
+    )
     goal = f"count the bytes of {url}" if user_named else "count the bytes of the cat file"
     planner.turn(goal)
     run.close()

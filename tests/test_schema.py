@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from spacechain.tools import ApiSchema, EndpointNotFound, InvalidInputs, Param
 from spacechain.tools.schema import coerce_text
 
@@ -65,8 +66,9 @@ def test_file_params_and_state(img2_3d: ApiSchema) -> None:
     assert "reference_file: file = None" in gen
     assert "-> [model3d file]  #" in gen  # the State output is not shown
     ext = line_of(img2_3d, "/extract_glb")
-    assert ext.startswith("/extract_glb(decimation_target: float = 500000, texture_size: float = 2048) -> "
-                          "[model3d file, file]")
+    assert ext.startswith(
+        "/extract_glb(decimation_target: float = 500000, texture_size: float = 2048) -> [model3d file, file]"
+    )
     # gr.State inputs are not API parameters.
     assert img2_3d.endpoint("extract_glb").param_names() == ["decimation_target", "texture_size"]
     assert "state" not in img2_3d.endpoint("image_to_3d").param_names()
@@ -84,8 +86,15 @@ def test_to_dict(misc: ApiSchema, img2_3d: ApiSchema) -> None:
     echo = misc.to_dict()["/echo"]
     params = {p["name"]: p for p in echo["parameters"]}
     assert params["text"]["required"] is True and "default" not in params["text"]
-    assert params["number"] == {"name": "number", "label": "Number", "component": "Number", "type": "float",
-                                "required": False, "default": 1.5, "takes_files": False}
+    assert params["number"] == {
+        "name": "number",
+        "label": "Number",
+        "component": "Number",
+        "type": "float",
+        "required": False,
+        "default": 1.5,
+        "takes_files": False,
+    }
     assert params["choice"]["choices"] == ["a", "b", "c"]
     assert echo["signature"] == line_of(misc, "/echo")
     image = img2_3d.to_dict()["/image_to_3d"]["parameters"][0]
@@ -102,20 +111,36 @@ def test_compaction_ratio(name: str) -> None:
 
 
 def test_private_and_hidden_endpoints_are_left_out() -> None:
-    info = {"named_endpoints": {
-        "/shown": {"parameters": [], "returns": [], "api_visibility": "public"},
-        "/private": {"parameters": [], "returns": [], "api_visibility": "private"},
-        "/old_hidden": {"parameters": [], "returns": [], "show_api": False},
-        "no_slash": {"parameters": [], "returns": []},
-    }, "unnamed_endpoints": {}}
+    info = {
+        "named_endpoints": {
+            "/shown": {"parameters": [], "returns": [], "api_visibility": "public"},
+            "/private": {"parameters": [], "returns": [], "api_visibility": "private"},
+            "/old_hidden": {"parameters": [], "returns": [], "show_api": False},
+            "no_slash": {"parameters": [], "returns": []},
+        },
+        "unnamed_endpoints": {},
+    }
     assert list(ApiSchema.from_info(info).endpoints) == ["/shown", "/no_slash"]
 
 
 def test_placeholder_names_show_the_label() -> None:
-    info = {"named_endpoints": {"/predict": {"parameters": [
-        {"label": "Input Text", "parameter_name": None, "parameter_has_default": False,
-         "type": {"type": "string"}, "python_type": {"type": "str"}, "component": "Textbox"}],
-        "returns": [{"label": "out", "python_type": {"type": "str"}, "component": "Textbox"}]}}}
+    info = {
+        "named_endpoints": {
+            "/predict": {
+                "parameters": [
+                    {
+                        "label": "Input Text",
+                        "parameter_name": None,
+                        "parameter_has_default": False,
+                        "type": {"type": "string"},
+                        "python_type": {"type": "str"},
+                        "component": "Textbox",
+                    }
+                ],
+                "returns": [{"label": "out", "python_type": {"type": "str"}, "component": "Textbox"}],
+            }
+        }
+    }
     ep = ApiSchema.from_info(info).endpoint("/predict")
     assert ep.param_names() == ["param_0"]
     assert ep.signature() == '/predict(param_0 "Input Text": str) -> [str]'
@@ -155,8 +180,9 @@ def test_convert_applies_to_given_values_only(img2_3d: ApiSchema) -> None:
         seen.append((p.name, v))
         return {"path": f"/srv/{v}"} if p.takes_files else v
 
-    data = img2_3d.endpoint("image_to_3d").to_positional({"image": "cat.png", "seed": 3, "reference_file": None},
-                                                          convert=convert)
+    data = img2_3d.endpoint("image_to_3d").to_positional(
+        {"image": "cat.png", "seed": 3, "reference_file": None}, convert=convert
+    )
     assert data[0] == {"path": "/srv/cat.png"} and data[1] == 3 and data[-1] is None
     assert len(data) == 15
     assert seen == [("image", "cat.png"), ("seed", 3)]  # defaults and None are not converted
@@ -217,8 +243,7 @@ def test_numbers_and_bools(misc: ApiSchema) -> None:
         assert coerce_text(flag, f) is False
 
 
-@pytest.mark.parametrize("name, bad", [("count", "abc"), ("count", "7.5"), ("number", "many"),
-                                       ("flag", "maybe")])
+@pytest.mark.parametrize("name, bad", [("count", "abc"), ("count", "7.5"), ("number", "many"), ("flag", "maybe")])
 def test_bad_scalars(misc: ApiSchema, name: str, bad: str) -> None:
     with pytest.raises(InvalidInputs) as err:
         coerce_text(param(misc, "echo", name), bad)
@@ -252,8 +277,15 @@ def test_json_values(misc: ApiSchema) -> None:
     assert coerce_text(data, '{"a": [1, 2]}') == {"a": [1, 2]}
     assert coerce_text(data, "[1, 2]") == [1, 2]
     assert coerce_text(data, "hello") == "hello"  # a bare word is kept as text
-    dict_param = Param(name="opts", label="Options", component="Custom", python_type="dict(a: int)",
-                       json_type={"type": "object"}, has_default=False, default=None)
+    dict_param = Param(
+        name="opts",
+        label="Options",
+        component="Custom",
+        python_type="dict(a: int)",
+        json_type={"type": "object"},
+        has_default=False,
+        default=None,
+    )
     assert coerce_text(dict_param, '{"a": 1}') == {"a": 1}
     with pytest.raises(InvalidInputs, match="expects JSON"):
         coerce_text(dict_param, "{a: 1")

@@ -19,7 +19,7 @@ def test_one_version_everywhere():
     from spacechain.tools.http import USER_AGENT
 
     assert spacechain.__version__ == version("spacechain") == VERSION
-    assert USER_AGENT == f"spacechain/{spacechain.__version__}"
+    assert f"spacechain/{spacechain.__version__}" == USER_AGENT
 
 
 def test_every_core_module_declares_all_and_exports_exist():
@@ -32,8 +32,11 @@ def test_every_core_module_declares_all_and_exports_exist():
 
 
 def test_the_whole_error_hierarchy_is_exported_and_to_dict_carries_its_data():
-    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
-               if issubclass(c, errors.SpacechainError) and c.__module__ == errors.__name__]
+    classes = [
+        c
+        for _, c in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(c, errors.SpacechainError) and c.__module__ == errors.__name__
+    ]
     assert {c.__name__ for c in classes} <= set(tools.__all__)
     assert errors.SpacechainError.__annotations__.get("record")
     assert tools.QuotaExceeded("q", requested_s=60, left_s=5, retry_after_s=30).to_dict()["left_s"] == 5

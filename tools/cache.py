@@ -37,7 +37,8 @@ def default_cache_dir() -> Path:
     if os.environ.get("SPACECHAIN_CACHE"):
         return Path(os.environ["SPACECHAIN_CACHE"]).expanduser()
     hf_home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface"
+    )
     return Path(hf_home).expanduser() / "spacechain" / "calls"
 
 
@@ -47,6 +48,7 @@ ENTRY_VERSION = 2  # entries store outputs and their files apart; older entries 
 def normalise(value: Any) -> Any:
     """A file parameter's value with every local file replaced by its content hash (paths differ
     between runs). Key order does not matter: call_key serialises with sorted keys."""
+
     def visit(v: Any) -> Any:
         if is_filedata(v):
             v = v.get("path", "")
@@ -58,19 +60,35 @@ def normalise(value: Any) -> Any:
     return transform(value, visit)
 
 
-def call_key(space: str, revision: str | None, endpoint: str, data: list, state_key: str | None,
-             file_params: list[bool]) -> str:
+def call_key(
+    space: str, revision: str | None, endpoint: str, data: list, state_key: str | None, file_params: list[bool]
+) -> str:
     """`data` is the endpoint's positional inputs; `file_params` says which of them are file
     parameters. Only those are read as files: a text input naming a local file is just text."""
     inputs = [normalise(v) if is_file else v for v, is_file in zip(data, file_params)]
-    blob = json.dumps({"cache": ENTRY_VERSION, "space": space, "revision": revision, "endpoint": endpoint,
-                       "inputs": inputs, "state": state_key}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            "cache": ENTRY_VERSION,
+            "space": space,
+            "revision": revision,
+            "endpoint": endpoint,
+            "inputs": inputs,
+            "state": state_key,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _plain_name(name: Any) -> bool:
-    return (isinstance(name, str) and name not in ("", ".", "..") and os.path.basename(name) == name
-            and "\\" not in name and "\0" not in name)
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and os.path.basename(name) == name
+        and "\\" not in name
+        and "\0" not in name
+    )
 
 
 def _set_at(value: Any, at: Any, new: str) -> None:
@@ -172,8 +190,14 @@ class CallCache:
 
         try:
             (tmp / "files").mkdir(parents=True)
-            meta = {"version": ENTRY_VERSION, "space": space, "endpoint": endpoint, "created": time.time(),
-                    "outputs": store(outputs, []), "files": files}
+            meta = {
+                "version": ENTRY_VERSION,
+                "space": space,
+                "endpoint": endpoint,
+                "created": time.time(),
+                "outputs": store(outputs, []),
+                "files": files,
+            }
             (tmp / "entry.json").write_text(json.dumps(meta, allow_nan=False), encoding="utf-8")
             if (d / "entry.json").exists():
                 return  # the same call stored by another thread or process: same outputs
@@ -195,8 +219,15 @@ class CallCache:
                 continue  # a corrupt entry is skipped, as get() treats it as a miss
             created = meta.get("created")
             size = sum(f.stat().st_size for f in meta_path.parent.rglob("*") if f.is_file())
-            found.append(Entry(meta_path.parent.name, str(meta.get("space", "?")), str(meta.get("endpoint", "?")),
-                               float(created) if isinstance(created, (int, float)) else 0.0, size))
+            found.append(
+                Entry(
+                    meta_path.parent.name,
+                    str(meta.get("space", "?")),
+                    str(meta.get("endpoint", "?")),
+                    float(created) if isinstance(created, (int, float)) else 0.0,
+                    size,
+                )
+            )
         return sorted(found, key=lambda e: e.created)
 
     def clear(self) -> int:

@@ -26,10 +26,10 @@ from .errors import (
     space_not_running,
 )
 from .files import KEEP, FileIO, is_filedata, sha256_file, transform
-from .kinds import sniff
 from .http import CallScope, Http, Limits, RetryPolicy, call_scope, find_token, too_deep
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso, with_gpu_retry
+from .kinds import sniff
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
 
@@ -89,17 +89,34 @@ class Client:
 
     Thread-safe: calls on different sessions run in parallel; calls on one session are serialised."""
 
-    def __init__(self, *, token: str | None | bool = None, out_dir: str | Path = "spacechain-outputs",
-                 retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
-                 upload_guard: Callable[[str], None] | None = None, hub: str | None = None,
-                 cache: CallCache | None = None, wake_timeout: float = 0.0, transport=None,
-                 trust_named_urls: bool = True, max_file_bytes: int | None = None,
-                 max_call_bytes: int | None = None, max_files: int | None = None):
+    def __init__(
+        self,
+        *,
+        token: str | None | bool = None,
+        out_dir: str | Path = "spacechain-outputs",
+        retry: RetryPolicy | None = None,
+        idle_timeout: float = 120.0,
+        upload_guard: Callable[[str], None] | None = None,
+        hub: str | None = None,
+        cache: CallCache | None = None,
+        wake_timeout: float = 0.0,
+        transport=None,
+        trust_named_urls: bool = True,
+        max_file_bytes: int | None = None,
+        max_call_bytes: int | None = None,
+        max_files: int | None = None,
+    ):
         if token is None:
             token = find_token()
         # Download caps per file and per call: these arguments, else SPACECHAIN_MAX_* , else defaults.
         limits = Limits.from_env(max_file_bytes=max_file_bytes, max_call_bytes=max_call_bytes, max_files=max_files)
-        self.http = Http(token or None, hub=hub, retry=retry, transport=transport, limits=limits)
+        self.http = Http(
+            token if isinstance(token, str) and token else None,
+            hub=hub,
+            retry=retry,
+            transport=transport,
+            limits=limits,
+        )
         self.hub = Hub(self.http)
         self.out_dir = Path(out_dir)
         self.idle_timeout = idle_timeout
@@ -119,7 +136,7 @@ class Client:
         self._identities: dict[str, str] = {}  # URL-addressed Space → hash of its app (cache keys)
         self.records: list[CallRecord] = []
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,26 +167,40 @@ class Client:
     def schema(self, ref: str) -> ApiSchema:
         sp = self.space(ref)
         if sp._schema is None:
-            resp = self.http.request("GET", sp.contract.schema_url, what=f"Reading the API of {sp.label}",
-                                     ok=lambda r: r.is_success or r.status_code == 404)
+            resp = self.http.request(
+                "GET",
+                sp.contract.schema_url,
+                what=f"Reading the API of {sp.label}",
+                ok=lambda r: r.is_success or r.status_code == 404,
+            )
             if resp.status_code == 404 and sp.contract.source != "agents.md":
                 # gradio 4.x serves its API without the /gradio_api prefix.
-                legacy = replace(sp.contract, schema_url=f"{sp.contract.host}/info",
-                                 poll_url=f"{sp.contract.host}/call/{{endpoint}}/{{event_id}}",
-                                 call_url=f"{sp.contract.host}/call/{{endpoint}}",
-                                 upload_url=f"{sp.contract.host}/upload")
-                resp = self.http.request("GET", legacy.schema_url, what=f"Reading the API of {sp.label}",
-                                         ok=lambda r: r.is_success or r.status_code == 404)
+                legacy = replace(
+                    sp.contract,
+                    schema_url=f"{sp.contract.host}/info",
+                    poll_url=f"{sp.contract.host}/call/{{endpoint}}/{{event_id}}",
+                    call_url=f"{sp.contract.host}/call/{{endpoint}}",
+                    upload_url=f"{sp.contract.host}/upload",
+                )
+                resp = self.http.request(
+                    "GET",
+                    legacy.schema_url,
+                    what=f"Reading the API of {sp.label}",
+                    ok=lambda r: r.is_success or r.status_code == 404,
+                )
                 if resp.is_success:
                     sp.contract = legacy
             if resp.status_code == 404:
-                raise NotGradioSpace(f"{sp.label} serves no Gradio API at {sp.contract.schema_url}; "
-                                     "is it a Gradio app (gradio 4.20 or newer)?")
+                raise NotGradioSpace(
+                    f"{sp.label} serves no Gradio API at {sp.contract.schema_url}; "
+                    "is it a Gradio app (gradio 4.20 or newer)?"
+                )
             try:
                 info = resp.json()
             except (ValueError, RecursionError):
-                raise BadAnswer(f"{sp.label} did not return a Gradio API schema at "
-                                f"{sp.contract.schema_url}; is it a Gradio app?") from None
+                raise BadAnswer(
+                    f"{sp.label} did not return a Gradio API schema at {sp.contract.schema_url}; is it a Gradio app?"
+                ) from None
             try:
                 sp._schema = ApiSchema.from_info(info)
             except BadAnswer as exc:
@@ -226,9 +257,18 @@ class Client:
         return self._files(self.space(ref)).to_filedata(path)
 
     # ---------- calls ----------
-    def submit(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
-               timeout: float | None = None, on_update: Callable[[JobUpdate], None] | None = None,
-               out_dir: str | Path | None = None, use_cache: bool = True) -> Job:
+    def submit(
+        self,
+        ref: str,
+        endpoint: str,
+        inputs: dict | list | None = None,
+        *,
+        session: str | None = None,
+        timeout: float | None = None,
+        on_update: Callable[[JobUpdate], None] | None = None,
+        out_dir: str | Path | None = None,
+        use_cache: bool = True,
+    ) -> Job:
         """Validate, upload file inputs, submit, and start reading the result stream; returns at once.
 
         Args:
@@ -248,8 +288,14 @@ class Client:
         ep = self.schema(ref).endpoint(endpoint, sp.label)
         sess = sp.session(session)
         files = self._files(sp, Path(out_dir) if out_dir else None)
-        record = CallRecord(space=sp.label, endpoint=ep.name, session=sess.name, inputs=_plain(inputs),
-                            host=sp.contract.host, submitted_at=_now_iso())
+        record = CallRecord(
+            space=sp.label,
+            endpoint=ep.name,
+            session=sess.name,
+            inputs=_plain(inputs),
+            host=sp.contract.host,
+            submitted_at=_now_iso(),
+        )
         try:
             job = self._submit(ref, sp, ep, sess, record, files, inputs, timeout, on_update, use_cache)
         except SpacechainError as exc:
@@ -264,9 +310,19 @@ class Client:
             self.on_job(job)
         return job
 
-    def _submit(self, ref: str, sp: Space, ep: Endpoint, sess: Session, record: CallRecord, files: FileIO,
-                inputs: Any, timeout: float | None, on_update: Callable[[JobUpdate], None] | None,
-                use_cache: bool) -> Job:
+    def _submit(
+        self,
+        ref: str,
+        sp: Space,
+        ep: Endpoint,
+        sess: Session,
+        record: CallRecord,
+        files: FileIO,
+        inputs: Any,
+        timeout: float | None,
+        on_update: Callable[[JobUpdate], None] | None,
+        use_cache: bool,
+    ) -> Job:
         # validate and normalise → cache key and lookup → upload → submit → stream and localise
         given = ep.given(inputs)
         values = self._validated(sp, ep, inputs)
@@ -285,8 +341,10 @@ class Client:
             self._replay_pending_state(ref, sess, slots, timeout, files.out_dir)
         scope = CallScope(timeout)  # a file URL among the inputs is fetched within the call's time
         with call_scope(scope):
-            data = [files.shape_input(p, v) if p.takes_files and p.name in given and v is not None else v
-                    for p, v in zip(ep.params, values)]
+            data = [
+                files.shape_input(p, v) if p.takes_files and p.name in given and v is not None else v
+                for p, v in zip(ep.params, values)
+            ]
         event_id = self._post(sp, ep, sess, data, timeout)
         sess.busy = record.event_id = event_id
         self.records.append(record)
@@ -308,8 +366,9 @@ class Client:
             if writes_state:
                 sess.state_key = key or f"uncached-{secrets.token_hex(8)}"
             if cache is not None and key is not None and not any(f.problem for f in files.records):
-                cache.put(key, sp.label, ep.name, result,
-                          downloaded={f.local for f in files.records if f.direction == "out"})
+                cache.put(
+                    key, sp.label, ep.name, result, downloaded={f.local for f in files.records if f.direction == "out"}
+                )
             return result
 
         def release() -> None:
@@ -317,9 +376,18 @@ class Client:
             sess.lock.release()
 
         try:
-            return Job(http=self.http, space=sp.label, poll_url=poll,
-                       queue_status_url=f"{sp.api_root}/queue/status", record=record, localise=localise,
-                       release=release, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout)
+            return Job(
+                http=self.http,
+                space=sp.label,
+                poll_url=poll,
+                queue_status_url=f"{sp.api_root}/queue/status",
+                record=record,
+                localise=localise,
+                release=release,
+                on_update=on_update,
+                timeout=timeout,
+                idle_timeout=self.idle_timeout,
+            )
         except BaseException:
             release()  # no reader thread was started, so nothing else will free the session
             raise
@@ -331,8 +399,10 @@ class Client:
         try:
             json.dumps(values, allow_nan=False, default=str, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidInputs(f"{ep.name}: an input holds text that is not valid Unicode (bytes that are not "
-                                "UTF-8, or a lone surrogate); pass it as UTF-8 text.") from None
+            raise InvalidInputs(
+                f"{ep.name}: an input holds text that is not valid Unicode (bytes that are not "
+                "UTF-8, or a lone surrogate); pass it as UTF-8 text."
+            ) from None
         except ValueError:
             raise InvalidInputs(f"{ep.name}: an input is NaN or infinite, which a Gradio API cannot receive.") from None
         return values
@@ -346,49 +416,69 @@ class Client:
         comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
         for dep in cfg.get("dependencies", []):
             if isinstance(dep, dict) and dep.get("api_name") == ep.api_name:
-                shown = [comps.get(i, {}) for i in dep.get("inputs", [])
-                         if not (comps.get(i, {}).get("type") == "state" or comps.get(i, {}).get("skip_api"))]
-                return frozenset(p.name for p, c in zip(ep.params, shown)
-                                 if isinstance(c.get("props"), dict) and c["props"].get("allow_custom_value"))
+                shown = [
+                    comps.get(i, {})
+                    for i in dep.get("inputs", [])
+                    if not (comps.get(i, {}).get("type") == "state" or comps.get(i, {}).get("skip_api"))
+                ]
+                return frozenset(
+                    p.name
+                    for p, c in zip(ep.params, shown)
+                    if isinstance(c.get("props"), dict) and c["props"].get("allow_custom_value")
+                )
         return frozenset()
 
-    def _replay_pending_state(self, ref: str, sess: Session, slots: tuple[list[bool], list[bool]],
-                              timeout: float | None, out_dir: Path) -> None:
+    def _replay_pending_state(
+        self, ref: str, sess: Session, slots: tuple[list[bool], list[bool]], timeout: float | None, out_dir: Path
+    ) -> None:
         """The State a call needs came from the cache, so the server never built it: run the call that
         writes it for real first, in the same session."""
         if any(slots[0]) and sess.pending_state is not None:
             pend_endpoint, pend_inputs = sess.pending_state
             sess.pending_state = None
-            self.submit(ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout, out_dir=out_dir,
-                        use_cache=False).result()
+            self.submit(
+                ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout, out_dir=out_dir, use_cache=False
+            ).result()
 
     def _post(self, sp: Space, ep: Endpoint, sess: Session, data: list, timeout: float | None) -> str:
         """Submit with the session held (one call at a time per session); the event id, or the lock freed."""
         wait = self.session_wait if timeout is None else timeout
         if not sess.lock.acquire(timeout=wait):
-            raise SessionBusy(f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
-                              f"{wait:g} s; wait for that call to finish, or use another session name.")
+            raise SessionBusy(
+                f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
+                f"{wait:g} s; wait for that call to finish, or use another session name."
+            )
         try:
             resp = self.http.request(
-                "POST", f"{sp.api_root}/call/{ep.api_name}", what=f"Calling {sp.label}{ep.name}",
+                "POST",
+                f"{sp.api_root}/call/{ep.api_name}",
+                what=f"Calling {sp.label}{ep.name}",
                 json={"data": data, "session_hash": sess.hash},
                 # Only "not accepted" answers are retried: a second submission of an accepted job
                 # would run it twice.
-                retry_on=(429, 503), resend_after_connect=True,
+                retry_on=(429, 503),
+                resend_after_connect=True,
             )
             return _event_id(resp, f"{sp.label}{ep.name}")
         except BaseException:
             sess.lock.release()
             raise
 
-    def _cache_key(self, sp: Space, ep: Endpoint, sess: Session, raw: list,
-                   slots: tuple[list[bool], list[bool]]) -> str:
+    def _cache_key(
+        self, sp: Space, ep: Endpoint, sess: Session, raw: list, slots: tuple[list[bool], list[bool]]
+    ) -> str:
         """The call's cache key, with the session's State when the endpoint reads one. Only file
         parameters' values are read as files. Without a Hub revision (a Space given by URL) the key
         holds the app's identity, so another app served later at that URL never gets these outputs."""
         revision = (sp.status.sha if sp.status else None) or self._app_identity(sp)
-        return call_key(sp.label, revision, ep.name, raw, sess.state_key if any(slots[0]) else None,
-                        [p.takes_files for p in ep.params])
+        return call_key(
+            sp.label,
+            revision,
+            ep.name,
+            raw,
+            sess.state_key if any(slots[0]) else None,
+            [p.takes_files for p in ep.params],
+        )
 
     def _app_identity(self, sp: Space) -> str:
         """A hash of the app's config (less what changes per launch or request) and API schema."""
@@ -399,16 +489,35 @@ class Client:
             self._identities[sp.label] = "app-" + hashlib.sha256(blob).hexdigest()
         return self._identities[sp.label]
 
-    def _from_cache(self, sp: Space, sess: Session, ep: Endpoint, inputs: Any, record: CallRecord, key: str,
-                    writes_state: bool, hit: list, restored: list[str],
-                    on_update: Callable[[JobUpdate], None] | None) -> Job:
+    def _from_cache(
+        self,
+        sp: Space,
+        sess: Session,
+        ep: Endpoint,
+        inputs: Any,
+        record: CallRecord,
+        key: str,
+        writes_state: bool,
+        hit: list,
+        restored: list[str],
+        on_update: Callable[[JobUpdate], None] | None,
+    ) -> Job:
         if writes_state:
             sess.state_key, sess.pending_state = key, (ep.name, inputs)
         record.status, record.outputs, record.cached = "complete", hit, True
         record.event_id = f"cached-{key[:16]}"
         record.finished_at = record.submitted_at
-        record.files = [{"local": p, "sha256": sha256_file(p), "size": os.path.getsize(p), "direction": "out",
-                         "cached": True, "kind": sniff(p)} for p in restored]
+        record.files = [
+            {
+                "local": p,
+                "sha256": sha256_file(p),
+                "size": os.path.getsize(p),
+                "direction": "out",
+                "cached": True,
+                "kind": sniff(p),
+            }
+            for p in restored
+        ]
         self.records.append(record)
         if on_update:
             on_update(JobUpdate("cached", 0.0))
@@ -417,8 +526,9 @@ class Client:
     def _config(self, sp: Space) -> dict:
         if sp.config is None:
             try:
-                sp.config = _clean_config(self.http.request("GET", f"{sp.contract.host}/config",
-                                                            what=f"Reading {sp.label} config").json())
+                sp.config = _clean_config(
+                    self.http.request("GET", f"{sp.contract.host}/config", what=f"Reading {sp.label} config").json()
+                )
             except (SpacechainError, ValueError, RecursionError):
                 sp.config = {}  # older or proxied apps: work without it
         return sp.config or {}
@@ -429,15 +539,27 @@ class Client:
         comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
         for dep in cfg.get("dependencies", []):
             if isinstance(dep, dict) and dep.get("api_name") == api_name:
+
                 def hidden(ids: list) -> list[bool]:
-                    return [comps.get(i, {}).get("type") == "state" or bool(comps.get(i, {}).get("skip_api"))
-                            for i in ids]
+                    return [
+                        comps.get(i, {}).get("type") == "state" or bool(comps.get(i, {}).get("skip_api")) for i in ids
+                    ]
+
                 return hidden(dep.get("inputs", [])), hidden(dep.get("outputs", []))
         return None
 
-    def call(self, ref: str, endpoint: str, inputs: dict | list | None = None, *, session: str | None = None,
-             timeout: float | None = 600.0, on_update: Callable[[JobUpdate], None] | None = None,
-             out_dir: str | Path | None = None, use_cache: bool = True) -> list:
+    def call(
+        self,
+        ref: str,
+        endpoint: str,
+        inputs: dict | list | None = None,
+        *,
+        session: str | None = None,
+        timeout: float | None = 600.0,
+        on_update: Callable[[JobUpdate], None] | None = None,
+        out_dir: str | Path | None = None,
+        use_cache: bool = True,
+    ) -> list:
         """Submit and wait for the outputs (files as local paths).
 
         Args:
@@ -451,9 +573,18 @@ class Client:
             use_cache: answer from the call cache when this exact call was made before.
 
         When ZeroGPU has no GPU free, the call is submitted again after a short wait (twice at most)."""
-        return with_gpu_retry(lambda: self.submit(ref, endpoint, inputs, session=session, timeout=timeout,
-                                                  on_update=on_update, out_dir=out_dir,
-                                                  use_cache=use_cache).result())
+        return with_gpu_retry(
+            lambda: self.submit(
+                ref,
+                endpoint,
+                inputs,
+                session=session,
+                timeout=timeout,
+                on_update=on_update,
+                out_dir=out_dir,
+                use_cache=use_cache,
+            ).result()
+        )
 
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
@@ -468,8 +599,10 @@ def _event_id(resp: Any, what: str) -> str:
     event_id = body.get("event_id") if isinstance(body, dict) else None
     if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
         got = "no event id" if event_id is None else f"the event id {str(event_id)[:40]!r}"
-        raise BadAnswer(f"{what}: the Space answered the call with {got} (a non-empty text of letters, digits "
-                        "and -_.: was expected); retry, or pick another Space.")
+        raise BadAnswer(
+            f"{what}: the Space answered the call with {got} (a non-empty text of letters, digits "
+            "and -_.: was expected); retry, or pick another Space."
+        )
     return event_id
 
 
@@ -496,6 +629,7 @@ def _clean_config(cfg: Any) -> dict:
 
 def _plain(value: Any) -> Any:
     """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
+
     def visit(v: Any) -> Any:
         if is_filedata(v):
             return {"path": v.get("path"), "orig_name": v.get("orig_name")}

@@ -49,7 +49,7 @@ def _split_method_url(value: str) -> tuple[str, str]:
     m = _URL.search(value)
     if not m:
         return "", value.strip()
-    return m.group(0), value[m.end():].strip()
+    return m.group(0), value[m.end() :].strip()
 
 
 def parse_agents_md(text: str, space: str) -> Contract:
@@ -64,7 +64,7 @@ def parse_agents_md(text: str, space: str) -> Contract:
             continue
         low = line.lower()
         if low.startswith("to use this application"):
-            inner = line[line.find("(") + 1: line.rfind(")")] if "(" in line else line
+            inner = line[line.find("(") + 1 : line.rfind(")")] if "(" in line else line
             # "(owner/name: short description)"; the description may itself contain ": ".
             title = inner.split(": ", 1)[1] if ": " in inner else inner
             title = " ".join(title.split())  # one line, whatever separators it held

@@ -7,11 +7,33 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from .job import CallRecord
 
-__all__ = ["AuthError", "BadAnswer", "CallTimeout", "Cancelled", "ConnectionLost", "EndpointNotFound",
-           "GpuUnavailable", "HTTPError", "InvalidInputs", "InvalidReference", "NotGradioSpace", "QueueFull",
-           "QuotaExceeded", "RUNNING_STAGES", "RateLimited", "SessionBusy", "SpaceError", "SpaceNotFound",
-           "SpaceNotRunning", "SpacechainError", "TooLarge", "UnsafeURL", "UploadRefused", "WAKING_STAGES",
-           "space_not_running"]
+__all__ = [
+    "AuthError",
+    "BadAnswer",
+    "CallTimeout",
+    "Cancelled",
+    "ConnectionLost",
+    "EndpointNotFound",
+    "GpuUnavailable",
+    "HTTPError",
+    "InvalidInputs",
+    "InvalidReference",
+    "NotGradioSpace",
+    "QueueFull",
+    "QuotaExceeded",
+    "RUNNING_STAGES",
+    "RateLimited",
+    "SessionBusy",
+    "SpaceError",
+    "SpaceNotFound",
+    "SpaceNotRunning",
+    "SpacechainError",
+    "TooLarge",
+    "UnsafeURL",
+    "UploadRefused",
+    "WAKING_STAGES",
+    "space_not_running",
+]
 
 
 class SpacechainError(Exception):
@@ -104,8 +126,14 @@ class QuotaExceeded(SpaceError):
     kind = "quota_exceeded"
     fields = SpaceError.fields + ("requested_s", "left_s", "retry_after_s")
 
-    def __init__(self, message: str, title: str | None = None, requested_s: float | None = None,
-                 left_s: float | None = None, retry_after_s: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        title: str | None = None,
+        requested_s: float | None = None,
+        left_s: float | None = None,
+        retry_after_s: float | None = None,
+    ):
         super().__init__(message, title=title)
         self.requested_s, self.left_s, self.retry_after_s = requested_s, left_s, retry_after_s
 
@@ -168,8 +196,9 @@ class BadAnswer(SpacechainError):
 
 
 # Stages in which a Space comes back by itself (or on the first request).
-WAKING_STAGES = frozenset({"SLEEPING", "STOPPED", "BUILDING", "RUNNING_BUILDING", "APP_STARTING",
-                           "RUNNING_APP_STARTING"})
+WAKING_STAGES = frozenset(
+    {"SLEEPING", "STOPPED", "BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"}
+)
 RUNNING_STAGES = frozenset({"RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"})
 
 _STAGE_ADVICE = {

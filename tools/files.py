@@ -15,13 +15,25 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, unquote, urlsplit
 
-from .kinds import check_kind, expected_media
 from .errors import BadAnswer, TooLarge, UploadRefused
 from .http import LIMIT_ENV
+from .kinds import check_kind, expected_media
 from .schema import VIDEO_EXTS, Param
 
-__all__ = ["FILE_META", "FileIO", "FileRecord", "KEEP", "content_name", "is_filedata", "is_local_file", "is_url",
-           "place", "safe_name", "sha256_file", "transform"]
+__all__ = [
+    "FILE_META",
+    "FileIO",
+    "FileRecord",
+    "KEEP",
+    "content_name",
+    "is_filedata",
+    "is_local_file",
+    "is_url",
+    "place",
+    "safe_name",
+    "sha256_file",
+    "transform",
+]
 
 FILE_META = {"_type": "gradio.FileData"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -82,8 +94,10 @@ def own_dir(folder: Path) -> Path:
     """Create `folder` if needed; refuse one that is a symbolic link (writes would land elsewhere)."""
     folder.mkdir(parents=True, exist_ok=True)
     if folder.is_symlink():
-        raise UploadRefused(f"{folder} is a symbolic link; spacechain does not write through links in an "
-                            "output folder: remove it or choose another output folder.")
+        raise UploadRefused(
+            f"{folder} is a symbolic link; spacechain does not write through links in an "
+            "output folder: remove it or choose another output folder."
+        )
     return folder
 
 
@@ -220,8 +234,9 @@ class FileIO:
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         if not isinstance(value, str) or not value:
-            raise UploadRefused(f"A file input needs a local path, an http(s) URL or a FileData dict; "
-                                f"got {type(value).__name__}.")
+            raise UploadRefused(
+                f"A file input needs a local path, an http(s) URL or a FileData dict; got {type(value).__name__}."
+            )
         if is_url(value):
             return self.upload(self._fetch(value), guarded=False)
         return self.upload(value)
@@ -235,8 +250,9 @@ class FileIO:
         if self.guard and guarded:
             self.guard(str(p.resolve()))
         if str(p.resolve()) in self.suspect:
-            raise UploadRefused(f"Refused to upload {p.name}: {self.suspect[str(p.resolve())]}; it is not passed on "
-                                "to another Space.")
+            raise UploadRefused(
+                f"Refused to upload {p.name}: {self.suspect[str(p.resolve())]}; it is not passed on to another Space."
+            )
         size = p.stat().st_size
         if self.max_file_size and size > self.max_file_size:
             raise UploadRefused(f"File {p.name} is {size} bytes; this Space accepts at most {self.max_file_size}.")
@@ -244,20 +260,33 @@ class FileIO:
         name = orig_name or p.name
         if digest not in self._uploaded:
             with open(p, "rb") as fh:
-                resp = self.http.request("POST", f"{self.api_root}/upload", what=f"Uploading {p.name}",
-                                         files=[("files", (name, fh))], retry_on=(429, 502, 503, 504))
+                resp = self.http.request(
+                    "POST",
+                    f"{self.api_root}/upload",
+                    what=f"Uploading {p.name}",
+                    files=[("files", (name, fh))],
+                    retry_on=(429, 502, 503, 504),
+                )
             try:
                 paths = resp.json()
             except (ValueError, RecursionError):
                 paths = None
-            if not isinstance(paths, list) or not paths or not isinstance(paths[0], str) or not paths[0] \
-                    or len(paths[0]) > 4096:
-                raise BadAnswer(f"Uploading {p.name}: the Space answered {_shape(paths)} instead of a list of "
-                                "server paths; it did not take the file: retry or pick another Space.")
+            if (
+                not isinstance(paths, list)
+                or not paths
+                or not isinstance(paths[0], str)
+                or not paths[0]
+                or len(paths[0]) > 4096
+            ):
+                raise BadAnswer(
+                    f"Uploading {p.name}: the Space answered {_shape(paths)} instead of a list of "
+                    "server paths; it did not take the file: retry or pick another Space."
+                )
             self._uploaded[digest] = {"path": paths[0], "meta": FILE_META, "orig_name": name}
             self._server_paths.add(paths[0])
-        self.records.append(FileRecord(local=str(p), sha256=digest, remote=self._uploaded[digest]["path"],
-                                       size=size, direction="in"))
+        self.records.append(
+            FileRecord(local=str(p), sha256=digest, remote=self._uploaded[digest]["path"], size=size, direction="in")
+        )
         return dict(self._uploaded[digest])
 
     def _fetch(self, url: str) -> str:
@@ -266,8 +295,7 @@ class FileIO:
         content, so parallel calls fetching different files of the same name never collide."""
         stem, ext = os.path.splitext(safe_name(urlsplit(url).path, "download"))
         folder = own_dir(self.out_dir / "inputs")
-        tmp = self._download(url, folder / f".partial-{uuid.uuid4().hex}", what=f"Downloading input {url}",
-                             token=False)
+        tmp = self._download(url, folder / f".partial-{uuid.uuid4().hex}", what=f"Downloading input {url}", token=False)
         digest = sha256_file(tmp)
         return str(place(tmp, folder, content_name(stem, ext, digest), digest))
 
@@ -280,16 +308,18 @@ class FileIO:
         transform(value, lambda v: found.append(1) if is_filedata(v) else KEEP)
         limit = self.http.limits.max_files
         if self._got_files + len(found) > limit:  # refused before the first download, not after 256
-            raise TooLarge(f"Downloading outputs: the result names {len(found)} files, more than the {limit} one "
-                           f"call may download; set {LIMIT_ENV['max_files']} higher if that is expected.")
+            raise TooLarge(
+                f"Downloading outputs: the result names {len(found)} files, more than the {limit} one "
+                f"call may download; set {LIMIT_ENV['max_files']} higher if that is expected."
+            )
         if isinstance(value, list) and len(value) == len(returns):
             return [self._localise_one(v, endpoint, expected_media(r.component)) for v, r in zip(value, returns)]
         return self._localise_one(value, endpoint, None)
 
-    def _localise_one(self, value: Any, endpoint: str, expected: str | None) -> Any:
+    def _localise_one(self, value: Any, endpoint: str, expected: tuple[str, ...] | None) -> Any:
         return transform(value, lambda v: self._download_output(v, endpoint, expected) if is_filedata(v) else KEEP)
 
-    def _download_output(self, fd: dict, endpoint: str, expected: str | None = None) -> Any:
+    def _download_output(self, fd: dict, endpoint: str, expected: tuple[str, ...] | None = None) -> Any:
         path = fd.get("path") or ""
         url = fd.get("url") or ""
         if is_url(path):
@@ -309,8 +339,17 @@ class FileIO:
         digest = sha256_file(tmp)
         final = place(tmp, self.out_dir, content_name(f"{safe_name(endpoint)}-{stem}", ext, digest), digest)
         kind, problem = check_kind(final, expected)
-        self.records.append(FileRecord(local=str(final), sha256=digest, remote=src, size=final.stat().st_size,
-                                       direction="out", kind=kind, problem=problem))
+        self.records.append(
+            FileRecord(
+                local=str(final),
+                sha256=digest,
+                remote=src,
+                size=final.stat().st_size,
+                direction="out",
+                kind=kind,
+                problem=problem,
+            )
+        )
         if problem:
             self.suspect[str(final.resolve())] = problem
             return {"path": str(final), "warning": f"{problem}; do not pass it on, try another Space"}
@@ -321,8 +360,10 @@ class FileIO:
         and bytes; the temp file is removed on any failure, a cancel and interpreter exit included."""
         limits = self.http.limits
         if self._got_files >= limits.max_files:
-            raise TooLarge(f"{what}: this call already downloaded {self._got_files} files, the most one call may; "
-                           f"set {LIMIT_ENV['max_files']} higher if that is expected.")
+            raise TooLarge(
+                f"{what}: this call already downloaded {self._got_files} files, the most one call may; "
+                f"set {LIMIT_ENV['max_files']} higher if that is expected."
+            )
         left = limits.max_call_bytes - self._got_bytes
         if left < limits.max_file_bytes:
             cap, limit = left, f"the limit for all of one call's downloads ({LIMIT_ENV['max_call_bytes']})"

@@ -37,9 +37,24 @@ from .errors import (
     UploadRefused,
 )
 
-__all__ = ["ALLOW_PRIVATE_ENV", "CallScope", "DEFAULT_ENDPOINT", "Http", "LIMIT_ENV", "Limits", "RetryPolicy",
-           "TokenPolicy", "USER_AGENT", "call_scope", "current_scope", "error_for", "find_token", "hub_endpoint",
-           "read_capped", "too_deep"]
+__all__ = [
+    "ALLOW_PRIVATE_ENV",
+    "CallScope",
+    "DEFAULT_ENDPOINT",
+    "Http",
+    "LIMIT_ENV",
+    "Limits",
+    "RetryPolicy",
+    "TokenPolicy",
+    "USER_AGENT",
+    "call_scope",
+    "current_scope",
+    "error_for",
+    "find_token",
+    "hub_endpoint",
+    "read_capped",
+    "too_deep",
+]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ALLOW_PRIVATE_ENV = "SPACECHAIN_ALLOW_PRIVATE_URLS"
@@ -48,8 +63,11 @@ USER_AGENT = f"spacechain/{__version__}"
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 # Client argument → environment variable, for the limits a user may want to change.
-LIMIT_ENV = {"max_file_bytes": "SPACECHAIN_MAX_FILE_BYTES", "max_call_bytes": "SPACECHAIN_MAX_CALL_BYTES",
-             "max_files": "SPACECHAIN_MAX_FILES"}
+LIMIT_ENV = {
+    "max_file_bytes": "SPACECHAIN_MAX_FILE_BYTES",
+    "max_call_bytes": "SPACECHAIN_MAX_CALL_BYTES",
+    "max_files": "SPACECHAIN_MAX_FILES",
+}
 _SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", re.I)
 
 
@@ -66,7 +84,7 @@ class Limits:
     read_s: float = 120.0  # reading one API answer's body
 
     @classmethod
-    def from_env(cls, **given: int | None) -> "Limits":
+    def from_env(cls, **given: int | None) -> Limits:
         """Defaults, overridden by the environment, overridden by `given` (Client arguments)."""
         values: dict[str, int] = {}
         for name, env in LIMIT_ENV.items():
@@ -74,8 +92,9 @@ class Limits:
             if value is None and os.environ.get(env, "").strip():
                 m = _SIZE.fullmatch(os.environ[env])
                 if not m:
-                    raise SpacechainError(f"{env}={os.environ[env][:40]!r} is not a number; give a count or a "
-                                          "size such as 512M or 2G.")
+                    raise SpacechainError(
+                        f"{env}={os.environ[env][:40]!r} is not a number; give a count or a size such as 512M or 2G."
+                    )
                 value = int(m.group(1)) * 1024 ** " kmgt".index((m.group(2) or " ").lower())
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -104,8 +123,10 @@ class CallScope:
         if self.stopped == "cancelled":
             raise Cancelled(f"{what}: the call was cancelled.")
         if self.stopped == "expired" or (left is not None and left <= 0):
-            raise CallTimeout(f"{what}: not done when the call's {self.timeout:g} s ran out; retry with a longer "
-                              "timeout or pick a faster Space.")
+            raise CallTimeout(
+                f"{what}: not done when the call's {self.timeout:g} s ran out; retry with a longer "
+                "timeout or pick a faster Space."
+            )
 
     @contextmanager
     def track(self, resp: httpx.Response) -> Iterator[None]:
@@ -163,20 +184,25 @@ def shutdown(resp: httpx.Response) -> None:
         pass
 
 
-def read_capped(resp: httpx.Response, cap: int, what: str, *, truncate: bool = False,
-                deadline: float | None = None) -> bytes:
+def read_capped(
+    resp: httpx.Response, cap: int, what: str, *, truncate: bool = False, deadline: float | None = None
+) -> bytes:
     """Read a streamed body of at most `cap` bytes (decoded) and keep it as `resp.content`. Over the cap:
     a TooLarge error, or with `truncate` the first `cap` bytes (for error bodies, read only for a message)."""
     declared = resp.headers.get("content-length", "")
     if not truncate and declared.isdigit() and int(declared) > cap and "content-encoding" not in resp.headers:
-        raise TooLarge(f"{what}: the answer is {int(declared)} bytes, more than the {cap} this kind of answer "
-                       "may have; the server is broken or hostile: pick another Space.")
+        raise TooLarge(
+            f"{what}: the answer is {int(declared)} bytes, more than the {cap} this kind of answer "
+            "may have; the server is broken or hostile: pick another Space."
+        )
     chunks, size = [], 0
     for chunk in resp.iter_bytes(1 << 16):
         if size + len(chunk) > cap:
             if not truncate:
-                raise TooLarge(f"{what}: the answer is over {cap} bytes, more than this kind of answer may have; "
-                               "the server is broken or hostile: pick another Space.")
+                raise TooLarge(
+                    f"{what}: the answer is over {cap} bytes, more than this kind of answer may have; "
+                    "the server is broken or hostile: pick another Space."
+                )
             chunks.append(chunk[: cap - size])
             break
         chunks.append(chunk)
@@ -236,16 +262,22 @@ class _CheckedBackend(httpcore.SyncBackend):
     a name that does not resolve is an error, not a pass. TLS still verifies the certificate against
     the host name (httpcore passes it as server_hostname), and the Host header stays the name."""
 
-    def __init__(self, policy: "TokenPolicy"):
+    def __init__(self, policy: TokenPolicy):
         self.policy = policy
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable | None = None,
+    ) -> httpcore.NetworkStream:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host} ({exc})") from None
-        self.policy.check_addresses(host, port, [info[4][0] for info in infos])
+        self.policy.check_addresses(host, port, [str(info[4][0]) for info in infos])
         error: Exception = httpcore.ConnectError(f"no address for {host}")
         for family, kind, proto, _, address in infos:
             sock = socket.socket(family, kind, proto)
@@ -303,8 +335,10 @@ class TokenPolicy:
             return
         host = (urlsplit(url).hostname or "").lower()
         if host == "localhost" or host.endswith(".localhost") or not _is_public(host, literal_only=True):
-            raise UnsafeURL(f"Refused to fetch {url[:200]}: {host} is a private or local address; set "
-                            f"{ALLOW_PRIVATE_ENV}=1 to allow URLs on your own network.")
+            raise UnsafeURL(
+                f"Refused to fetch {url[:200]}: {host} is a private or local address; set "
+                f"{ALLOW_PRIVATE_ENV}=1 to allow URLs on your own network."
+            )
 
     def check_addresses(self, host: str, port: int, addresses: Iterable[str]) -> None:
         """Every address a name resolved to must be public, unless the user or the Hub named the host."""
@@ -312,8 +346,10 @@ class TokenPolicy:
             return
         for address in addresses:
             if not _is_public(address):
-                raise UnsafeURL(f"Refused to connect to {host}:{port}: it resolves to {address}, a private or "
-                                f"local address; set {ALLOW_PRIVATE_ENV}=1 to allow URLs on your own network.")
+                raise UnsafeURL(
+                    f"Refused to connect to {host}:{port}: it resolves to {address}, a private or "
+                    f"local address; set {ALLOW_PRIVATE_ENV}=1 to allow URLs on your own network."
+                )
 
     def header_for(self, url: str) -> dict[str, str]:
         if not self.token:
@@ -349,7 +385,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.cap_s * 4)
-        return min(self.cap_s, self.base_s * 2 ** attempt) * (0.5 + random.random() / 2)
+        return min(self.cap_s, self.base_s * 2**attempt) * (0.5 + random.random() / 2)
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -378,18 +414,23 @@ def error_for(resp: httpx.Response, what: str) -> SpacechainError:
     """Map a failed response to the hierarchy; `what` names the request for the message."""
     status, detail = resp.status_code, _detail(resp)
     if status in (401, 403):
-        return AuthError(f"{what} was refused ({status}): this Space needs a valid HF token with access; "
-                         "set HF_TOKEN or run `hf auth login`.")
+        return AuthError(
+            f"{what} was refused ({status}): this Space needs a valid HF token with access; "
+            "set HF_TOKEN or run `hf auth login`."
+        )
     if status == 429:
         ra = _retry_after(resp)
         wait = f" after {ra:.0f} s" if ra else " later"
-        return RateLimited(f"{what} was rate limited (429): retry{wait}, or log in with an HF token for "
-                           "higher limits.", retry_after_s=ra)
+        return RateLimited(
+            f"{what} was rate limited (429): retry{wait}, or log in with an HF token for higher limits.",
+            retry_after_s=ra,
+        )
     if status == 503 and "queue is full" in detail.lower():
         return QueueFull(f"{what}: the Space's queue is full ({detail}); retry later or pick another Space.")
     if status == 503:
-        return HTTPError(f"{what}: the Space is unavailable (503), it may be waking up or restarting; "
-                         "retry in a minute.", status)
+        return HTTPError(
+            f"{what}: the Space is unavailable (503), it may be waking up or restarting; retry in a minute.", status
+        )
     if status == 413:
         return UploadRefused(f"{what}: the file is larger than the Space accepts ({detail or '413'}).")
     if status == 422:
@@ -400,8 +441,15 @@ def error_for(resp: httpx.Response, what: str) -> SpacechainError:
 class Http:
     """One pooled httpx client with the token policy and retries; shared by everything in `tools`."""
 
-    def __init__(self, token: str | None = None, hub: str | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None, limits: Limits | None = None):
+    def __init__(
+        self,
+        token: str | None = None,
+        hub: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        limits: Limits | None = None,
+    ):
         self.hub = hub or hub_endpoint()
         self.policy = TokenPolicy(token, self.hub, allow_private=os.environ.get(ALLOW_PRIVATE_ENV) == "1")
         self.retry = retry or RetryPolicy()
@@ -417,14 +465,23 @@ class Http:
             # Direct connections resolve and check their address in one place (see _CheckedBackend).
             # Requests through a proxy from the environment are resolved by the proxy, so only their
             # URL is checked (check_fetch).
-            self.client._transport._pool._network_backend = _CheckedBackend(self.policy)
+            self.client._transport._pool._network_backend = _CheckedBackend(self.policy)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self.client.close()
 
-    def request(self, method: str, url: str, *, what: str, retry_on: Iterable[int] = (429, 500, 502, 503, 504),
-                resend_after_connect: bool = True, ok: Callable[[httpx.Response], bool] | None = None,
-                max_bytes: int | None = None, **kwargs) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        retry_on: Iterable[int] = (429, 500, 502, 503, 504),
+        resend_after_connect: bool = True,
+        ok: Callable[[httpx.Response], bool] | None = None,
+        max_bytes: int | None = None,
+        **kwargs,
+    ) -> httpx.Response:
         """Send with bounded retries; the body is read (at most `max_bytes`, by default the JSON cap).
 
         Retried: connection failures before anything was sent, and the statuses in `retry_on`.
@@ -442,8 +499,10 @@ class Http:
                 finally:
                     resp.close()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last = ConnectionLost(f"{what}: cannot connect to {netloc} ({exc.__class__.__name__}); "
-                                      "check the URL or your network, or retry later.")
+                last = ConnectionLost(
+                    f"{what}: cannot connect to {netloc} ({exc.__class__.__name__}); "
+                    "check the URL or your network, or retry later."
+                )
                 if not resend_after_connect:
                     raise last from None
                 self._sleep(attempt, None)
@@ -451,8 +510,9 @@ class Http:
             except httpx.TimeoutException:
                 raise CallTimeout(f"{what}: no answer from {netloc} in time; retry later.") from None
             except (httpx.TransportError, httpx.StreamError) as exc:
-                raise ConnectionLost(f"{what}: connection to {netloc} lost ({exc.__class__.__name__}); "
-                                     "retry later.") from None
+                raise ConnectionLost(
+                    f"{what}: connection to {netloc} lost ({exc.__class__.__name__}); retry later."
+                ) from None
             except httpx.TooManyRedirects:
                 raise ConnectionLost(f"{what}: {netloc} redirects in a loop; check the URL.") from None
             if good:
@@ -464,8 +524,17 @@ class Http:
         assert last is not None
         raise last
 
-    def download(self, url: str, dest: os.PathLike, *, what: str, timeout: float = 300.0, token: bool = True,
-                 max_bytes: int | None = None, limit: str = "the size limit") -> int:
+    def download(
+        self,
+        url: str,
+        dest: os.PathLike,
+        *,
+        what: str,
+        timeout: float = 300.0,
+        token: bool = True,
+        max_bytes: int | None = None,
+        limit: str = "the size limit",
+    ) -> int:
         """Stream a file to disk and return its size; retried like any idempotent GET. `token=False` never
         sends the token. Stops at `max_bytes` (`limit` names that cap in the error) and at the current
         call's deadline (see CallScope); cancelling the call cuts the transfer."""
@@ -477,9 +546,15 @@ class Http:
                 scope.check(what)
             wait = timeout if left is None else max(min(timeout, left), 0.01)
             try:
-                with self.client.stream("GET", url, timeout=httpx.Timeout(wait, connect=min(10.0, wait)),
-                                        extensions={"no_token": not token}) as resp, \
-                        (scope.track(resp) if scope else nullcontext()):
+                with (
+                    self.client.stream(
+                        "GET",
+                        url,
+                        timeout=httpx.Timeout(wait, connect=min(10.0, wait)),
+                        extensions={"no_token": not token},
+                    ) as resp,
+                    scope.track(resp) if scope else nullcontext(),
+                ):
                     if not resp.is_success:
                         read_capped(resp, self.limits.max_error_bytes, what, truncate=True)
                         err = error_for(resp, what)
@@ -488,8 +563,12 @@ class Http:
                             continue
                         raise err
                     declared = resp.headers.get("content-length", "")
-                    if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes \
-                            and "content-encoding" not in resp.headers:
+                    if (
+                        max_bytes is not None
+                        and declared.isdigit()
+                        and int(declared) > max_bytes
+                        and "content-encoding" not in resp.headers
+                    ):
                         raise _too_big(what, max_bytes, limit)
                     size = 0
                     with open(dest, "wb") as fh:
@@ -512,8 +591,9 @@ class Http:
             except (httpx.TransportError, httpx.StreamError, httpx.TooManyRedirects) as exc:
                 if scope:
                     scope.check(what)  # cut by a cancel or the deadline: say that, not "failed"
-                raise ConnectionLost(f"{what}: transfer from {netloc} failed ({exc.__class__.__name__}); "
-                                     "retry later.") from None
+                raise ConnectionLost(
+                    f"{what}: transfer from {netloc} failed ({exc.__class__.__name__}); retry later."
+                ) from None
         raise ConnectionLost(f"{what}: no answer from {netloc}; retry later.")
 
     def _sleep(self, attempt: int, retry_after: float | None) -> None:

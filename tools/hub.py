@@ -61,8 +61,13 @@ class Hub:
     def agents_md(self, space_id: str) -> Contract | None:
         """The parsed contract, or None when the Hub serves no agents.md for this Space."""
         url = f"{self.http.hub}/spaces/{space_id}/agents.md"
-        resp = self.http.request("GET", url, what=f"Reading agents.md of {space_id}", max_bytes=AGENTS_MD_BYTES,
-                                 ok=lambda r: r.is_success or r.status_code in (404, 401, 403))
+        resp = self.http.request(
+            "GET",
+            url,
+            what=f"Reading agents.md of {space_id}",
+            max_bytes=AGENTS_MD_BYTES,
+            ok=lambda r: r.is_success or r.status_code in (404, 401, 403),
+        )
         if resp.status_code != 200:
             return None
         contract = parse_agents_md(resp.text, space_id)
@@ -75,16 +80,20 @@ class Hub:
         try:
             info = self._api().space_info(space_id)
         except RepositoryNotFoundError:
-            raise SpaceNotFound(f"Space {space_id} was not found on {self.http.hub}: check the id "
-                                "(owner/name), or log in if it is private.") from None
+            raise SpaceNotFound(
+                f"Space {space_id} was not found on {self.http.hub}: check the id "
+                "(owner/name), or log in if it is private."
+            ) from None
         except GatedRepoError:
             raise AuthError(f"Space {space_id} is gated: accept its conditions on the Hub first.") from None
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             raise HTTPError(f"The Hub failed to describe {space_id} (HTTP {status}); retry later.", status) from None
         except (OSError, httpx.HTTPError) as exc:  # connection errors from the Hub client
-            raise SpacechainError(f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
-                                  "check your network or HF_ENDPOINT.") from None
+            raise SpacechainError(
+                f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
+                "check your network or HF_ENDPOINT."
+            ) from None
         card = info.card_data.to_dict() if info.card_data is not None else {}
         runtime = info.runtime
         return SpaceStatus(
@@ -102,8 +111,9 @@ class Hub:
 
     def contract_from_status(self, st: SpaceStatus) -> Contract:
         if st.sdk and st.sdk != "gradio":
-            raise NotGradioSpace(f"Space {st.space} uses the {st.sdk} SDK, not Gradio, so it has no Gradio API; "
-                                 "pick a Gradio Space.")
+            raise NotGradioSpace(
+                f"Space {st.space} uses the {st.sdk} SDK, not Gradio, so it has no Gradio API; pick a Gradio Space."
+            )
         host = st.host or subdomain_host(st.space)
         self.http.policy.trust_space_host(host)
         return contract_from_host(st.space, host, title=st.description or st.title)
@@ -119,8 +129,10 @@ class Hub:
         except (HfHubHTTPError, ValueError, KeyError):
             hits = self._plain_search(api, query, limit)
         except (OSError, httpx.HTTPError) as exc:
-            raise SpacechainError(f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
-                                  "check your network or HF_ENDPOINT.") from None
+            raise SpacechainError(
+                f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
+                "check your network or HF_ENDPOINT."
+            ) from None
         hits = [h for h in hits if h.sdk in (None, "gradio")]
         if not include_non_running:
             hits = [h for h in hits if h.stage in (None, "RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING")]
@@ -142,8 +154,13 @@ class Hub:
         # The plain endpoint matches a substring of the id, so a multi-word goal is split in words.
         for term in [query] + (words if len(words) > 1 else []):
             try:
-                found = api.list_spaces(search=term, filter="gradio", sort="likes", limit=limit * 2,
-                                        expand=["cardData", "likes", "runtime", "sdk", "tags"])
+                found = api.list_spaces(
+                    search=term,
+                    filter="gradio",
+                    sort="likes",
+                    limit=limit * 2,
+                    expand=["cardData", "likes", "runtime", "sdk", "tags"],
+                )
                 for info in found:
                     seen.setdefault(info.id, _hit_from_info(info))
             except HfHubHTTPError as exc:
@@ -156,14 +173,28 @@ class Hub:
 
 def _hit_from_search(r: Any) -> SearchHit:
     rt = r.runtime
-    return SearchHit(id=r.id, title=r.title or r.id, description=r.ai_short_description or "", likes=r.likes or 0,
-                     stage=rt.stage if rt else None, hardware=(rt.hardware or rt.requested_hardware) if rt else None,
-                     sdk=r.sdk, category=r.ai_category, score=r.semantic_relevancy_score)
+    return SearchHit(
+        id=r.id,
+        title=r.title or r.id,
+        description=r.ai_short_description or "",
+        likes=r.likes or 0,
+        stage=rt.stage if rt else None,
+        hardware=(rt.hardware or rt.requested_hardware) if rt else None,
+        sdk=r.sdk,
+        category=r.ai_category,
+        score=r.semantic_relevancy_score,
+    )
 
 
 def _hit_from_info(info: Any) -> SearchHit:
     card = info.card_data.to_dict() if info.card_data is not None else {}
     rt = info.runtime
-    return SearchHit(id=info.id, title=card.get("title") or info.id, description=card.get("short_description") or "",
-                     likes=info.likes or 0, stage=rt.stage if rt else None,
-                     hardware=(rt.hardware or rt.requested_hardware) if rt else None, sdk=info.sdk or card.get("sdk"))
+    return SearchHit(
+        id=info.id,
+        title=card.get("title") or info.id,
+        description=card.get("short_description") or "",
+        likes=info.likes or 0,
+        stage=rt.stage if rt else None,
+        hardware=(rt.hardware or rt.requested_hardware) if rt else None,
+        sdk=info.sdk or card.get("sdk"),
+    )

@@ -17,11 +17,11 @@ from typing import Any, Callable, Iterator, TypeVar
 import httpx
 
 from .errors import (
-    GpuUnavailable,
     BadAnswer,
     CallTimeout,
     Cancelled,
     ConnectionLost,
+    GpuUnavailable,
     QuotaExceeded,
     SpacechainError,
     SpaceError,
@@ -29,11 +29,21 @@ from .errors import (
 )
 from .http import MAX_DEPTH, CallScope, call_scope, error_for, read_capped, too_deep
 
-__all__ = ["CallRecord", "GPU_RETRY_WAITS_S", "Job", "JobUpdate", "iter_sse", "quota_error", "space_error",
-           "with_gpu_retry"]
+__all__ = [
+    "CallRecord",
+    "GPU_RETRY_WAITS_S",
+    "Job",
+    "JobUpdate",
+    "iter_sse",
+    "quota_error",
+    "space_error",
+    "with_gpu_retry",
+]
 
-HIDDEN_ERROR = ("the Space raised an error but hid its message (show_error=False); check the inputs "
-                "against its API, or try another Space")
+HIDDEN_ERROR = (
+    "the Space raised an error but hid its message (show_error=False); check the inputs "
+    "against its API, or try another Space"
+)
 
 
 @dataclass
@@ -91,8 +101,9 @@ def space_error(data: Any, space: str) -> SpacechainError:
         return SpaceError(f"{space}: {HIDDEN_ERROR}.", hidden=True)
     if isinstance(data, str):
         if data.startswith("404"):
-            return ConnectionLost(f"{space}: the server no longer knows this job (404); it was read before or "
-                                  "cancelled: submit it again.")
+            return ConnectionLost(
+                f"{space}: the server no longer knows this job (404); it was read before or cancelled: submit it again."
+            )
         return ConnectionLost(f"{space}: {data.strip() or 'the server stopped the job'}; retry later.")
     if isinstance(data, dict):
         msg, title = data.get("error"), data.get("title")
@@ -100,8 +111,11 @@ def space_error(data: Any, space: str) -> SpacechainError:
             return SpaceError(f"{space}: {HIDDEN_ERROR}.", title=title, hidden=True)
         text = _TAGS.sub("", str(msg)).strip()
         if _NO_GPU.search(text):
-            return GpuUnavailable(f"{space}: no ZeroGPU GPU was free in time ({text[:160]}); this is not your "
-                                  "quota: retry in a minute or use another Space.", title=title)
+            return GpuUnavailable(
+                f"{space}: no ZeroGPU GPU was free in time ({text[:160]}); this is not your "
+                "quota: retry in a minute or use another Space.",
+                title=title,
+            )
         if (title and "zerogpu" in title.lower() and "quota" in title.lower()) or _QUOTA_TEXT.search(text):
             return quota_error(text, title, space)
         label = f" ({title})" if title and title != "Error" else ""
@@ -125,10 +139,20 @@ def quota_error(text: str, title: str | None, space: str) -> QuotaExceeded:
 class Job:
     """Handle on a submitted call. `result()` waits; the stream keeps being read meanwhile."""
 
-    def __init__(self, *, http, space: str, poll_url: str, queue_status_url: str, record: CallRecord,
-                 localise: Callable[[Any], Any], release: Callable[[], None],
-                 on_update: Callable[[JobUpdate], None] | None = None, timeout: float | None = None,
-                 idle_timeout: float = 120.0):
+    def __init__(
+        self,
+        *,
+        http,
+        space: str,
+        poll_url: str,
+        queue_status_url: str,
+        record: CallRecord,
+        localise: Callable[[Any], Any],
+        release: Callable[[], None],
+        on_update: Callable[[JobUpdate], None] | None = None,
+        timeout: float | None = None,
+        idle_timeout: float = 120.0,
+    ):
         self.http, self.space, self.record = http, space, record
         self._poll_url, self._status_url = poll_url, queue_status_url
         self._localise, self._release, self._on_update = localise, release, on_update
@@ -152,7 +176,7 @@ class Job:
         self._thread.start()
 
     @classmethod
-    def finished(cls, record: CallRecord, outputs: list, space: str) -> "Job":
+    def finished(cls, record: CallRecord, outputs: list, space: str) -> Job:
         """An already-complete job (a cache hit): no request, no thread."""
         job = cls.__new__(cls)
         job.record, job.space, job.http = record, space, None
@@ -176,8 +200,9 @@ class Job:
 
     def result(self, timeout: float | None = None) -> list:
         if not self._done.wait(timeout):
-            raise CallTimeout(f"{self.space}: still running after {timeout:g} s (event {self.event_id}); "
-                              "wait again or cancel it.")
+            raise CallTimeout(
+                f"{self.space}: still running after {timeout:g} s (event {self.event_id}); wait again or cancel it."
+            )
         if self._error is not None:
             raise self._error
         return self._result  # type: ignore[return-value]
@@ -191,8 +216,11 @@ class Job:
     def _emit(self, state: str, partial: list | None = None) -> None:
         if self._on_update:
             try:
-                self._on_update(JobUpdate(state, time.monotonic() - self._t0, self._queue_size, self._eta,
-                                          partial, self.record.generated))
+                self._on_update(
+                    JobUpdate(
+                        state, time.monotonic() - self._t0, self._queue_size, self._eta, partial, self.record.generated
+                    )
+                )
             except Exception:  # a display callback must never break the job
                 pass
 
@@ -209,11 +237,16 @@ class Job:
                 timer.daemon = True
                 timer.start()
             sampler.start()
-            with call_scope(self._scope), \
-                    self.http.client.stream("GET", self._poll_url, headers={"accept": "text/event-stream"},
-                                            timeout=httpx.Timeout(connect=10.0, read=self._idle, write=30.0,
-                                                                  pool=30.0)) as resp, \
-                    self._scope.track(resp):
+            with (
+                call_scope(self._scope),
+                self.http.client.stream(
+                    "GET",
+                    self._poll_url,
+                    headers={"accept": "text/event-stream"},
+                    timeout=httpx.Timeout(connect=10.0, read=self._idle, write=30.0, pool=30.0),
+                ) as resp,
+                self._scope.track(resp),
+            ):
                 self._resp = resp
                 if self._expired or self._cancelled:
                     raise httpx.ReadError("closed")
@@ -222,8 +255,10 @@ class Job:
                     read_capped(resp, self.http.limits.max_error_bytes, what, truncate=True)
                     raise error_for(resp, what)
                 if "text/event-stream" not in resp.headers.get("content-type", ""):
-                    raise BadAnswer(f"{what}: the server answered {resp.headers.get('content-type') or 'untyped'} "
-                                    "data, not an event stream; is it a Gradio app?")
+                    raise BadAnswer(
+                        f"{what}: the server answered {resp.headers.get('content-type') or 'untyped'} "
+                        "data, not an event stream; is it a Gradio app?"
+                    )
                 for event, text in iter_sse(resp, self.http.limits.max_event_bytes, what):
                     data = _parse(text)
                     last_event = (event, data)
@@ -250,19 +285,27 @@ class Job:
                 # gradio raises after yielding an error, so the chunked body is cut: the event wins.
                 self._error = space_error(last_event[1], self.space)
             elif self._expired:
-                self._error = CallTimeout(f"{self.space}: no result after {self._timeout:g} s, so the job was "
-                                          "cancelled; retry with a longer timeout or pick a faster Space.")
+                self._error = CallTimeout(
+                    f"{self.space}: no result after {self._timeout:g} s, so the job was "
+                    "cancelled; retry with a longer timeout or pick a faster Space."
+                )
             elif self._cancelled:
                 self._error = Cancelled(f"{self.space}: the call was cancelled.")
             elif isinstance(exc, httpx.ReadTimeout):
-                self._error = CallTimeout(f"{self.space}: no event for {self._idle:g} s (not even a heartbeat); "
-                                          "the Space looks stuck, so the job was abandoned; retry later.")
+                self._error = CallTimeout(
+                    f"{self.space}: no event for {self._idle:g} s (not even a heartbeat); "
+                    "the Space looks stuck, so the job was abandoned; retry later."
+                )
             elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-                self._error = ConnectionLost(f"{self.space}: cannot connect to read the result; the server is "
-                                             "down: retry later or pick another Space.")
+                self._error = ConnectionLost(
+                    f"{self.space}: cannot connect to read the result; the server is "
+                    "down: retry later or pick another Space."
+                )
             else:
-                self._error = ConnectionLost(f"{self.space}: the connection was lost before the result "
-                                             f"({exc.__class__.__name__}); the server may have died: retry later.")
+                self._error = ConnectionLost(
+                    f"{self.space}: the connection was lost before the result "
+                    f"({exc.__class__.__name__}); the server may have died: retry later."
+                )
         except Exception as exc:  # a bug must surface as an error, never as a hang
             self._error = SpacechainError(f"{self.space}: unexpected failure reading the result: {exc!r}")
         finally:
@@ -312,8 +355,15 @@ class Job:
             if self._first_event is not None and self._started_est is not None:
                 return
             try:
-                resp = self.http.request("GET", self._status_url, what="Reading the queue", retry_on=(),
-                                         resend_after_connect=False, max_bytes=64 << 10, timeout=5.0)
+                resp = self.http.request(
+                    "GET",
+                    self._status_url,
+                    what="Reading the queue",
+                    retry_on=(),
+                    resend_after_connect=False,
+                    max_bytes=64 << 10,
+                    timeout=5.0,
+                )
                 body = resp.json()
             # RuntimeError: the client closed (run ended)
             except (SpacechainError, ValueError, RecursionError, RuntimeError):
@@ -343,8 +393,10 @@ def _parse(text: str) -> Any:
     except RecursionError:
         deep = True
     if deep:
-        raise BadAnswer(f"The result stream sent an event nested more than {MAX_DEPTH} levels deep, more than a "
-                        "result may; pick another Space.")
+        raise BadAnswer(
+            f"The result stream sent an event nested more than {MAX_DEPTH} levels deep, more than a "
+            "result may; pick another Space."
+        )
     return value
 
 
@@ -356,7 +408,8 @@ def iter_sse(resp: httpx.Response, cap: int, what: str) -> Iterator[tuple[str, s
     sending one endless line must not fill memory (httpx-sse buffers a line whole, with no limit)."""
     buf = bytearray()
     seen = 0  # bytes at the start of buf known to hold no line end: a long line is searched once
-    event, data, size = "", [], 0
+    data: list[str] = []
+    event, size = "", 0
     for chunk in resp.iter_bytes():
         buf += chunk
         start = 0
@@ -365,7 +418,7 @@ def iter_sse(resp: httpx.Response, cap: int, what: str) -> Iterator[tuple[str, s
             # A trailing CR may be the first half of CRLF: wait for the next chunk to know.
             if m is None or (m.group() == b"\r" and m.end() == len(buf)):
                 break
-            line = bytes(buf[start:m.start()]).decode("utf-8", "replace")
+            line = bytes(buf[start : m.start()]).decode("utf-8", "replace")
             start = m.end()
             if not line:
                 if data or event:
@@ -380,13 +433,16 @@ def iter_sse(resp: httpx.Response, cap: int, what: str) -> Iterator[tuple[str, s
                 data.append(value)
                 size += len(value) + 1
                 if size > cap:
-                    raise TooLarge(f"{what}: one event is over {cap} bytes, more than a result may hold; "
-                                   "pick another Space.")
+                    raise TooLarge(
+                        f"{what}: one event is over {cap} bytes, more than a result may hold; pick another Space."
+                    )
         del buf[:start]
         seen = max(len(buf) - 1, 0)  # a trailing CR is looked at again
         if len(buf) > cap:
-            raise TooLarge(f"{what}: one line of the result stream is over {cap} bytes, more than a result may "
-                           "hold; pick another Space.")
+            raise TooLarge(
+                f"{what}: one line of the result stream is over {cap} bytes, more than a result may "
+                "hold; pick another Space."
+            )
 
 
 def with_gpu_retry(attempt: Callable[[], T]) -> T:

@@ -88,9 +88,19 @@ def _item_error(exc: Exception) -> dict:
     return {"error": "unexpected", "message": f"{exc.__class__.__name__}: {exc}", "retryable": False}
 
 
-def run_batch(client, space: str, endpoint: str, inputs_list: list, *, max_concurrency: int = 4,
-              sessions: list[str] | None = None, session_prefix: str = "item", submit: Callable | None = None,
-              timeout: float | None = None, dry_run: bool = False) -> Any:
+def run_batch(
+    client,
+    space: str,
+    endpoint: str,
+    inputs_list: list,
+    *,
+    max_concurrency: int = 4,
+    sessions: list[str] | None = None,
+    session_prefix: str = "item",
+    submit: Callable | None = None,
+    timeout: float | None = None,
+    dry_run: bool = False,
+) -> Any:
     """Run one endpoint over many inputs, in parallel (at most `max_concurrency` jobs in flight).
 
     Args:
@@ -159,16 +169,25 @@ def _lookup(name: str, index: str | None, item: Any, prev: list | None, stages: 
         value = item[name]
     else:
         fields = ", ".join(item) if isinstance(item, dict) else "none (the item is not a dict; use {item})"
-        raise InvalidInputs(f"{{{name}}} is not a field of the item; fields: {fields}; also {{prev}}, "
-                            "{s0}… and {item}.")
+        raise InvalidInputs(
+            f"{{{name}}} is not a field of the item; fields: {fields}; also {{prev}}, {{s0}}… and {{item}}."
+        )
     try:
         return value if index is None else value[int(index)]
     except (IndexError, KeyError, TypeError):
         raise InvalidInputs(f"{{{name}[{index}]}} is out of range for {str(value)[:100]}.") from None
 
 
-def run_pipeline(client, items: list, stages: list[dict], *, max_concurrency: int = 4,
-                 submit: Callable | None = None, timeout: float | None = None, dry_run: bool = False) -> Any:
+def run_pipeline(
+    client,
+    items: list,
+    stages: list[dict],
+    *,
+    max_concurrency: int = 4,
+    submit: Callable | None = None,
+    timeout: float | None = None,
+    dry_run: bool = False,
+) -> Any:
     """Push every item through `stages`, pipelined: an item enters stage k+1 as soon as its stage k is
     done, so every Space works at once.
 

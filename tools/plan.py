@@ -28,8 +28,10 @@ class PlanProblems(InvalidInputs):
     def __init__(self, problems: list[str]):
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f"; and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
-        super().__init__(f"The plan was not run ({len(problems)} problem{'s' * (len(problems) != 1)}; no Space "
-                         f"was called): {shown}{more}.")
+        super().__init__(
+            f"The plan was not run ({len(problems)} problem{'s' * (len(problems) != 1)}; no Space "
+            f"was called): {shown}{more}."
+        )
         self.problems = problems
 
 
@@ -87,6 +89,7 @@ def check_batch(client, space: str, endpoint: str, inputs_list: list, sessions: 
     problems: list[str] = []
     (ep,) = _endpoints(client, [{"space": space, "endpoint": endpoint}], problems)
     for n, inputs in enumerate(inputs_list if ep else []):
+        assert ep is not None
         try:
             ep.to_positional(inputs)
             _check_local_files(client, ep, inputs)

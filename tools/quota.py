@@ -52,8 +52,10 @@ def _number(data: dict, *keys: str) -> float:
     raise SpacechainError(f"The Hub's ZeroGPU quota answer has no {keys[0]}; spacechain cannot read it.")
 
 
-_NO_PERMISSION = ("this token may not read the ZeroGPU quota: a fine-grained token needs the \"Read billing usage\" "
-                  "permission (Settings > Access Tokens), an OAuth app the read-billing scope")
+_NO_PERMISSION = (
+    'this token may not read the ZeroGPU quota: a fine-grained token needs the "Read billing usage" '
+    "permission (Settings > Access Tokens), an OAuth app the read-billing scope"
+)
 
 
 def read_quota(hub) -> ZeroGpuQuota:
@@ -64,13 +66,14 @@ def read_quota(hub) -> ZeroGpuQuota:
     if hasattr(api, "get_zero_gpu_quota"):  # huggingface_hub >= 2
         try:
             q = api.get_zero_gpu_quota()
-        except Exception as exc:  # noqa: BLE001 - the library's HTTP errors, mapped to one line
+        except Exception as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status in (401, 403):
                 raise QuotaUnavailable(f"The Hub refused the quota request ({status}): {_NO_PERMISSION}.") from None
             raise SpacechainError(f"Reading the ZeroGPU quota failed: {str(exc).splitlines()[0][:200]}") from None
-        return ZeroGpuQuota(float(q.base), float(q.remaining), _iso(q.resets_at),
-                            float(getattr(q, "overquota_used", 0) or 0))
+        return ZeroGpuQuota(
+            float(q.base), float(q.remaining), _iso(q.resets_at), float(getattr(q, "overquota_used", 0) or 0)
+        )
     try:
         resp = hub.http.request("GET", hub.http.hub + QUOTA_PATH, what="Reading the ZeroGPU quota")
         data = resp.json()
@@ -80,5 +83,9 @@ def read_quota(hub) -> ZeroGpuQuota:
         raise SpacechainError("The Hub's ZeroGPU quota answer is not JSON; retry later.") from None
     if not isinstance(data, dict):
         raise SpacechainError("The Hub's ZeroGPU quota answer is not an object; spacechain cannot read it.")
-    return ZeroGpuQuota(_number(data, "base"), _number(data, "current", "remaining"),
-                        _iso(data.get("resetsAt")), float(data.get("overquotaUsed") or 0))
+    return ZeroGpuQuota(
+        _number(data, "base"),
+        _number(data, "current", "remaining"),
+        _iso(data.get("resetsAt")),
+        float(data.get("overquotaUsed") or 0),
+    )

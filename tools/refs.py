@@ -41,8 +41,10 @@ def split_url(text: str, what: str = "URL") -> SplitResult:
         except ValueError:
             raise InvalidReference(f"'{text}' has a bad IPv6 address; write http://[::1]:PORT/.") from None
     elif not _HOSTNAME.match(host):
-        raise InvalidReference(f"'{text}' has a host name with characters no DNS name has; for a non-ASCII "
-                               "name write its xn-- (punycode) form.")
+        raise InvalidReference(
+            f"'{text}' has a host name with characters no DNS name has; for a non-ASCII "
+            "name write its xn-- (punycode) form."
+        )
     if parts.port == 0 or not all(c.isprintable() and not c.isspace() for c in text):
         raise InvalidReference(f"'{text}' is not a usable {what} (port 0, spaces or control characters).")
     return parts
@@ -70,15 +72,17 @@ def parse_ref(text: str) -> SpaceRef:
             if not problem:
                 return SpaceRef(space_id=s)
             raise InvalidReference(f"'{s}' is not a Space id: {problem}; copy the id from the Space's Hub page.")
-        raise InvalidReference(f"'{s}' is not a Space reference: use owner/name, "
-                               "https://huggingface.co/spaces/owner/name or a Gradio app URL.")
+        raise InvalidReference(
+            f"'{s}' is not a Space reference: use owner/name, "
+            "https://huggingface.co/spaces/owner/name or a Gradio app URL."
+        )
     parts = split_url(s, "Space URL")
     segs = [p for p in parts.path.split("/") if p]
     if parts.hostname in ("huggingface.co", "hf.co", "www.huggingface.co"):
         if len(segs) >= 3 and segs[0] == "spaces":
             return parse_ref(f"{segs[1]}/{segs[2]}")  # the same id rules as owner/name
         raise InvalidReference(f"'{s}' is not a Space page: expected https://huggingface.co/spaces/owner/name.")
-    if parts.hostname.endswith(".hf.space"):
+    if (parts.hostname or "").endswith(".hf.space"):
         # The subdomain alone can't be inverted reliably ('-' is both separator and legal in names),
         # so keep the URL; the Hub is asked for the id later when a token-bearing request needs it.
         return SpaceRef(base_url=f"{parts.scheme}://{parts.netloc}")

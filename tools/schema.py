@@ -150,8 +150,7 @@ def check_value(ep_name: str, p: Param, value: Any, custom_ok: bool = False) -> 
 
 
 def _json_kind(json_type: dict) -> str:
-    return {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}.get(
-        str(json_type.get("type")), "")
+    return {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}.get(str(json_type.get("type")), "")
 
 
 def _check_files(p: Param, value: Any, bad: Callable[[str], InvalidInputs]) -> None:
@@ -223,8 +222,9 @@ class Return:
     python_type: str
 
     def compact_type(self) -> str:
-        if self.python_type == "filepath" or (self.component in _MEDIA and "filepath" in self.python_type
-                                              and not self.python_type.startswith("list")):
+        if self.python_type == "filepath" or (
+            self.component in _MEDIA and "filepath" in self.python_type and not self.python_type.startswith("list")
+        ):
             return _media_name(self.component)
         if self.component == "Gallery":
             return "gallery[image file]"
@@ -263,17 +263,21 @@ class Endpoint:
         """The inputs the caller gave, by parameter name (validated, defaults not added)."""
         return _normalise_inputs(self, inputs)
 
-    def to_positional(self, inputs: dict | list | tuple | None,
-                      convert: Callable[[Param, Any], Any] | None = None,
-                      custom_ok: frozenset[str] = frozenset()) -> list:
+    def to_positional(
+        self,
+        inputs: dict | list | tuple | None,
+        convert: Callable[[Param, Any], Any] | None = None,
+        custom_ok: frozenset[str] = frozenset(),
+    ) -> list:
         """Map named or positional inputs to the positional list, filling defaults. Every value given
         is checked against its parameter first (`custom_ok`: dropdowns that take values outside their
         choices); `convert` is then applied to it (files get uploaded there)."""
         given = _normalise_inputs(self, inputs)
         missing = [p.name for p in self.params if p.name not in given and not p.has_default]
         if missing:
-            raise InvalidInputs(f"{self.name} is missing required input(s) {', '.join(missing)}; "
-                                f"signature: {self.signature()}")
+            raise InvalidInputs(
+                f"{self.name} is missing required input(s) {', '.join(missing)}; signature: {self.signature()}"
+            )
         data = []
         for p in self.params:
             if p.name in given:
@@ -292,18 +296,17 @@ def _normalise_inputs(ep: Endpoint, inputs: dict | list | tuple | None) -> dict[
         unknown = [k for k in inputs if k not in names]
         if unknown:
             valid = ", ".join(names) or "none (it takes no inputs)"
-            raise InvalidInputs(f"{ep.name} has no input named {', '.join(map(str, unknown))}; "
-                                f"valid names: {valid}.")
+            raise InvalidInputs(f"{ep.name} has no input named {', '.join(map(str, unknown))}; valid names: {valid}.")
         return dict(inputs)
     if isinstance(inputs, (list, tuple)):
         if len(inputs) > len(names):
-            raise InvalidInputs(f"{ep.name} takes {len(names)} input(s) but {len(inputs)} were given; "
-                                f"signature: {ep.signature()}")
+            raise InvalidInputs(
+                f"{ep.name} takes {len(names)} input(s) but {len(inputs)} were given; signature: {ep.signature()}"
+            )
         return dict(zip(names, inputs))
     if len(names) == 1:
         return {names[0]: inputs}
-    raise InvalidInputs(f"Inputs for {ep.name} must be a dict of name→value or a list; "
-                        f"got {type(inputs).__name__}.")
+    raise InvalidInputs(f"Inputs for {ep.name} must be a dict of name→value or a list; got {type(inputs).__name__}.")
 
 
 @dataclass
@@ -312,15 +315,18 @@ class ApiSchema:
     raw_chars: int = 0
 
     @classmethod
-    def from_info(cls, info: dict) -> "ApiSchema":
+    def from_info(cls, info: dict) -> ApiSchema:
         """Parse /info. A malformed one (a wrong type anywhere, nested too deep) is a one-line BadAnswer,
         never a KeyError, TypeError or RecursionError now or later."""
+
         def typed(value: Any, kind: type, where: str) -> Any:
             if value is None:
                 return kind()
             if not isinstance(value, kind):
-                raise BadAnswer(f"its API description is malformed: {where[:120]} is of type "
-                                f"{type(value).__name__}, not {kind.__name__}")
+                raise BadAnswer(
+                    f"its API description is malformed: {where[:120]} is of type "
+                    f"{type(value).__name__}, not {kind.__name__}"
+                )
             return value
 
         if not isinstance(info, dict):
@@ -342,27 +348,40 @@ class ApiSchema:
                 typed(json_type.get("enum"), list, f"{at} type.enum")  # Param.choices lists them
                 if isinstance(json_type.get("items"), dict):
                     typed(json_type["items"].get("enum"), list, f"{at} type.items.enum")
-                params.append(Param(
-                    name=typed(p.get("parameter_name"), str, f"{at} parameter_name") or f"param_{i}",
-                    label=typed(p.get("label"), str, f"{at} label"),
-                    component=typed(p.get("component"), str, f"{at} component"),
-                    python_type=typed(py.get("type"), str, f"{at} python_type.type"),
-                    json_type=json_type,
-                    has_default=bool(p.get("parameter_has_default")),
-                    default=p.get("parameter_default"),
-                    description=typed(py.get("description"), str, f"{at} python_type.description"),
-                ))
+                params.append(
+                    Param(
+                        name=typed(p.get("parameter_name"), str, f"{at} parameter_name") or f"param_{i}",
+                        label=typed(p.get("label"), str, f"{at} label"),
+                        component=typed(p.get("component"), str, f"{at} component"),
+                        python_type=typed(py.get("type"), str, f"{at} python_type.type"),
+                        json_type=json_type,
+                        has_default=bool(p.get("parameter_has_default")),
+                        default=p.get("parameter_default"),
+                        description=typed(py.get("description"), str, f"{at} python_type.description"),
+                    )
+                )
             returns = []
             for i, r in enumerate(typed(body.get("returns"), list, f"{where} returns")):
                 at = f"{where} return {i}"
                 r = typed(r, dict, at)
-                returns.append(Return(label=typed(r.get("label"), str, f"{at} label"),
-                                      component=typed(r.get("component"), str, f"{at} component"),
-                                      python_type=typed(typed(r.get("python_type"), dict, f"{at} python_type")
-                                                        .get("type"), str, f"{at} python_type.type")))
+                returns.append(
+                    Return(
+                        label=typed(r.get("label"), str, f"{at} label"),
+                        component=typed(r.get("component"), str, f"{at} component"),
+                        python_type=typed(
+                            typed(r.get("python_type"), dict, f"{at} python_type").get("type"),
+                            str,
+                            f"{at} python_type.type",
+                        ),
+                    )
+                )
             key = name if name.startswith("/") else f"/{name}"
-            eps[key] = Endpoint(key, tuple(params), tuple(returns),
-                                description=typed(body.get("description"), str, f"{where} description"))
+            eps[key] = Endpoint(
+                key,
+                tuple(params),
+                tuple(returns),
+                description=typed(body.get("description"), str, f"{where} description"),
+            )
         return cls(eps, raw_chars=len(json.dumps(info)))
 
     def endpoint(self, name: str, space: str = "") -> Endpoint:
@@ -381,13 +400,19 @@ class ApiSchema:
             name: {
                 "description": ep.description,
                 "parameters": [
-                    {"name": p.name, "label": p.label, "component": p.component, "type": p.compact_type(),
-                     "required": not p.has_default, **({"default": p.default} if p.has_default else {}),
-                     "takes_files": p.takes_files, **({"choices": p.choices} if p.choices is not None else {})}
+                    {
+                        "name": p.name,
+                        "label": p.label,
+                        "component": p.component,
+                        "type": p.compact_type(),
+                        "required": not p.has_default,
+                        **({"default": p.default} if p.has_default else {}),
+                        "takes_files": p.takes_files,
+                        **({"choices": p.choices} if p.choices is not None else {}),
+                    }
                     for p in ep.params
                 ],
-                "returns": [{"label": r.label, "component": r.component, "type": r.compact_type()}
-                            for r in ep.returns],
+                "returns": [{"label": r.label, "component": r.component, "type": r.compact_type()} for r in ep.returns],
                 "signature": ep.signature(),
             }
             for name, ep in self.endpoints.items()
@@ -455,8 +480,9 @@ def coerce_text(param: Param, text: str) -> Any:
             by_text = {str(c): c for c in choices}
             bad = [v for v in value if v not in choices and str(v) not in by_text]
             if bad:
-                raise InvalidInputs(f"{param.name} takes items from {', '.join(map(str, choices))}; "
-                                    f"got {', '.join(map(str, bad))}.")
+                raise InvalidInputs(
+                    f"{param.name} takes items from {', '.join(map(str, choices))}; got {', '.join(map(str, bad))}."
+                )
             value = [v if v in choices else by_text[str(v)] for v in value]
         return value
     # Unions and unknown types: JSON when it parses, else the text.

@@ -40,8 +40,11 @@ class ToolContext:
     def wait(self, job: Job, timeout: float) -> Any:
         """The outputs, the job's own one-line error, or a handle when it is still running."""
         if not job.wait(min(max(float(timeout), 0.0), self.max_wait_s)):
-            return {"status": "running", "event_id": job.event_id,
-                    "hint": "the job keeps running; call poll_result again with this event_id"}
+            return {
+                "status": "running",
+                "event_id": job.event_id,
+                "hint": "the job keeps running; call poll_result again with this event_id",
+            }
         return job.result()
 
 
@@ -62,12 +65,14 @@ def check_plain(value: Any, where: str, depth: int = 0) -> Any:
         if not all(type(k) is str for k in value):
             raise InvalidInputs(f"{where}: dict keys must be text.")
         return {k: check_plain(v, where, depth + 1) for k, v in value.items()}
-    raise InvalidInputs(f"{where}: a {kind.__name__} object is not a plain value; pass text, numbers, "
-                        "booleans, None, lists or dicts.")
+    raise InvalidInputs(
+        f"{where}: a {kind.__name__} object is not a plain value; pass text, numbers, booleans, None, lists or dicts."
+    )
 
 
 def plain(value: Any) -> Any:
     """A result as plain JSON values: paths and other objects become text, tuples lists."""
+
     def visit(v: Any) -> Any:
         if isinstance(v, (dict, list, tuple)):
             return KEEP
@@ -99,8 +104,9 @@ class ToolSpec:
     def bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         names = list(self.inputs)
         if len(args) > len(names):
-            raise InvalidInputs(f"{self.name}() takes at most {len(names)} arguments ({', '.join(names)}); "
-                                f"got {len(args)}.")
+            raise InvalidInputs(
+                f"{self.name}() takes at most {len(names)} arguments ({', '.join(names)}); got {len(args)}."
+            )
         bound = dict(zip(names, args))
         for key, value in kwargs.items():
             if key not in self.inputs:
@@ -134,73 +140,103 @@ def _opt(schema: dict, default: Any = None) -> dict:
 _SPACE = {"type": "string", "description": "Space id 'owner/name' (or a Space/Gradio URL)"}
 _ENDPOINT = {"type": "string", "description": "endpoint name as listed by get_space_api, e.g. '/generate'"}
 _INPUTS = {"description": "inputs by parameter name (dict) or position (list); files as local paths or URLs"}
-_SESSION = {"type": "string",
-            "description": "optional session name: calls with the same name share the Space's state"}
+_SESSION = {"type": "string", "description": "optional session name: calls with the same name share the Space's state"}
 _CONCURRENCY = {"type": "integer", "description": "most jobs in flight per Space (default 4)"}
-_DRY_RUN = {"type": "boolean", "description": "only check the whole plan (Spaces, endpoints, inputs, "
-            "placeholders) and return {'ok', 'problems', 'calls'}; nothing runs"}
+_DRY_RUN = {
+    "type": "boolean",
+    "description": "only check the whole plan (Spaces, endpoints, inputs, "
+    "placeholders) and return {'ok', 'problems', 'calls'}; nothing runs",
+}
 _OUTPUTS = {"type": "array", "description": "the outputs in order; files as local paths"}
 
 
-@spec("search_spaces",
-      "Search Gradio Spaces on the Hugging Face Hub by what they do (semantic search). Returns a list of dicts "
-      "with id, title, description, likes, stage and hardware; running Spaces first.",
-      {"query": {"type": "string", "description": "what the Space should do, e.g. 'text to image'"},
-       "limit": _opt({"type": "integer", "description": "maximum number of results"}, 8)},
-      {"type": "array", "items": {"type": "object"}})
+@spec(
+    "search_spaces",
+    "Search Gradio Spaces on the Hugging Face Hub by what they do (semantic search). Returns a list of dicts "
+    "with id, title, description, likes, stage and hardware; running Spaces first.",
+    {
+        "query": {"type": "string", "description": "what the Space should do, e.g. 'text to image'"},
+        "limit": _opt({"type": "integer", "description": "maximum number of results"}, 8),
+    },
+    {"type": "array", "items": {"type": "object"}},
+)
 def search_spaces(ctx: ToolContext, query: str, limit: int = 8) -> list:
     keep = ("id", "title", "description", "likes", "stage", "hardware", "category")
     hits = ctx.client.search(str(query), limit=int(limit))
     return [{k: v for k, v in h.to_dict().items() if k in keep} for h in hits]
 
 
-@spec("read_agents_md",
-      "Read a Space's agents.md contract from the Hub: returns a dict with space, title, host, schema_url, "
-      "call_url, poll_url, upload_url, auth and the raw text.",
-      {"space": _SPACE}, {"type": "object"})
+@spec(
+    "read_agents_md",
+    "Read a Space's agents.md contract from the Hub: returns a dict with space, title, host, schema_url, "
+    "call_url, poll_url, upload_url, auth and the raw text.",
+    {"space": _SPACE},
+    {"type": "object"},
+)
 def read_agents_md(ctx: ToolContext, space: str) -> dict:
     c = ctx.client.contract(space)
-    return {"space": c.space, "title": c.title, "host": c.host, "schema_url": c.schema_url,
-            "call_url": c.call_url, "poll_url": c.poll_url, "upload_url": c.upload_url, "auth": c.auth,
-            "text": c.text}
+    return {
+        "space": c.space,
+        "title": c.title,
+        "host": c.host,
+        "schema_url": c.schema_url,
+        "call_url": c.call_url,
+        "poll_url": c.poll_url,
+        "upload_url": c.upload_url,
+        "auth": c.auth,
+        "text": c.text,
+    }
 
 
-@spec("get_space_api",
-      "The API of a Space, one line per endpoint: '/endpoint(name: type = default, ...) -> [output types]'. "
-      "Parameters without a default are required; 'image file' etc. take a local path, a URL or an earlier "
-      "output path.",
-      {"space": _SPACE}, {"type": "string"})
+@spec(
+    "get_space_api",
+    "The API of a Space, one line per endpoint: '/endpoint(name: type = default, ...) -> [output types]'. "
+    "Parameters without a default are required; 'image file' etc. take a local path, a URL or an earlier "
+    "output path.",
+    {"space": _SPACE},
+    {"type": "string"},
+)
 def get_space_api(ctx: ToolContext, space: str) -> str:
     return ctx.client.schema(space).compact()
 
 
-@spec("upload_file",
-      "Upload a local file to a Space and return the FileData dict to pass as an input. Usually not needed: "
-      "call_space/run_space upload file paths themselves. Only files the user gave or files produced in this "
-      "run may be uploaded.",
-      {"space": _SPACE, "path": {"type": "string", "description": "local file path"}}, {"type": "object"})
+@spec(
+    "upload_file",
+    "Upload a local file to a Space and return the FileData dict to pass as an input. Usually not needed: "
+    "call_space/run_space upload file paths themselves. Only files the user gave or files produced in this "
+    "run may be uploaded.",
+    {"space": _SPACE, "path": {"type": "string", "description": "local file path"}},
+    {"type": "object"},
+)
 def upload_file(ctx: ToolContext, space: str, path: str) -> dict:
     return ctx.client.upload(space, path)
 
 
-@spec("call_space",
-      "Submit a call to a Space endpoint and return its event id at once (the job runs in the background; get "
-      "the outputs with poll_result). Calls to one Space share its session, so stateful multi-endpoint Spaces "
-      "work.",
-      {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _opt(_INPUTS), "session": _opt(_SESSION)},
-      {"type": "string"})
+@spec(
+    "call_space",
+    "Submit a call to a Space endpoint and return its event id at once (the job runs in the background; get "
+    "the outputs with poll_result). Calls to one Space share its session, so stateful multi-endpoint Spaces "
+    "work.",
+    {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _opt(_INPUTS), "session": _opt(_SESSION)},
+    {"type": "string"},
+)
 def call_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> str:
     return ctx.submit(space, endpoint, inputs, session).event_id
 
 
-@spec("poll_result",
-      "Wait up to `timeout` seconds for a submitted call. Returns the outputs list (files as local paths), or "
-      "{'status': 'running', 'event_id': ...} if it is still running (poll again). Raises a one-line error "
-      "when the Space failed.",
-      {"space": _SPACE, "endpoint": _ENDPOINT,
-       "event_id": {"type": "string", "description": "the id returned by call_space"},
-       "timeout": _opt({"type": "number", "description": "seconds to wait (max 600)"}, MAX_WAIT_S)},
-      _OUTPUTS)
+@spec(
+    "poll_result",
+    "Wait up to `timeout` seconds for a submitted call. Returns the outputs list (files as local paths), or "
+    "{'status': 'running', 'event_id': ...} if it is still running (poll again). Raises a one-line error "
+    "when the Space failed.",
+    {
+        "space": _SPACE,
+        "endpoint": _ENDPOINT,
+        "event_id": {"type": "string", "description": "the id returned by call_space"},
+        "timeout": _opt({"type": "number", "description": "seconds to wait (max 600)"}, MAX_WAIT_S),
+    },
+    _OUTPUTS,
+)
 def poll_result(ctx: ToolContext, space: str, endpoint: str, event_id: str, timeout: float = MAX_WAIT_S) -> Any:
     job = ctx.jobs.get(event_id)
     if job is None:
@@ -208,46 +244,92 @@ def poll_result(ctx: ToolContext, space: str, endpoint: str, event_id: str, time
     return ctx.wait(job, timeout)
 
 
-@spec("run_space",
-      "Call a Space endpoint and wait for its outputs (a list; files as local paths you can pass to the next "
-      "Space). Inputs by name (dict) or position (list).",
-      {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _opt(_INPUTS), "session": _opt(_SESSION)}, _OUTPUTS)
+@spec(
+    "run_space",
+    "Call a Space endpoint and wait for its outputs (a list; files as local paths you can pass to the next "
+    "Space). Inputs by name (dict) or position (list).",
+    {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _opt(_INPUTS), "session": _opt(_SESSION)},
+    _OUTPUTS,
+)
 def run_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> Any:
     return with_gpu_retry(lambda: ctx.wait(ctx.submit(space, endpoint, inputs, session), ctx.max_wait_s))
 
 
-@spec("run_space_batch",
-      "Call one endpoint for many inputs at once (up to max_concurrency jobs in flight). Returns one entry per "
-      "item, in order: its outputs list, or an error dict {'error', 'message'} — one failure does not stop the "
-      "others. Item i runs in session 'item-i' unless sessions are given.",
-      {"space": _SPACE, "endpoint": _ENDPOINT,
-       "inputs_list": {"type": "array", "description": "one inputs dict (or list) per item"},
-       "max_concurrency": _opt(_CONCURRENCY, 4),
-       "sessions": _opt({"type": "array", "description": "optional session name per item"}),
-       "dry_run": _opt(_DRY_RUN, False)},
-      {"type": "array"})
-def run_space_batch(ctx: ToolContext, space: str, endpoint: str, inputs_list: list, max_concurrency: int = 4,
-                    sessions: list | None = None, dry_run: bool = False) -> Any:
-    return run_batch(ctx.client, space, endpoint, inputs_list, max_concurrency=max_concurrency or 4,
-                     sessions=sessions, submit=ctx.submit, timeout=ctx.max_wait_s, dry_run=bool(dry_run))
+@spec(
+    "run_space_batch",
+    "Call one endpoint for many inputs at once (up to max_concurrency jobs in flight). Returns one entry per "
+    "item, in order: its outputs list, or an error dict {'error', 'message'} — one failure does not stop the "
+    "others. Item i runs in session 'item-i' unless sessions are given.",
+    {
+        "space": _SPACE,
+        "endpoint": _ENDPOINT,
+        "inputs_list": {"type": "array", "description": "one inputs dict (or list) per item"},
+        "max_concurrency": _opt(_CONCURRENCY, 4),
+        "sessions": _opt({"type": "array", "description": "optional session name per item"}),
+        "dry_run": _opt(_DRY_RUN, False),
+    },
+    {"type": "array"},
+)
+def run_space_batch(
+    ctx: ToolContext,
+    space: str,
+    endpoint: str,
+    inputs_list: list,
+    max_concurrency: int = 4,
+    sessions: list | None = None,
+    dry_run: bool = False,
+) -> Any:
+    return run_batch(
+        ctx.client,
+        space,
+        endpoint,
+        inputs_list,
+        max_concurrency=max_concurrency or 4,
+        sessions=sessions,
+        submit=ctx.submit,
+        timeout=ctx.max_wait_s,
+        dry_run=bool(dry_run),
+    )
 
 
-@spec("run_pipeline",
-      "Push many items through a chain of Space calls, pipelined: each item enters the next stage as soon as "
-      "its previous stage is done, so all Spaces work at once. `stages` is a list of {'space', 'endpoint', "
-      "'inputs'}; in inputs, a string '{field}' takes the item's field, '{prev[0]}' output 0 of the previous "
-      "stage, '{s0[1]}' output 1 of stage 0. Each item has its own session on every Space (stateful Spaces "
-      "keep items apart). Returns per item {'item', 'outputs': [outputs of each stage]} plus 'error' and "
-      "'failed_stage' if it failed. The whole plan is checked first: a wrong stage runs nothing.",
-      {"items": {"type": "array", "description": "one dict of fields per item, e.g. {'prompt': ...}"},
-       "stages": {"type": "array", "description": "the chain: [{'space', 'endpoint', 'inputs'}, ...]"},
-       "max_concurrency": _opt(_CONCURRENCY, 4), "dry_run": _opt(_DRY_RUN, False)},
-      {"type": "array"})
-def run_pipeline_tool(ctx: ToolContext, items: list, stages: list, max_concurrency: int = 4,
-                      dry_run: bool = False) -> Any:
-    return run_pipeline(ctx.client, items, stages, max_concurrency=max_concurrency or 4, submit=ctx.submit,
-                        timeout=ctx.max_wait_s, dry_run=bool(dry_run))
+@spec(
+    "run_pipeline",
+    "Push many items through a chain of Space calls, pipelined: each item enters the next stage as soon as "
+    "its previous stage is done, so all Spaces work at once. `stages` is a list of {'space', 'endpoint', "
+    "'inputs'}; in inputs, a string '{field}' takes the item's field, '{prev[0]}' output 0 of the previous "
+    "stage, '{s0[1]}' output 1 of stage 0. Each item has its own session on every Space (stateful Spaces "
+    "keep items apart). Returns per item {'item', 'outputs': [outputs of each stage]} plus 'error' and "
+    "'failed_stage' if it failed. The whole plan is checked first: a wrong stage runs nothing.",
+    {
+        "items": {"type": "array", "description": "one dict of fields per item, e.g. {'prompt': ...}"},
+        "stages": {"type": "array", "description": "the chain: [{'space', 'endpoint', 'inputs'}, ...]"},
+        "max_concurrency": _opt(_CONCURRENCY, 4),
+        "dry_run": _opt(_DRY_RUN, False),
+    },
+    {"type": "array"},
+)
+def run_pipeline_tool(
+    ctx: ToolContext, items: list, stages: list, max_concurrency: int = 4, dry_run: bool = False
+) -> Any:
+    return run_pipeline(
+        ctx.client,
+        items,
+        stages,
+        max_concurrency=max_concurrency or 4,
+        submit=ctx.submit,
+        timeout=ctx.max_wait_s,
+        dry_run=bool(dry_run),
+    )
 
 
-TOOLSET: tuple[ToolSpec, ...] = (search_spaces, read_agents_md, get_space_api, upload_file, call_space,
-                                 poll_result, run_space, run_space_batch, run_pipeline_tool)
+TOOLSET: tuple[ToolSpec, ...] = (
+    search_spaces,
+    read_agents_md,
+    get_space_api,
+    upload_file,
+    call_space,
+    poll_result,
+    run_space,
+    run_space_batch,
+    run_pipeline_tool,
+)

@@ -106,8 +106,14 @@ def make_glb(color: tuple[float, float, float], extras: dict[str, Any]) -> bytes
         ],
         "accessors": [
             # POSITION needs min/max by the spec; viewers use them for framing.
-            {"bufferView": 0, "componentType": 5126, "count": n_vert, "type": "VEC3",
-             "min": [-0.5, -0.5, -0.5], "max": [0.5, 0.5, 0.5]},
+            {
+                "bufferView": 0,
+                "componentType": 5126,
+                "count": n_vert,
+                "type": "VEC3",
+                "min": [-0.5, -0.5, -0.5],
+                "max": [0.5, 0.5, 0.5],
+            },
             {"bufferView": 1, "componentType": 5126, "count": n_vert, "type": "VEC3"},
             {"bufferView": 2, "componentType": 5123, "count": len(indices), "type": "SCALAR"},
         ],
@@ -118,8 +124,10 @@ def make_glb(color: tuple[float, float, float], extras: dict[str, Any]) -> bytes
     total = 12 + 8 + len(js) + 8 + len(binary)
     return (
         struct.pack("<4sII", b"glTF", 2, total)
-        + struct.pack("<I4s", len(js), b"JSON") + js
-        + struct.pack("<I4s", len(binary), b"BIN\0") + binary
+        + struct.pack("<I4s", len(js), b"JSON")
+        + js
+        + struct.pack("<I4s", len(binary), b"BIN\0")
+        + binary
     )
 
 
@@ -133,8 +141,15 @@ def _write_glb(state: dict[str, Any], name: str, **extra: Any) -> str:
 # --------------------------------------------------------------------------- text2img
 
 
-def generate(prompt: str, seed: int = 0, randomize_seed: bool = False, width: int = 256, height: int = 256,
-             guidance_scale: float = 3.5, num_inference_steps: int = 4) -> tuple[str, int]:
+def generate(
+    prompt: str,
+    seed: int = 0,
+    randomize_seed: bool = False,
+    width: int = 256,
+    height: int = 256,
+    guidance_scale: float = 3.5,
+    num_inference_steps: int = 4,
+) -> tuple[str, int]:
     """Generate an image from a text prompt (fake FLUX: a flat colour derived from the prompt).
 
     Args:
@@ -166,20 +181,33 @@ def build_text2img() -> gr.Blocks:
             steps = gr.Slider(label="Number of inference steps", minimum=1, maximum=50, step=1, value=4)
         result = gr.Image(label="Result", type="filepath", format="png")
         btn = gr.Button("Run")
-        btn.click(generate, [prompt, seed, randomize, width, height, guidance, steps],
-                  [result, seed], api_name="generate")
+        btn.click(
+            generate, [prompt, seed, randomize, width, height, guidance, steps], [result, seed], api_name="generate"
+        )
     return demo
 
 
 # --------------------------------------------------------------------------- img2_3d
 
 
-def image_to_3d(image: str, seed: int = 0, ss_guidance_strength: float = 7.5, ss_sampling_steps: int = 12,
-                slat_guidance_strength: float = 3.0, slat_sampling_steps: int = 12,
-                multiimages: list[tuple[str, str | None]] | None = None, multiimage_algo: str = "stochastic",
-                preprocess: bool = True, mesh_simplify: float = 0.95, texture_size: int = 1024,
-                resolution: str = "1024", randomize_seed: bool = False, output_name: str = "model",
-                reference_file: str | None = None, state: dict | None = None) -> tuple[dict, str]:
+def image_to_3d(
+    image: str,
+    seed: int = 0,
+    ss_guidance_strength: float = 7.5,
+    ss_sampling_steps: int = 12,
+    slat_guidance_strength: float = 3.0,
+    slat_sampling_steps: int = 12,
+    multiimages: list[tuple[str, str | None]] | None = None,
+    multiimage_algo: str = "stochastic",
+    preprocess: bool = True,
+    mesh_simplify: float = 0.95,
+    texture_size: int = 1024,
+    resolution: str = "1024",
+    randomize_seed: bool = False,
+    output_name: str = "model",
+    reference_file: str | None = None,
+    state: dict | None = None,
+) -> tuple[dict, str]:
     """Convert an image to a 3D asset (fake TRELLIS). Keeps the result in the session State for extract_glb.
 
     Args:
@@ -208,9 +236,14 @@ def image_to_3d(image: str, seed: int = 0, ss_guidance_strength: float = 7.5, ss
     with Image.open(image) as img:
         color = img.convert("RGB").resize((1, 1)).getpixel((0, 0))
     new_state = {
-        "image_sha256": hashlib.sha256(raw).hexdigest(), "seed": int(seed), "color": list(color),
-        "views": len(multiimages or []), "algo": multiimage_algo, "texture_size": int(texture_size),
-        "resolution": resolution, "name": output_name or "model",
+        "image_sha256": hashlib.sha256(raw).hexdigest(),
+        "seed": int(seed),
+        "color": list(color),
+        "views": len(multiimages or []),
+        "algo": multiimage_algo,
+        "texture_size": int(texture_size),
+        "resolution": resolution,
+        "name": output_name or "model",
         "reference_size": Path(reference_file).stat().st_size if reference_file else None,
     }
     return new_state, _write_glb(new_state, "preview.glb", stage="preview")
@@ -227,8 +260,9 @@ def extract_glb(state: dict | None, decimation_target: float = 500000, texture_s
     if not state:
         # Proves to tests that the session (session_hash) carried the State between calls.
         raise gr.Error("Generate a 3D model first")
-    path = _write_glb(state, f"{state['name']}.glb", stage="final",
-                      decimation_target=decimation_target, texture_size=texture_size)
+    path = _write_glb(
+        state, f"{state['name']}.glb", stage="final", decimation_target=decimation_target, texture_size=texture_size
+    )
     return path, path
 
 
@@ -263,8 +297,29 @@ def add_img2_3d(with_title: bool = True) -> None:
     glb_view = gr.Model3D(label="Extracted GLB")
     glb_file = gr.File(label="Download GLB")
     gen = gr.Button("Generate")
-    gen.click(image_to_3d, [image, seed, ss_g, ss_s, slat_g, slat_s, multiimages, algo, preprocess, simplify,
-                            tex, res, randomize, name, ref, state], [state, preview], api_name="image_to_3d")
+    gen.click(
+        image_to_3d,
+        [
+            image,
+            seed,
+            ss_g,
+            ss_s,
+            slat_g,
+            slat_s,
+            multiimages,
+            algo,
+            preprocess,
+            simplify,
+            tex,
+            res,
+            randomize,
+            name,
+            ref,
+            state,
+        ],
+        [state, preview],
+        api_name="image_to_3d",
+    )
     ext = gr.Button("Extract GLB")
     ext.click(extract_glb, [state, decimation, glb_tex], [glb_view, glb_file], api_name="extract_glb")
 
@@ -278,8 +333,15 @@ def build_img2_3d() -> gr.Blocks:
 # --------------------------------------------------------------------------- misc
 
 
-def echo(text: str, number: float = 1.5, count: int = 2, flag: bool = False, choice: str = "a",
-         tags: list[str] | None = None, data: Any = None) -> dict[str, Any]:
+def echo(
+    text: str,
+    number: float = 1.5,
+    count: int = 2,
+    flag: bool = False,
+    choice: str = "a",
+    tags: list[str] | None = None,
+    data: Any = None,
+) -> dict[str, Any]:
     """Return every received value with its Python type name."""
     got = {"text": text, "number": number, "count": count, "flag": flag, "choice": choice, "tags": tags, "data": data}
     return {k: {"value": v, "type": type(v).__name__} for k, v in got.items()}
@@ -307,7 +369,9 @@ def quota() -> str:
     raise gr.Error(
         "You have exceeded your free ZeroGPU quota (60s requested vs. 56s left). Try again in 0:09:48. "
         "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens",
-        title="ZeroGPU quota exceeded", print_exception=False)
+        title="ZeroGPU quota exceeded",
+        print_exception=False,
+    )
 
 
 def slow(seconds: float = 5) -> str:
@@ -347,10 +411,15 @@ def count_upload(file: str) -> str:
 def build_misc() -> gr.Blocks:
     with gr.Blocks(title="Toolbox") as demo:
         with gr.Tab("echo"):
-            e_in = [gr.Textbox(label="Text"), gr.Number(label="Number", value=1.5),
-                    gr.Number(label="Count", value=2, precision=0), gr.Checkbox(label="Flag", value=False),
-                    gr.Dropdown(["a", "b", "c"], label="Choice", value="a"),
-                    gr.CheckboxGroup(["x", "y", "z"], label="Tags"), gr.JSON(label="Data")]
+            e_in = [
+                gr.Textbox(label="Text"),
+                gr.Number(label="Number", value=1.5),
+                gr.Number(label="Count", value=2, precision=0),
+                gr.Checkbox(label="Flag", value=False),
+                gr.Dropdown(["a", "b", "c"], label="Choice", value="a"),
+                gr.CheckboxGroup(["x", "y", "z"], label="Tags"),
+                gr.JSON(label="Data"),
+            ]
             e_out = gr.JSON(label="Received")
             gr.Button("echo").click(echo, e_in, e_out, api_name="echo")
         with gr.Tab("stream"):
@@ -387,8 +456,14 @@ def build_misc() -> gr.Blocks:
 def _make_variant(i: int):
     """One extra generic endpoint so `big` has a large /info (like a Space with many tabs)."""
 
-    def variant(prompt: str, negative_prompt: str = "", style: str = "photo", strength: float = 0.8,
-                steps: int = 20, upscale: bool = False) -> str:
+    def variant(
+        prompt: str,
+        negative_prompt: str = "",
+        style: str = "photo",
+        strength: float = 0.8,
+        steps: int = 20,
+        upscale: bool = False,
+    ) -> str:
         """Fake text-to-image variant. Applies a style preset to an image generated from the prompt.
 
         Args:
@@ -410,10 +485,14 @@ def build_big(extra_endpoints: int = 1) -> gr.Blocks:
         add_img2_3d()
         for i in range(extra_endpoints):
             with gr.Tab(f"Variant {i}"):
-                ins = [gr.Textbox(label="Prompt"), gr.Textbox(label="Negative prompt", value=""),
-                       gr.Dropdown(["photo", "anime", "oil", "sketch"], label="Style", value="photo"),
-                       gr.Slider(0, 1, value=0.8, label="Strength"), gr.Slider(1, 50, value=20, step=1, label="Steps"),
-                       gr.Checkbox(label="Upscale", value=False)]
+                ins = [
+                    gr.Textbox(label="Prompt"),
+                    gr.Textbox(label="Negative prompt", value=""),
+                    gr.Dropdown(["photo", "anime", "oil", "sketch"], label="Style", value="photo"),
+                    gr.Slider(0, 1, value=0.8, label="Strength"),
+                    gr.Slider(1, 50, value=20, step=1, label="Steps"),
+                    gr.Checkbox(label="Upscale", value=False),
+                ]
                 out = gr.Image(label="Output", type="filepath")
                 gr.Button("Run").click(_make_variant(i), ins, out, api_name=f"variant_{i}")
     return demo
@@ -441,8 +520,14 @@ def main(names: list[str]) -> None:
     for name in names:
         port = _free_port()
         # show_error=False like most Spaces, so plain exceptions come back as {"error": null}.
-        BUILDERS[name]().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                                quiet=True, show_error=False, ssr_mode=False)
+        BUILDERS[name]().launch(
+            server_name="127.0.0.1",
+            server_port=port,
+            prevent_thread_lock=True,
+            quiet=True,
+            show_error=False,
+            ssr_mode=False,
+        )
         urls[name] = f"http://127.0.0.1:{port}"
     print(json.dumps(urls), flush=True)
     while True:  # servers run in daemon threads; the test harness kills our process group
