@@ -15,6 +15,7 @@ QUOTA = {"base": 300, "current": 240.5, "resetsAt": "2026-12-02T08:00:00Z", "ove
 
 def test_the_quota_is_read_from_the_hub(hub_env):
     hub_env.set_config({**hub_env.config, "zero_gpu_quota": QUOTA})
+    hub_env.clear_log()
     with Client() as client:
         q = client.hub.zero_gpu_quota()
     assert (q.total_s, q.remaining_s, q.resets_at) == (300.0, 240.5, "2026-12-02T08:00:00Z")

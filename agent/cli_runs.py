@@ -1,0 +1,346 @@
+"""Commands on agent runs: run, chat, show, replay, export."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .cli import (
+    API_BASE,
+    API_KEY,
+    FILES,
+    MAX_CALLS,
+    MODEL,
+    NO_CACHE,
+    VIEWER,
+    _cache,
+    _emit_json,
+    _guard,
+    app,
+    echo,
+    fail,
+)
+
+
+def _viewer(model_viewer: Path | None) -> Path | None:
+    from spacechain.tools import UploadRefused
+    from spacechain.tools.files import is_local_file
+
+    viewer = model_viewer or (
+        Path(os.environ["SPACECHAIN_MODEL_VIEWER"]) if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None
+    )
+    if viewer and not is_local_file(str(viewer)):
+        raise UploadRefused(
+            f"model-viewer copy {viewer} does not exist; point --model-viewer at "
+            "model-viewer.min.js or unset SPACECHAIN_MODEL_VIEWER."
+        )
+    return viewer
+
+
+def _finisher(run, viewer: Path | None):
+    from spacechain.agent.display import print_quota, print_stats
+    from spacechain.agent.gallery import write_gallery
+
+    def finish() -> Path:
+        print_stats(run.stats())
+        run.save()
+        print_quota(run.manifest.get("quota") or {})  # read "after" when the run was closed
+        return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None)
+
+    return finish
+
+
+def _prepare(
+    goal: str,
+    files: list[Path],
+    model: str | None,
+    api_base: str | None,
+    api_key: str | None,
+    out: Path | None,
+    max_steps: int,
+    model_viewer: Path | None,
+    no_cache: bool = False,
+    max_space_calls: int | None = None,
+):
+    """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
+    from spacechain.agent import models
+    from spacechain.agent.display import terminal_view
+    from spacechain.agent.run import Run, default_run_dir
+    from spacechain.agent.runner import Planner
+    from spacechain.tools import UploadRefused
+    from spacechain.tools.files import is_local_file
+
+    for f in files:
+        if not is_local_file(str(f)):
+            raise UploadRefused(f"--file {f} does not exist; give the path of an existing file.")
+    viewer = _viewer(model_viewer)
+    spec = models.resolve(model, api_base, api_key)
+    models.check(spec)
+    run = Run(
+        out or default_run_dir(goal),
+        goal=goal,
+        model=spec.label,
+        user_files=[str(f) for f in files],
+        cache=_cache(no_cache),
+        max_space_calls=max_space_calls,
+    )
+    planner = Planner(run, models.load(spec), max_steps=max_steps, **terminal_view())
+    run.record_quota("before")
+    return run, planner, _finisher(run, viewer)
+
+
+@app.command()
+def run(
+    goal: str = typer.Argument(..., help="What you want, in plain English"),
+    files: List[Path] = FILES,
+    model: Optional[str] = MODEL,
+    api_base: Optional[str] = API_BASE,
+    api_key: Optional[str] = API_KEY,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default ./spacechain-runs/<time>-<slug>)"),
+    max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps before giving up"),
+    model_viewer: Optional[Path] = VIEWER,
+    no_cache: bool = NO_CACHE,
+    max_space_calls: Optional[int] = MAX_CALLS,
+    as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON."),
+):
+    """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
+
+    def body():
+        from spacechain.agent.run import clean_text
+
+        text = clean_text(goal)  # bytes that are not UTF-8 could reach neither the model nor the manifest
+        run_, planner, finish = _prepare(
+            text, files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls
+        )
+        try:
+            result = planner.turn(text)
+        finally:
+            run_.close()
+            gallery = finish()
+        if as_json:
+            _emit_json(
+                {
+                    "success": result.success,
+                    "status": result.status,
+                    "final_answer": result.answer,
+                    "run_dir": str(run_.dir),
+                    "manifest": str(run_.dir / "manifest.json"),
+                    "gallery": str(gallery),
+                    "files": result.files,
+                    "error": result.error,
+                }
+            )
+        else:
+            if result.answer is not None:
+                echo(clean_text(str(result.answer)))
+            echo(f"run folder: {run_.dir}", err=True)
+            echo(f"gallery: {gallery}", err=True)
+        if result.status == "interrupted":
+            raise fail("interrupted; the run folder keeps what was done", 130)
+        if not result.success:
+            raise fail(result.error or result.status)
+
+    _guard(body)
+
+
+@app.command()
+def chat(
+    files: List[Path] = FILES,
+    model: Optional[str] = MODEL,
+    api_base: Optional[str] = API_BASE,
+    api_key: Optional[str] = API_KEY,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
+    max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps per turn"),
+    model_viewer: Optional[Path] = VIEWER,
+    no_cache: bool = NO_CACHE,
+    max_space_calls: Optional[int] = MAX_CALLS,
+):
+    """An interactive session: goals turn after turn, with memory, sharing one run folder."""
+
+    def body():
+        from spacechain.agent import models
+        from spacechain.agent.repl import Repl
+
+        run_, planner, finish = _prepare(
+            "chat", files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls
+        )
+
+        def load_model(name: str):
+            spec = models.resolve(name, api_base, api_key)
+            models.check(spec)
+            return models.load(spec)
+
+        history = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "spacechain" / "history"
+        try:
+            code = Repl(planner, load_model, finish, history=history).loop()
+        finally:
+            run_.close()
+            finish()
+        raise typer.Exit(code)
+
+    _guard(body)
+
+
+@app.command()
+def show(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
+    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the gallery in a browser"),
+):
+    """Serve a run's gallery on 127.0.0.1 (3D models do not load from file://) until Ctrl-C."""
+
+    def body():
+        from spacechain.agent.gallery import serve
+        from spacechain.agent.replay import load_manifest
+        from spacechain.tools import SpacechainError
+
+        if not (run_dir / "gallery.html").is_file():
+            raise SpacechainError(f"{run_dir} has no gallery.html; give a run folder made by `spacechain run`.")
+        manifest = load_manifest(run_dir)  # it names the files the gallery may show
+        try:
+            server, url = serve(run_dir, port, manifest)
+        except OSError as exc:
+            raise SpacechainError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port.") from None
+        echo(url)
+        if browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how this command ends
+        finally:
+            server.server_close()
+
+    _guard(body)
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    from spacechain.tools import InvalidInputs
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInputs(f"--set expects name=value (or N.name=value for call N); got {pair!r}.")
+        out[name.strip()] = value
+    return out
+
+
+def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path], as_json: bool) -> None:
+    """`replay --dry-run`: the same checks as a replay, in a scratch run folder that is removed after."""
+    import shutil
+    import tempfile
+
+    from spacechain.agent.replay import check_chain
+    from spacechain.agent.run import Run
+    from spacechain.tools import SpacechainError
+
+    scratch = Path(tempfile.mkdtemp(prefix="spacechain-check-"))
+    try:
+        run_ = Run(scratch / "run", goal="replay check", model="none", user_files=[str(f) for f in files])
+        try:
+            problems = check_chain(run_, chain, overridden, manifest.get("user_files"))
+        finally:
+            run_.client.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if as_json:
+        _emit_json({"ok": not problems, "problems": problems, "calls": len(chain.calls)})
+    if problems:
+        raise SpacechainError(
+            f"The replay would not run ({len(problems)} problem{'s' * (len(problems) != 1)}): "
+            + "; ".join(problems[:12])
+            + "."
+        )
+    if not as_json:
+        echo(f"ok: all {len(chain.calls)} call(s) would run")
+
+
+@app.command()
+def replay(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+    sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
+    files: List[Path] = typer.Option([], "--file", "-f", help="A local file the replay may upload"),
+    out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
+    no_cache: bool = NO_CACHE,
+    model_viewer: Optional[Path] = VIEWER,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only check the chain (Spaces, endpoints, inputs, files); call no Space."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON."),
+):
+    """Re-run a recorded chain of Space calls without any LLM."""
+
+    def body():
+        from spacechain.agent.display import Board
+        from spacechain.agent.replay import apply_overrides, build_chain, load_manifest, replay_chain
+        from spacechain.agent.run import Run, default_run_dir
+
+        manifest = load_manifest(run_dir)
+        chain = build_chain(manifest)
+        apply_overrides(chain, _overrides(sets))
+        goal = f"{manifest.get('goal', '')} (replay)"
+        if dry_run:
+            return _check_replay(manifest, chain, set(_overrides(sets)), files, as_json)
+        viewer = _viewer(model_viewer)
+        run_ = Run(
+            out or default_run_dir(goal),
+            goal=goal,
+            model="replay (no LLM)",
+            cache=_cache(no_cache),
+            user_files=[str(f) for f in files],
+        )
+        finish = _finisher(run_, viewer)
+        run_.record_quota("before")
+        board = Board()
+        try:
+            run_.begin_turn(goal)
+            with board.live():
+                replay_chain(run_, chain, set(_overrides(sets)), emit=board, user_files=manifest.get("user_files"))
+            run_.end_turn("success", f"replayed {len(chain.calls)} call(s)")
+        except BaseException as exc:
+            run_.end_turn("failed", str(exc))
+            raise
+        finally:
+            run_.close()
+            gallery = finish()
+        if as_json:
+            _emit_json(
+                {
+                    "run_dir": str(run_.dir),
+                    "gallery": str(gallery),
+                    "files": run_.produced_files(),
+                    "stats": run_.stats(),
+                }
+            )
+        else:
+            for f in run_.produced_files():
+                echo(f)
+            echo(f"run folder: {run_.dir}", err=True)
+
+    _guard(body)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Script path (default: stdout)"),
+):
+    """Write a standalone Python script that reproduces a run's chain with spacechain.tools."""
+
+    def body():
+        from spacechain.agent.replay import build_chain, export_script, load_manifest
+
+        script = export_script(build_chain(load_manifest(run_dir)), str(run_dir))
+        if output:
+            output.write_text(script, encoding="utf-8")
+            echo(f"wrote {output}", err=True)
+        else:
+            echo(script, nl=False)
+
+    _guard(body)

@@ -1,0 +1,207 @@
+"""Commands on single Spaces and the call cache: inspect, call, search, quota, cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List
+
+import typer
+
+from .cli import (
+    WAKE,
+    _cache,
+    _emit_json,
+    _guard,
+    _positive_seconds,
+    app,
+    echo,
+)
+
+
+@app.command()
+def inspect(
+    space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
+    wake: float = WAKE,
+    as_json: bool = typer.Option(False, "--json", help="Print contract and schema as JSON."),
+):
+    """Show a Space's contract and its API, one line per endpoint."""
+
+    def body():
+        from spacechain.tools import Client
+
+        with Client(wake_timeout=wake) as client:
+            sp = client.space(space)
+            schema = client.schema(space)
+            if as_json:
+                contract = sp.contract.to_dict()
+                contract.pop("text", None)
+                status = vars(sp.status) if sp.status else None
+                _emit_json({"space": sp.label, "contract": contract, "status": status, "endpoints": schema.to_dict()})
+                return
+            c = sp.contract
+            echo(f"{sp.label}: {c.title}".rstrip(": "))
+            echo(f"host: {c.host}  (from {c.source})")
+            if sp.status:
+                echo(f"stage: {sp.status.stage}  hardware: {sp.status.hardware}  likes: {sp.status.likes}")
+            echo(schema.compact())
+
+    _guard(body)
+
+
+def _parse_inputs(client, space: str, endpoint: str, pairs: list[str]) -> dict:
+    from spacechain.tools import InvalidInputs
+    from spacechain.tools.schema import coerce_text
+
+    ep = client.endpoint(space, endpoint)
+    params = {p.name: p for p in ep.params}
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInputs(f"-i expects name=value; got {pair!r}.")
+        name = name.strip()
+        if name not in params:
+            valid = ", ".join(params) or "none"
+            raise InvalidInputs(f"{ep.name} has no input named {name}; valid names: {valid}.")
+        inputs[name] = coerce_text(params[name], value)
+    return inputs
+
+
+@app.command()
+def call(
+    space: str = typer.Argument(..., help="owner/name, a Space URL, or a Gradio app URL"),
+    endpoint: str = typer.Argument(..., help="Endpoint name, with or without the leading slash"),
+    inputs: List[str] = typer.Option([], "-i", "--input", help="name=value; repeat for each input"),
+    out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
+    timeout: float = typer.Option(
+        600.0, "--timeout", callback=_positive_seconds, help="Seconds before the job is cancelled"
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
+    wake: float = WAKE,
+    as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON."),
+):
+    """Call one endpoint and print its outputs (files are downloaded to --out)."""
+
+    def body():
+        from spacechain.agent.display import Board
+        from spacechain.agent.events import CallSubmitted, CallWatch
+        from spacechain.tools import Client, SpacechainError
+
+        with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
+            values = _parse_inputs(client, space, endpoint, inputs)
+            board = Board()
+            label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
+            watch = CallWatch(label, board)
+            try:
+                with board.live():
+                    board(CallSubmitted(label, space, endpoint, None))
+                    job = client.submit(space, endpoint, values, timeout=timeout, on_update=watch.update)
+                    watch.attach(job)
+                    try:
+                        outputs = job.result()
+                    except KeyboardInterrupt:
+                        job.cancel()
+                        raise
+            except SpacechainError as exc:
+                if as_json:  # the failed call's record (error kind, retry time…) for scripts
+                    record = getattr(exc, "record", None)
+                    _emit_json(
+                        {"outputs": None, "record": record.to_dict() if record else None, "error": exc.to_dict()}
+                    )
+                raise
+            if job.record.cached:
+                echo("(from the call cache; --no-cache to call the Space again)", err=True)
+            if as_json:
+                _emit_json({"outputs": outputs, "record": job.record.to_dict()})
+            else:
+                for value in outputs:
+                    echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+
+    _guard(body)
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="What the Space should do, in plain words"),
+    limit: int = typer.Option(8, "--limit", min=1, max=100, help="How many results"),
+    all_stages: bool = typer.Option(False, "--all", help="Include Spaces that are not running"),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+):
+    """Search Gradio Spaces on the Hub (running ones first)."""
+
+    def body():
+        from spacechain.tools import Client
+
+        with Client() as client:
+            hits = client.search(query, limit=limit, include_non_running=all_stages)
+        if as_json:
+            _emit_json([h.to_dict() for h in hits])
+            return
+        if not hits:
+            echo("no Gradio Space found; try other words", err=True)
+            return
+        for h in hits:
+            desc = f" — {h.description}" if h.description else ""
+            echo(f"{h.id}  ♥{h.likes}  {h.stage or '?'}  {h.hardware or '?'}  {h.title}{desc}")
+
+    _guard(body)
+
+
+@app.command()
+def quota(as_json: bool = typer.Option(False, "--json", help="Print the quota as JSON.")):
+    """Your ZeroGPU quota on the Hub: GPU-seconds left of the day's total, and when it resets."""
+
+    def body():
+        from spacechain.tools import Client
+
+        with Client() as client:
+            q = client.hub.zero_gpu_quota()
+        if as_json:
+            _emit_json(q.to_dict())
+        else:
+            echo(q.describe())
+
+    _guard(body)
+
+
+cache_app = typer.Typer(help="The on-disk cache of completed Space calls.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("ls")
+def cache_ls(as_json: bool = typer.Option(False, "--json", help="Print entries as JSON.")):
+    """List cached calls."""
+
+    def body():
+        from datetime import datetime
+
+        from spacechain.tools.cache import CallCache
+
+        cache = CallCache()
+        entries = cache.entries()
+        if as_json:
+            _emit_json({"dir": str(cache.root), "entries": [vars(e) for e in entries]})
+            return
+        for e in entries:
+            try:
+                when = datetime.fromtimestamp(e.created).strftime("%Y-%m-%d %H:%M")
+            except (OverflowError, ValueError, OSError):  # a timestamp no clock has
+                when = "????-??-?? ??:??"
+            echo(f"{e.key[:12]}  {when}  {e.size:>9} B  {e.space}{e.endpoint}")
+        echo(f"{len(entries)} cached call(s) in {cache.root}", err=True)
+
+    _guard(body)
+
+
+@cache_app.command("clear")
+def cache_clear():
+    """Delete every cached call."""
+
+    def body():
+        from spacechain.tools.cache import CallCache
+
+        cache = CallCache()
+        echo(f"removed {cache.clear()} cached call(s) from {cache.root}")
+
+    _guard(body)
