@@ -18,6 +18,7 @@ from string import Template
 from typing import Any, Iterator
 from urllib.parse import quote
 
+from spacechain.agent.record import RecordError, RunRecord
 from spacechain.agent.run import write_file
 from spacechain.tools.files import own_dir
 
@@ -90,13 +91,17 @@ class _Run:
             for f in c.get("files") or []
             if f.get("problem") and f.get("local")
         }
-        self.producer: dict[str, int] = {}
+        try:  # who produced which file: the run record's answer (a malformed manifest: no chains)
+            self.record = RunRecord.from_dict({"run_dir": str(run_dir), "calls": calls})
+        except (RecordError, TypeError):
+            self.record = RunRecord(run_dir=str(run_dir))
+        self._index = {id(c): n for n, c in enumerate(self.record.calls)}
         self.parents: list[list[int]] = []
         self.via_session: list[bool] = []
         for i, call in enumerate(calls):
             parents = []
             for _, v in _leaves(call.get("inputs")):
-                j = self.producer.get(self.norm(v)) if isinstance(v, str) else None
+                j = self.producer_of(v) if isinstance(v, str) else None
                 if j is not None and j not in parents:
                     parents.append(j)
             # Stateful two-endpoint Spaces (image_to_3d then extract_glb) pass the asset in the session,
@@ -105,11 +110,11 @@ class _Run:
             session = [j for j in range(i) if self._continues(calls[j], call)][-1:] if not parents else []
             self.parents.append(parents or session)
             self.via_session.append(bool(session))
-            if call.get("status", "complete") != "complete":
-                continue  # a failed call produced nothing and left the session's state as it was
-            for _, v in _leaves(call.get("outputs")):
-                if isinstance(v, str) and _is_path(v):
-                    self.producer.setdefault(self.norm(v), i)
+
+    def producer_of(self, path: str) -> int | None:
+        """The index of the call that produced `path` (an input may name it by its Space URL)."""
+        call = self.record.producer(self.alias.get(path, path))
+        return self._index.get(id(call)) if call is not None else None
 
     @staticmethod
     def _continues(a: dict, b: dict) -> bool:
@@ -168,7 +173,7 @@ def _chain_html(run: _Run, i: int, kind: str) -> str:
         for key, v in _leaves(call.get("inputs")):
             if not isinstance(v, str) or not v:
                 continue  # numbers and flags (seeds, steps) are noise in a chain
-            if _is_path(v) and (run.norm(v) in run.producer or os.path.exists(run.norm(v))):
+            if _is_path(v) and (run.producer_of(v) is not None or os.path.exists(run.norm(v))):
                 items.append(_file_item(run, v))
             else:
                 text = v if len(v) <= TEXT_MAX else v[:TEXT_MAX] + "…"

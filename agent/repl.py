@@ -99,8 +99,11 @@ class Repl:
             elif name == "/files":
                 for f in run.manifest["user_files"]:
                     say(f"attached  {f['path']}")
-                for f in run.produced_files():
-                    say(f"produced  {f}")
+                record = run.record()
+                for f in record.produced():
+                    call = record.producer(f)
+                    via = f"  ← {call.space} {call.endpoint}" if call else ""
+                    say(f"produced  {f}{via}")
             elif name == "/attach":
                 if not arg:
                     raise SpacechainError("/attach needs a path: /attach PATH")

@@ -19,6 +19,8 @@ from typing import Any
 from spacechain.tools import InvalidInputs, SpacechainError
 from spacechain.tools.files import is_local_file
 
+from .record import RunRecord
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -42,42 +44,8 @@ class Chain:
 
 
 def load_manifest(run_dir: Path) -> dict:
-    path = Path(run_dir) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpacechainError(f"{run_dir} has no manifest.json; give a run folder made by `spacechain run`.") from None
-    except (OSError, ValueError, RecursionError) as exc:
-        raise SpacechainError(f"{path} is not a readable manifest ({exc.__class__.__name__}).") from None
-    problem = _shape_problem(manifest)
-    if problem:
-        raise SpacechainError(f"{path} is not a manifest written by spacechain: {problem}.")
-    return manifest
-
-
-def _shape_problem(m: Any) -> str | None:
-    """What is wrong with a manifest's shape (the parts replay and export read), or None."""
-    if not isinstance(m, dict):
-        return "it is not a JSON object"
-    if not isinstance(m.get("goal", ""), str):
-        return "'goal' is not text"
-    for key in ("calls", "user_files"):
-        items = m.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(c, dict) for c in items):
-            return f"'{key}' is not a list of objects"
-    for n, c in enumerate(m.get("calls", []), start=1):
-        if c.get("status") != "complete":
-            continue
-        if not (isinstance(c.get("space"), str) and c["space"] and isinstance(c.get("endpoint"), str)):
-            return f"call {n} has no Space or endpoint name"
-        if not isinstance(c.get("session") or "", str):
-            return f"call {n} has a session that is not text"
-        files = c.get("files", [])
-        if not isinstance(files, list) or not all(
-            isinstance(f, dict) and isinstance(f.get("local", ""), str) for f in files
-        ):
-            return f"call {n} has a 'files' entry that is not a file record"
-    return None
+    """The run's manifest, checked by the typed run record (a one-line error for a malformed one)."""
+    return RunRecord.load(run_dir).to_dict()
 
 
 def _index_outputs(value: Any, prefix: tuple = ()) -> dict[str, tuple]:
@@ -94,32 +62,31 @@ def _index_outputs(value: Any, prefix: tuple = ()) -> dict[str, tuple]:
     return found
 
 
-def build_chain(manifest: dict) -> Chain:
-    calls = [c for c in manifest.get("calls", []) if c.get("status") == "complete"]
+def build_chain(manifest: dict | RunRecord) -> Chain:
+    """The completed calls, each input that is an earlier call's output rewired to a Ref to it."""
+    record = manifest if isinstance(manifest, RunRecord) else RunRecord.from_dict(manifest)
+    calls = [c for c in record.calls if c.complete]
     if not calls:
         raise SpacechainError("The run has no completed Space call to replay.")
-    produced: dict[str, Ref] = {}  # output file path → where it came from
+    index = {id(c): i for i, c in enumerate(calls)}
 
     def rewire(value: Any) -> Any:
-        if isinstance(value, str) and value in produced:
-            return produced[value]
+        if isinstance(value, str):
+            producer = record.producer(value)
+            if producer is not None and id(producer) in index:
+                pos = _index_outputs(producer.outputs).get(value)
+                if pos is not None:
+                    return Ref(index[id(producer)], pos)
+            return value
         if isinstance(value, list):
             return [rewire(v) for v in value]
         if isinstance(value, dict):
             return {k: rewire(v) for k, v in value.items()}
         return value
 
-    chain = Chain(goal=manifest.get("goal") or "")
-    for i, c in enumerate(calls):
-        chain.calls.append(
-            ChainCall(
-                c["space"], c["endpoint"], c.get("session") or "default", rewire(c.get("inputs")), c.get("outputs")
-            )
-        )
-        out_files = {f.get("local") for f in c.get("files", []) if f.get("direction") == "out"}
-        for s, pos in _index_outputs(c.get("outputs")).items():
-            if s in out_files and s not in produced:
-                produced[s] = Ref(i, pos)
+    chain = Chain(goal=record.goal)
+    for c in calls:
+        chain.calls.append(ChainCall(c.space, c.endpoint, c.session, rewire(c.inputs), c.outputs))
     return chain
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from spacechain import __version__
+from spacechain.agent.record import FORMAT, RunRecord
 from spacechain.tools import CallRecord, Cancelled, Client, Job, SpacechainError, UploadRefused
 from spacechain.tools.cache import CallCache
 from spacechain.tools.files import is_local_file, sha256_file
@@ -79,6 +80,7 @@ class Run:
         self.budget_hit = False
         self._reserved = 0  # Space calls allowed by the budget but not yet submitted
         self.manifest: dict[str, Any] = {
+            "format": FORMAT,
             "spacechain": VERSION,
             "goal": goal,
             "model": model,
@@ -281,6 +283,10 @@ class Run:
             data["files"] = self.produced_files()
             data["stats"] = self.stats()
         return data
+
+    def record(self) -> RunRecord:
+        """The run so far as the typed record (what manifest.json holds)."""
+        return RunRecord.from_dict(self.snapshot())
 
     def save(self) -> None:
         with self._lock:
