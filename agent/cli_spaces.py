@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 import typer
 
@@ -80,6 +80,9 @@ def call(
     no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
     wake: float = WAKE,
     as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON."),
+    session: Optional[str] = typer.Option(
+        None, "--session", help="Keep the Space's session (its State) under this name for later calls"
+    ),
 ):
     """Call one endpoint and print its outputs (files are downloaded to --out)."""
 
@@ -90,19 +93,28 @@ def call(
 
         with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
             values = _parse_inputs(client, space, endpoint, inputs)
+            if session:  # the Gradio session an earlier process kept under this name
+                from .cli_mcp import restore_session, save_session
+
+                restore_session(client, space, session)
             board = Board()
             label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
             watch = CallWatch(label, board)
             try:
                 with board.live():
                     board(CallSubmitted(label, space, endpoint, None))
-                    job = client.submit(space, endpoint, values, timeout=timeout, on_update=watch.update)
+                    job = client.submit(
+                        space, endpoint, values, session=session, timeout=timeout, on_update=watch.update
+                    )
                     watch.attach(job)
                     try:
                         outputs = job.result()
                     except KeyboardInterrupt:
                         job.cancel()
                         raise
+                    finally:
+                        if session:  # kept whatever the outcome: a failed State write unsettles the cache key
+                            save_session(client, space, session)
             except SpacechainError as exc:
                 if as_json:  # the failed call's record (error kind, retry time…) for scripts
                     record = getattr(exc, "record", None)
