@@ -12,10 +12,14 @@ Config: {"spaces": [{"id": "owner/name", "host": "http://127.0.0.1:PORT" | null,
          "header_log": "/path/log.jsonl" | null, "semantic_search": "ok" | "fail" | "missing"}
 Private Spaces answer 401 RepoNotFound (like the Hub) unless the request has an Authorization header.
 POST /__config {new config} replaces the config at runtime; GET /__config returns it.
+POST /api/repos/create, /api/spaces/{id}/preupload/{rev} and /commit/{rev} take a push (upload_folder);
+GET /__repos shows what was pushed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import sys
@@ -26,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 LOCK = threading.Lock()
 CONFIG: dict[str, Any] = {"spaces": []}
+REPOS: dict[str, dict] = {}  # repos made by create_repo: {"type", "sdk", "private", "files": {path: sha256}, "commits"}
 RUNNING_STAGES = {"RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"}
 FIXED_DATE = "2026-05-01T12:00:00.000Z"
 
@@ -225,7 +230,69 @@ class Handler(BaseHTTPRequestHandler):
                 CONFIG.clear()
                 CONFIG.update(new)
             return self._send(200, {"ok": True})
+        if urlsplit(self.path).path == "/api/validate-yaml":  # upload_folder checks a README.md's card first
+            req = json.loads(body)
+            front = req.get("content", "").split("---\n")
+            card = front[1] if len(front) > 2 and front[0] == "" else ""
+            if req.get("repoType") == "space" and not re.search(r"^sdk: *\"?(gradio|docker|static)", card, re.M):
+                return self._send(400, {"errors": [{"message": '"sdk" must be one of [gradio, docker, static]'}]})
+            return self._send(200, {"errors": [], "warnings": []})
+        if path_ := self._repo_write(urlsplit(self.path).path, body):
+            return path_
         self._send(404, {"error": "Not found"})
+
+    def _repo_write(self, path: str, body: bytes) -> Any:
+        """create_repo, preupload and commit as huggingface_hub's upload_folder uses them (regular files only:
+        preupload answers "regular" for every file, so no LFS or Xet transfer is needed)."""
+        if not re.fullmatch(r"/api/repos/create|/api/spaces/[^/]+/[^/]+/(preupload|commit)/[^/]+", path):
+            return None
+        if not self._authorized():
+            return self._send(401, {"error": "Invalid credentials in Authorization header"}) or True
+        base = f"http://{self.headers.get('host')}"
+        if path == "/api/repos/create":
+            req = json.loads(body)
+            repo_id = f"{req.get('organization')}/{req['name']}"
+            with LOCK:
+                if repo_id in REPOS:
+                    return (
+                        self._send(
+                            409, {"error": "You already created this space repo", "url": f"{base}/spaces/{repo_id}"}
+                        )
+                        or True
+                    )
+                REPOS[repo_id] = {
+                    "type": req.get("type"),
+                    "sdk": req.get("sdk"),
+                    "private": req.get("visibility") == "private",
+                    "files": {},
+                    "commits": [],
+                }
+            return self._send(200, {"url": f"{base}/spaces/{repo_id}", "name": repo_id, "id": "66" + "0" * 22}) or True
+        m = re.fullmatch(r"/api/spaces/([^/]+/[^/]+)/(preupload|commit)/[^/]+", path)
+        assert m is not None
+        repo = REPOS.get(m[1])
+        if repo is None:
+            self._not_found()
+            return True
+        if m[2] == "preupload":
+            files = [
+                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+                for f in json.loads(body)["files"]
+            ]
+            return self._send(200, {"files": files, "commitOid": "0" * 40}) or True
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        with LOCK:
+            for item in lines:
+                if item["key"] == "file":
+                    repo["files"][item["value"]["path"]] = hashlib.sha256(
+                        base64.b64decode(item["value"]["content"])
+                    ).hexdigest()
+            sha = hashlib.sha1(body).hexdigest()
+            repo["commits"].append(next(i["value"]["summary"] for i in lines if i["key"] == "header"))
+        return (
+            self._send(200, {"success": True, "commitOid": sha, "commitUrl": f"{base}/spaces/{m[1]}/commit/{sha}"})
+            or True
+        )
 
     def do_GET(self) -> None:
         self._log()
@@ -237,6 +304,24 @@ class Handler(BaseHTTPRequestHandler):
 
         if path == "/__config":
             return self._send(200, CONFIG)
+        if path == "/api/whoami-v2":  # what gradio's local OAuth mock asks for the machine's token
+            if not self._authorized():
+                return self._send(401, {"error": "Invalid credentials in Authorization header"})
+            return self._send(
+                200,
+                {
+                    "type": "user",
+                    "id": "66" + "1" * 22,
+                    "name": "me",
+                    "fullname": "Me Tester",
+                    "avatarUrl": "/avatars/me.svg",
+                    "isPro": False,
+                    "orgs": [],
+                    "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}},
+                },
+            )
+        if path == "/__repos":  # what create_repo and commits made, file contents as sha256
+            return self._send(200, REPOS)
         if path == "/api/spaces/zero-gpu/quota":
             quota = CONFIG.get("zero_gpu_quota", {"base": 300, "current": 300, "resetsAt": None, "overquotaUsed": 0})
             if not self._authorized():
