@@ -153,6 +153,8 @@ class McpContext(ToolContext):
         """One line for a progress notification: state, queue, partial output; a batch's count of calls."""
         if isinstance(entry, Background):
             jobs = list(entry.jobs)
+            if len(jobs) <= 1:  # a run_space (or a batch of one): that call's own state
+                return self.status(jobs[0]) if jobs else "starting"
             running = [j for j in jobs if not j.done()]
             head = f"{len(jobs) - len(running)}/{len(jobs)} calls done"
             return f"{head}; {self.status(running[0])}" if running else head
@@ -285,7 +287,7 @@ class SpacechainMcp:
             if elapsed >= next_report:
                 next_report = elapsed + PROGRESS_EVERY_S
                 try:
-                    await ctx.session.report_progress(round(elapsed, 2), None, self.ctx.status(entry))
+                    await ctx.session.report_progress(round(elapsed, 2), None, self._redact(self.ctx.status(entry)))
                 except Exception:  # a gone client must not end the wait early with an error
                     pass
             await anyio.sleep(min(0.1, max(timeout - elapsed, 0.0)))

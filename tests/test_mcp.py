@@ -3,6 +3,7 @@ loopback Spaces and the Hub stand-in."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -49,6 +50,12 @@ def _stdio(work: dict[str, Any], *extra: str) -> Client:
         command=SCRIPT, args=["mcp", "--out", str(work["out"]), *extra], env=work["env"], cwd=work["cwd"]
     )
     return Client(params, read_timeout_seconds=90)
+
+
+def _glb_source(glb: str) -> str:
+    """The sha256 of the image a test GLB was made from (its JSON chunk's asset.extras)."""
+    data = Path(glb).read_bytes()
+    return json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])["asset"]["extras"]["source_sha256"]
 
 
 def _text(result: Any) -> str:
@@ -134,6 +141,18 @@ def test_stdio_tools_chain_sessions_errors_and_uploads(work) -> None:
             assert "endpoint" in msg
             await calls.ok("read_agents_md", {"space": "acme/toolbox"})
             await calls.ok("search_spaces", {"query": "3D model"})
+            # the seeds' text -> image -> 3D chain for many items, pipelined, each item in its own session
+            stages = [
+                {"space": "acme/flux-lite", "endpoint": "/generate", "inputs": {"prompt": "{prompt}"}},
+                {"space": "acme/trellis-lite", "endpoint": "/image_to_3d", "inputs": {"image": "{prev[0]}"}},
+                {"space": "acme/trellis-lite", "endpoint": "/extract_glb", "inputs": {}},
+            ]
+            items = [{"prompt": "Eiffel Tower"}, {"prompt": "Colosseum"}, {"prompt": "Taj Mahal"}]
+            rows = await calls.ok("run_pipeline", {"items": items, "stages": stages})
+            assert [r["item"] for r in rows] == items and not any("error" in r for r in rows)
+            sources = {_glb_source(r["outputs"][2][0]) for r in rows}
+            images = {hashlib.sha256(Path(r["outputs"][0][0]).read_bytes()).hexdigest() for r in rows}
+            assert sources == images and len(images) == 3  # each GLB from its own item's image
             assert all(TEST_TOKEN not in t for t in calls.texts)
 
     anyio.run(main)
