@@ -50,6 +50,13 @@ def mcp_command(
         client.trust_named_urls = False  # URLs come from the agent's model, not from the user
         client.upload_guard = UploadGuard(client, folders)
         if http:
+            import socket
+
+            with socket.socket() as probe:  # a port in use is a one-line error, not a server log
+                try:
+                    probe.bind(("127.0.0.1", http))
+                except OSError:
+                    raise fail(f"port {http} on 127.0.0.1 is in use; pick another --http PORT.") from None
             echo(f"spacechain mcp: serving on http://127.0.0.1:{http}/mcp (outputs in {out_dir})", err=True)
         try:
             serve(client, use_cache=cache is not None, http_port=http)
@@ -124,7 +131,7 @@ def save_session(client: Any, space: str, name: str) -> None:
         "pending_state": list(sess.pending_state) if sess.pending_state else None,
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, default=str))
     os.replace(tmp, path)  # another process never reads half a file
 

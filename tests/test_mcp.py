@@ -278,3 +278,13 @@ def test_help_is_instant_and_missing_sdk_is_one_line(tmp_path: Path) -> None:
     )
     assert_one_error_line(proc, 'pip install "spacechain[mcp]"')
     assert proc.stdout == ""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        proc = subprocess.run([SCRIPT, "mcp", "--http", port], capture_output=True, text=True, timeout=30)
+    assert_one_error_line(proc, f"port {port}", "in use")
+    proc = subprocess.run(
+        [SCRIPT, "mcp", "--allow", str(tmp_path / "nope")], capture_output=True, text=True, timeout=30
+    )
+    assert_one_error_line(proc, "--allow", "not a folder")
