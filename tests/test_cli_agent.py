@@ -4,75 +4,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from subprocess import run as sh
 
 import pexpect
 import pytest
-from conftest import TEST_TOKEN
+from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
 from servers import Reply, ScriptedServer, free_port
-
-SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
-GOAL = "a 3D model of the Eiffel Tower"
-
-
-def blob(src: str, thought: str = "Next step.") -> str:
-    return f"Thought: {thought}\n<code>\n{src.strip()}\n</code>"
-
-
-CHAIN = [
-    blob(
-        'print([h["id"] for h in search_spaces("text to image")])\nprint(get_space_api("acme/flux-lite"))\n'
-        'print(get_space_api("acme/trellis-lite"))',
-        "Find the Spaces.",
-    ),
-    blob(
-        'img = run_space("acme/flux-lite", "/generate", {"prompt": "Eiffel Tower"})[0]\n'
-        'prev = run_space("acme/trellis-lite", "image_to_3d", {"image": img})\n'
-        'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(img, glb)',
-        "Chain them.",
-    ),
-    blob('try:\n    upload_file("acme/toolbox", "/etc/passwd")\nexcept Exception as e:\n    print("upload:", e)'),
-    blob('final_answer(f"Made {glb} from {img} with acme/flux-lite and acme/trellis-lite")', "Done."),
-]
-
-
-def cli_env(hub_url: str, tmp: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith(("SPACECHAIN_", "HF_", "LITELLM_", "PYTEST_"))
-    }
-    env.update(
-        HF_ENDPOINT=hub_url,
-        HF_TOKEN=TEST_TOKEN,
-        HF_HOME=str(tmp / "hf_home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        XDG_STATE_HOME=str(tmp / "state"),
-        PYTHONUNBUFFERED="1",
-        NO_COLOR="1",
-    )
-    env.update(extra)
-    return env
-
-
-def spacechain(args: list[str], env: dict[str, str], timeout: float = 180):
-    return sh([SPACECHAIN, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=None)
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def manifest(run_dir: Path) -> dict:
-    return json.loads((run_dir / "manifest.json").read_text())
-
 
 # --------------------------------------------------------------------------- full runs
 

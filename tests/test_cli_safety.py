@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_support import SPACECHAIN, assert_one_error_line, blob, cli_env
+from cli_support import cli as run
 from servers import Reply, ScriptedServer, sse
-from test_cli import assert_one_error_line, run
-from test_cli_agent import SPACECHAIN, blob, cli_env
 
 from spacechain.agent.display import SafeConsole, clean, print_stats
 from spacechain.tools import parse_agents_md

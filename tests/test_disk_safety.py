@@ -338,7 +338,7 @@ def test_lone_surrogates_from_a_space_keep_the_manifest_and_gallery(scripted, lo
 
 
 def test_cli_with_non_utf8_goal_and_answer_ends_cleanly(hub_env, llm, tmp_path):
-    from test_cli_agent import SPACECHAIN, blob, cli_env
+    from cli_support import SPACECHAIN, blob, cli_env
 
     stub = llm(
         [

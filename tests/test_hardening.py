@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from artifacts_check import glb_source, sha256
-from test_cli_agent import cli_env, error_lines, spacechain
+from cli_support import cli_env, error_lines, spacechain
 
 from spacechain.agent.replay import Chain, ChainCall, export_script, replay_chain
 from spacechain.agent.run import Run, dumps

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from http_support import INFO, gets, png_bytes, posts
 from servers import Reply, ScriptedServer, sse
-from test_http import INFO, gets, png_bytes, posts
 
 from spacechain.tools import (
     BadAnswer,

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pexpect
+from cli_support import SPACECHAIN, blob, cli_env
 from PIL import Image
-from test_cli_agent import SPACECHAIN, blob, cli_env
 
 PROMPT = "spacechain>"  # prompt_toolkit moves the cursor instead of printing the space
 ESCAPES = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from artifacts_check import glb_source
 from artifacts_check import sha256 as sha
+from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
 from PIL import Image
-from test_cli_agent import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
 
 
 @pytest.fixture
