@@ -2,40 +2,43 @@
 
 from __future__ import annotations
 
-import contextvars
-import ipaddress
 import json
 import os
 import random
-import re
-import socket
-import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
-from httpcore._backends.sync import SyncStream  # the stream httpcore's own backend returns
 
 from spacechain import __version__
 
 from .errors import (
     AuthError,
     CallTimeout,
-    Cancelled,
     ConnectionLost,
     HTTPError,
     InvalidInputs,
     QueueFull,
     RateLimited,
     SpacechainError,
-    TooLarge,
-    UnsafeURL,
     UploadRefused,
 )
+from .limits import (  # noqa: F401 - part of this module's surface
+    LIMIT_ENV,
+    MAX_DEPTH,
+    CallScope,
+    Limits,
+    call_scope,
+    current_scope,
+    read_capped,
+    shutdown,
+    too_big,
+    too_deep,
+)
+from .netpolicy import ALLOW_PRIVATE_ENV, TokenPolicy, _CheckedBackend, _origin  # noqa: F401
 
 __all__ = [
     "ALLOW_PRIVATE_ENV",
@@ -57,175 +60,10 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-ALLOW_PRIVATE_ENV = "SPACECHAIN_ALLOW_PRIVATE_URLS"
 USER_AGENT = f"spacechain/{__version__}"
 
 
-KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 # Client argument → environment variable, for the limits a user may want to change.
-LIMIT_ENV = {
-    "max_file_bytes": "SPACECHAIN_MAX_FILE_BYTES",
-    "max_call_bytes": "SPACECHAIN_MAX_CALL_BYTES",
-    "max_files": "SPACECHAIN_MAX_FILES",
-}
-_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", re.I)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps on what one response, one file and one call may read from the network."""
-
-    max_file_bytes: int = 2 * GiB  # one downloaded file
-    max_call_bytes: int = 4 * GiB  # all files one call downloads
-    max_files: int = 256  # files one call downloads
-    max_json_bytes: int = 16 * MiB  # an API answer (/info, /config, upload, submit)
-    max_error_bytes: int = 64 * KiB  # read of an error body (the rest is dropped)
-    max_event_bytes: int = 16 * MiB  # one SSE line or event
-    read_s: float = 120.0  # reading one API answer's body
-
-    @classmethod
-    def from_env(cls, **given: int | None) -> Limits:
-        """Defaults, overridden by the environment, overridden by `given` (Client arguments)."""
-        values: dict[str, int] = {}
-        for name, env in LIMIT_ENV.items():
-            value: object = given.get(name)
-            if value is None and os.environ.get(env, "").strip():
-                m = _SIZE.fullmatch(os.environ[env])
-                if not m:
-                    raise SpacechainError(
-                        f"{env}={os.environ[env][:40]!r} is not a number; give a count or a size such as 512M or 2G."
-                    )
-                value = int(m.group(1)) * 1024 ** " kmgt".index((m.group(2) or " ").lower())
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                    raise SpacechainError(f"{name} must be a positive whole number; got {value!r}.")
-                values[name] = value
-        return cls(**values)
-
-
-class CallScope:
-    """One call's deadline, shared by its result stream and its downloads, and the responses in flight,
-    so that cancelling or expiring the call cuts them at once instead of after their next read."""
-
-    def __init__(self, timeout: float | None):
-        self.timeout = timeout
-        self.deadline = time.monotonic() + timeout if timeout else None
-        self.stopped: str | None = None  # "cancelled" or "expired"
-        self._open: set[httpx.Response] = set()
-        self._lock = threading.Lock()
-
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
-    def check(self, what: str) -> None:
-        """Raise if the call was stopped or its time is up."""
-        left = self.remaining()
-        if self.stopped == "cancelled":
-            raise Cancelled(f"{what}: the call was cancelled.")
-        if self.stopped == "expired" or (left is not None and left <= 0):
-            raise CallTimeout(
-                f"{what}: not done when the call's {self.timeout:g} s ran out; retry with a longer "
-                "timeout or pick a faster Space."
-            )
-
-    @contextmanager
-    def track(self, resp: httpx.Response) -> Iterator[None]:
-        with self._lock:
-            self._open.add(resp)
-            stopped = self.stopped
-        if stopped:  # stopped while the response was opening
-            shutdown(resp)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._open.discard(resp)
-
-    def stop(self, reason: str) -> None:
-        with self._lock:
-            self.stopped = self.stopped or reason
-            open_ = list(self._open)
-        for resp in open_:
-            shutdown(resp)
-
-
-_SCOPE: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar("spacechain_call", default=None)
-
-
-@contextmanager
-def call_scope(scope: CallScope) -> Iterator[CallScope]:
-    """Make `scope` the current call's for the requests of this thread."""
-    token = _SCOPE.set(scope)
-    try:
-        yield scope
-    finally:
-        _SCOPE.reset(token)
-
-
-def current_scope() -> CallScope | None:
-    return _SCOPE.get()
-
-
-def shutdown(resp: httpx.Response) -> None:
-    """Cut a response's connection now. Closing it from another thread does not wake a reader blocked
-    in recv() (it would wait for the next byte); shutting the socket down does, and the server sees
-    the disconnect (gradio cancels the job)."""
-    try:
-        stream = resp.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # base method: also for an SSLSocket
-            return
-    except (OSError, AttributeError, TypeError):
-        pass
-    try:
-        resp.close()
-    except Exception:
-        pass
-
-
-def read_capped(
-    resp: httpx.Response, cap: int, what: str, *, truncate: bool = False, deadline: float | None = None
-) -> bytes:
-    """Read a streamed body of at most `cap` bytes (decoded) and keep it as `resp.content`. Over the cap:
-    a TooLarge error, or with `truncate` the first `cap` bytes (for error bodies, read only for a message)."""
-    declared = resp.headers.get("content-length", "")
-    if not truncate and declared.isdigit() and int(declared) > cap and "content-encoding" not in resp.headers:
-        raise TooLarge(
-            f"{what}: the answer is {int(declared)} bytes, more than the {cap} this kind of answer "
-            "may have; the server is broken or hostile: pick another Space."
-        )
-    chunks, size = [], 0
-    for chunk in resp.iter_bytes(1 << 16):
-        if size + len(chunk) > cap:
-            if not truncate:
-                raise TooLarge(
-                    f"{what}: the answer is over {cap} bytes, more than this kind of answer may have; "
-                    "the server is broken or hostile: pick another Space."
-                )
-            chunks.append(chunk[: cap - size])
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if deadline is not None and time.monotonic() > deadline:
-            raise CallTimeout(f"{what}: the answer took too long to arrive; retry later.")
-    resp._content = b"".join(chunks)  # what Response.read() sets: .json() and .text work as usual
-    return resp._content
-
-
-MAX_DEPTH = 100  # nesting of a JSON answer: deeper ones are refused before recursive code walks them
-
-
-def too_deep(value: object, limit: int = MAX_DEPTH) -> bool:
-    """Whether lists and dicts nest deeper than `limit` (checked without recursion)."""
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
-            if depth >= limit:
-                return True
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return False
 
 
 def hub_endpoint() -> str:
@@ -237,143 +75,6 @@ def find_token() -> str | None:
     from huggingface_hub import get_token  # deferred: importing huggingface_hub costs ~0.2 s
 
     return get_token()
-
-
-def _origin(url: str) -> str:
-    p = urlsplit(url)
-    port = p.port or (443 if p.scheme == "https" else 80)
-    return f"{p.scheme}://{(p.hostname or '').lower()}:{port}"
-
-
-def _is_public(address: str, literal_only: bool = False) -> bool:
-    """A global unicast address. With `literal_only`, a name (not an IP literal) counts as public."""
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return literal_only
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
-    return ip.is_global and not ip.is_multicast
-
-
-class _CheckedBackend(httpcore.SyncBackend):
-    """Resolves a host once, checks every address it got, and connects to one of those addresses: a
-    name cannot answer a public address to the check and a private one to the connect (rebinding), and
-    a name that does not resolve is an error, not a pass. TLS still verifies the certificate against
-    the host name (httpcore passes it as server_hostname), and the Host header stays the name."""
-
-    def __init__(self, policy: TokenPolicy):
-        self.policy = policy
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable | None = None,
-    ) -> httpcore.NetworkStream:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host} ({exc})") from None
-        self.policy.check_addresses(host, port, [str(info[4][0]) for info in infos])
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for family, kind, proto, _, address in infos:
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(timeout)
-                if local_address:
-                    sock.bind((local_address, 0))
-                for option in socket_options or ():
-                    sock.setsockopt(*option)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.connect(address)  # the checked address itself: no second lookup
-                return SyncStream(sock)
-            except TimeoutError:
-                sock.close()
-                error = httpcore.ConnectTimeout(f"connecting to {host} timed out")
-            except OSError as exc:
-                sock.close()
-                error = httpcore.ConnectError(str(exc))
-        raise error
-
-
-class TokenPolicy:
-    """Adds the HF token only to the Hub and to the Space hosts the Hub named.
-
-    Everything else — file URLs given as inputs, URLs found in outputs, user-given app URLs — gets
-    no token. The Hub gets `Authorization`; Space hosts get `X-HF-Authorization`, which the Spaces
-    proxy strips before the request reaches the Space's own code."""
-
-    def __init__(self, token: str | None, hub: str, allow_private: bool = False):
-        self.token = token
-        self.hub_origin = _origin(hub)
-        self._space_origins: set[str] = set()
-        # Origins the user or the Hub pointed us at (Space hosts, direct app URLs): file fetches from
-        # them are expected even on a private network. Any other host a URL input, an output or a
-        # redirect leads to must be public, unless the user allows private addresses.
-        self._known: set[str] = {self.hub_origin}
-        self.allow_private = allow_private
-
-    def trust_space_host(self, url: str) -> None:
-        self._space_origins.add(_origin(url))
-        self._known.add(_origin(url))
-
-    def know(self, url: str) -> None:
-        self._known.add(_origin(url))
-
-    def known_host(self, host: str, port: int) -> bool:
-        return any(o.endswith(f"://{host.lower()}:{port}") for o in self._known)
-
-    def check_fetch(self, url: str) -> None:
-        """Refuse a request to a private, loopback or link-local address the user never named, when
-        the URL says so itself (an IP literal, localhost): a Space must not make us read the local
-        network (cloud metadata, intranet). Names are checked where they are resolved, once, just
-        before connecting (`check_addresses`): checking here would resolve them a second time."""
-        if self.allow_private or _origin(url) in self._known:
-            return
-        host = (urlsplit(url).hostname or "").lower()
-        if host == "localhost" or host.endswith(".localhost") or not _is_public(host, literal_only=True):
-            raise UnsafeURL(
-                f"Refused to fetch {url[:200]}: {host} is a private or local address; set "
-                f"{ALLOW_PRIVATE_ENV}=1 to allow URLs on your own network."
-            )
-
-    def check_addresses(self, host: str, port: int, addresses: Iterable[str]) -> None:
-        """Every address a name resolved to must be public, unless the user or the Hub named the host."""
-        if self.allow_private or self.known_host(host, port):
-            return
-        for address in addresses:
-            if not _is_public(address):
-                raise UnsafeURL(
-                    f"Refused to connect to {host}:{port}: it resolves to {address}, a private or "
-                    f"local address; set {ALLOW_PRIVATE_ENV}=1 to allow URLs on your own network."
-                )
-
-    def header_for(self, url: str) -> dict[str, str]:
-        if not self.token:
-            return {}
-        origin = _origin(url)
-        if origin == self.hub_origin:
-            return {"Authorization": f"Bearer {self.token}"}
-        if origin in self._space_origins:
-            return {"X-HF-Authorization": f"Bearer {self.token}"}
-        return {}
-
-    def __call__(self, request: httpx.Request) -> None:
-        # A request event hook, not an httpx.Auth: httpx runs hooks on every redirect hop, so a
-        # Space redirecting to a third-party host never carries the token there. Requests marked
-        # `no_token` (URLs from inputs or outputs) keep that mark on every hop.
-        request.headers.pop("Authorization", None)
-        request.headers.pop("X-HF-Authorization", None)
-        url = str(request.url)
-        # The first hop's origin travels with the redirects (httpx passes the extensions on): the
-        # token goes only to hops on that same origin, so a Space redirecting to the Hub gets nothing.
-        first = request.extensions.setdefault("spacechain_origin", _origin(url))
-        self.check_fetch(url)  # every hop of every request; names are checked at connect
-        if not request.extensions.get("no_token") and _origin(url) == first:
-            request.headers.update(self.header_for(url))
 
 
 @dataclass(frozen=True)
@@ -569,13 +270,13 @@ class Http:
                         and int(declared) > max_bytes
                         and "content-encoding" not in resp.headers
                     ):
-                        raise _too_big(what, max_bytes, limit)
+                        raise too_big(what, max_bytes, limit)
                     size = 0
                     with open(dest, "wb") as fh:
                         for chunk in resp.iter_bytes(1 << 16):
                             size += len(chunk)
                             if max_bytes is not None and size > max_bytes:
-                                raise _too_big(what, max_bytes, limit)
+                                raise too_big(what, max_bytes, limit)
                             fh.write(chunk)
                             if scope:
                                 scope.check(what)
@@ -602,7 +303,3 @@ class Http:
             scope = current_scope()
             left = scope.remaining() if scope else None
             time.sleep(delay if left is None else max(min(delay, left), 0.0))
-
-
-def _too_big(what: str, cap: int, limit: str) -> TooLarge:
-    return TooLarge(f"{what}: stopped at {cap} bytes, {limit}; raise it if such a file is expected.")
