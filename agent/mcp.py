@@ -250,8 +250,7 @@ class SpacechainMcp:
         spec = self.specs.get(name)
         if spec is None:
             raise SpacechainError(f"Unknown tool {name!r}; the tools are {', '.join(self.specs)}.")
-        if name in WAITING or name == "poll_result":
-            timeout = _seconds(args.pop("timeout", None))
+        timeout = _seconds(args.pop("timeout", None)) if name in WAITING or name == "poll_result" else 0.0
         if name in WAITING:
             spec.bind((), args)  # a wrong argument is an error now, not a handle that fails later
             handle = Background(name)
