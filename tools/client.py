@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,55 +25,17 @@ from .errors import (
     space_not_running,
 )
 from .files import KEEP, FileIO, is_filedata, sha256_file, transform
-from .http import CallScope, Http, Limits, RetryPolicy, call_scope, find_token, too_deep
+from .http import CallScope, Http, Limits, RetryPolicy, call_scope, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate, _now_iso, with_gpu_retry
 from .kinds import sniff
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
+from .space import AppConfig, Session, Space
 
 __all__ = ["Client", "Session", "Space"]
 
 WAKE_POLL_S = 3.0  # how often the Hub is asked whether a waking Space runs yet
-
-
-@dataclass
-class Session:
-    """A Gradio session (`session_hash`). One call at a time: two in flight corrupt each other's streams."""
-
-    name: str
-    hash: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    # Cache key of the call that last wrote this session's gr.State, and — when that call was served
-    # from the cache, so the server never saw it — how to replay it before a call that reads the State.
-    state_key: str | None = None
-    pending_state: tuple[str, Any] | None = None
-    busy: str | None = None  # event id of the call holding the session
-
-
-@dataclass
-class Space:
-    """A resolved Space: its contract, schema, sessions and upload cache (kept for the client's life)."""
-
-    label: str
-    contract: Contract
-    status: SpaceStatus | None = None
-    _schema: ApiSchema | None = None
-    sessions: dict[str, Session] = field(default_factory=dict)
-    config: dict | None = None  # GET /config, fetched only when needed
-    uploaded: dict[str, dict] = field(default_factory=dict)
-    server_paths: set[str] = field(default_factory=set)
-
-    @property
-    def api_root(self) -> str:
-        url = self.contract.schema_url.split("?", 1)[0]
-        return url[: -len("/info")] if url.endswith("/info") else f"{self.contract.host}/gradio_api"
-
-    def session(self, name: str | None) -> Session:
-        key = name or "default"
-        if key not in self.sessions:
-            self.sessions[key] = Session(key, secrets.token_hex(6))
-        return self.sessions[key]
 
 
 class Client:
@@ -408,25 +369,11 @@ class Client:
         return values
 
     def _custom_values(self, sp: Space, ep: Endpoint) -> frozenset[str]:
-        """Dropdowns that take values outside their choices (allow_custom_value), read from /config only
-        for endpoints that have a dropdown with choices."""
+        """Dropdowns that take values outside their choices, from /config: read only for endpoints that
+        have a dropdown with choices."""
         if not any(p.component == "Dropdown" and p.choices for p in ep.params):
             return frozenset()
-        cfg = self._config(sp)
-        comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
-        for dep in cfg.get("dependencies", []):
-            if isinstance(dep, dict) and dep.get("api_name") == ep.api_name:
-                shown = [
-                    comps.get(i, {})
-                    for i in dep.get("inputs", [])
-                    if not (comps.get(i, {}).get("type") == "state" or comps.get(i, {}).get("skip_api"))
-                ]
-                return frozenset(
-                    p.name
-                    for p, c in zip(ep.params, shown)
-                    if isinstance(c.get("props"), dict) and c["props"].get("allow_custom_value")
-                )
-        return frozenset()
+        return self._config(sp).custom_values(ep)
 
     def _replay_pending_state(
         self, ref: str, sess: Session, slots: tuple[list[bool], list[bool]], timeout: float | None, out_dir: Path
@@ -481,12 +428,8 @@ class Client:
         )
 
     def _app_identity(self, sp: Space) -> str:
-        """A hash of the app's config (less what changes per launch or request) and API schema."""
         if sp.label not in self._identities:
-            cfg = {k: v for k, v in self._config(sp).items() if k not in ("app_id", "root", "username")}
-            eps = [asdict(e) for e in sp._schema.endpoints.values()] if sp._schema else []
-            blob = json.dumps([cfg, eps], sort_keys=True, default=str).encode()
-            self._identities[sp.label] = "app-" + hashlib.sha256(blob).hexdigest()
+            self._identities[sp.label] = self._config(sp).identity(sp._schema)
         return self._identities[sp.label]
 
     def _from_cache(
@@ -523,30 +466,17 @@ class Client:
             on_update(JobUpdate("cached", 0.0))
         return Job.finished(record, hit, space=sp.label)
 
-    def _config(self, sp: Space) -> dict:
+    def _config(self, sp: Space) -> AppConfig:
         if sp.config is None:
             try:
-                sp.config = _clean_config(
-                    self.http.request("GET", f"{sp.contract.host}/config", what=f"Reading {sp.label} config").json()
-                )
+                raw = self.http.request("GET", f"{sp.contract.host}/config", what=f"Reading {sp.label} config").json()
             except (SpacechainError, ValueError, RecursionError):
-                sp.config = {}  # older or proxied apps: work without it
-        return sp.config or {}
+                raw = None  # older or proxied apps: work without it
+            sp.config = AppConfig(raw)
+        return sp.config
 
     def _state_slots(self, sp: Space, api_name: str) -> tuple[list[bool], list[bool]] | None:
-        """Which inputs and outputs of an endpoint are gr.State (left out of /info); None if unknown."""
-        cfg = self._config(sp)
-        comps = {c.get("id"): c for c in cfg.get("components", []) if isinstance(c, dict)}
-        for dep in cfg.get("dependencies", []):
-            if isinstance(dep, dict) and dep.get("api_name") == api_name:
-
-                def hidden(ids: list) -> list[bool]:
-                    return [
-                        comps.get(i, {}).get("type") == "state" or bool(comps.get(i, {}).get("skip_api")) for i in ids
-                    ]
-
-                return hidden(dep.get("inputs", [])), hidden(dep.get("outputs", []))
-        return None
+        return self._config(sp).state_slots(api_name)
 
     def call(
         self,
@@ -604,27 +534,6 @@ def _event_id(resp: Any, what: str) -> str:
             "and -_.: was expected); retry, or pick another Space."
         )
     return event_id
-
-
-def _clean_config(cfg: Any) -> dict:
-    """A /config answer with the parts `_state_slots` reads kept only when well formed."""
-    if not isinstance(cfg, dict) or too_deep(cfg):
-        return {}
-
-    def is_id(i: Any) -> bool:
-        return isinstance(i, (int, str)) and not isinstance(i, bool)
-
-    def ids(dep: dict, key: str) -> bool:
-        value = dep.get(key, [])
-        return isinstance(value, list) and all(is_id(i) for i in value)
-
-    if "components" in cfg:
-        comps = cfg["components"] if isinstance(cfg["components"], list) else []
-        cfg["components"] = [c for c in comps if isinstance(c, dict) and is_id(c.get("id"))]
-    if "dependencies" in cfg:
-        deps = cfg["dependencies"] if isinstance(cfg["dependencies"], list) else []
-        cfg["dependencies"] = [d for d in deps if isinstance(d, dict) and ids(d, "inputs") and ids(d, "outputs")]
-    return cfg
 
 
 def _plain(value: Any) -> Any:
