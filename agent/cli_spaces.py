@@ -51,7 +51,7 @@ def inspect(
 
 def _parse_inputs(client, space: str, endpoint: str, pairs: list[str]) -> dict:
     from spacechain.tools import InvalidInputs
-    from spacechain.tools.schema import coerce_text
+    from spacechain.tools.values import coerce_text
 
     ep = client.endpoint(space, endpoint)
     params = {p.name: p for p in ep.params}

@@ -250,7 +250,7 @@ def check_chain(
 
 def _inputs_for(run, call: ChainCall, results: list, names: set[str]) -> Any:
     """A call's inputs with earlier outputs filled in and --set values converted to their parameter's type."""
-    from spacechain.tools.schema import coerce_text
+    from spacechain.tools.values import coerce_text
 
     inputs = resolve(call.inputs, results)
     if isinstance(inputs, dict) and names & set(inputs):

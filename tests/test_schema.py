@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from spacechain.tools import ApiSchema, EndpointNotFound, InvalidInputs, Param
-from spacechain.tools.schema import coerce_text
+from spacechain.tools.values import coerce_text
 
 DATA = Path(__file__).resolve().parent / "data"
 

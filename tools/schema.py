@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import BadAnswer, EndpointNotFound, InvalidInputs
 from .http import MAX_DEPTH, too_deep
-from .kinds import kind_of_name, media_of, sniff
 
-__all__ = ["ApiSchema", "Endpoint", "Param", "Return", "VIDEO_EXTS", "check_value", "coerce_text"]
+__all__ = ["ApiSchema", "Endpoint", "Param", "Return", "VIDEO_EXTS"]
 
 _MISSING = object()
 _PLACEHOLDER_NAME = re.compile(r"^param_\d+$")
@@ -79,118 +77,6 @@ class Param:
         if self.takes_files and self.file_shape == "list":
             return f"list[{_media_name(self.component)}]"
         return _simplify(self.python_type) or self.json_type.get("type", "any")
-
-
-_NUMBER_TYPES = ("float", "int")
-_TEXTLIKE = ("text", "html", "json")
-
-
-def check_value(ep_name: str, p: Param, value: Any, custom_ok: bool = False) -> Any:
-    """`value` as parameter `p` takes it (numbers from numeric text, a choice matched by its text), or
-    InvalidInputs in one line naming the parameter, what it expects and what it got. Checked before any
-    submission: a wrong value otherwise queues for GPU time and fails with a hidden error."""
-    if value is None:
-        return None
-
-    def bad(expects: str) -> InvalidInputs:
-        got = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        return InvalidInputs(f"{ep_name}: {p.name} expects {expects}; got {got} ({type(value).__name__}).")
-
-    if p.takes_files:
-        _check_files(p, value, bad)
-        return value
-    choices = p.choices
-    if choices is not None:
-        by_text = {str(c): c for c in choices}
-        listed = ", ".join(json.dumps(c) for c in choices[:12]) + (", ..." if len(choices) > 12 else "")
-        if p.is_list:
-            items = value if isinstance(value, (list, tuple)) else [value]
-            wrong = [v for v in items if v not in choices and str(v) not in by_text]
-            if wrong and not custom_ok:
-                raise bad(f"items from {listed}")
-            return [v if v in choices else by_text.get(str(v), v) for v in items]
-        if value in choices and not isinstance(value, bool):
-            return value
-        if str(value) in by_text:
-            return by_text[str(value)]
-        if custom_ok and isinstance(value, str):
-            return value
-        raise bad(f"one of {listed}")
-    kind = p.python_type if p.python_type in _NUMBER_TYPES + ("bool", "str") else _json_kind(p.json_type)
-    if kind in _NUMBER_TYPES:
-        number = value
-        if isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                raise bad("an integer" if kind == "int" else "a number") from None
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise bad("an integer" if kind == "int" else "a number")
-        if kind == "int":
-            if isinstance(number, float) and not number.is_integer():
-                raise bad("an integer")
-            return int(number)
-        return number if isinstance(value, (int, float)) else float(number)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        low = str(value).strip().lower() if isinstance(value, (str, int)) else ""
-        if low in _TRUE | _FALSE:
-            return low in _TRUE
-        raise bad("true or false")
-    if kind == "str":
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise bad("text")
-    if p.is_list and not isinstance(value, (list, tuple)):
-        raise bad(f"a list ({_simplify(p.python_type) or 'list'})")
-    return value
-
-
-def _json_kind(json_type: dict) -> str:
-    return {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}.get(str(json_type.get("type")), "")
-
-
-def _check_files(p: Param, value: Any, bad: Callable[[str], InvalidInputs]) -> None:
-    """File references of the right media: an image input given an .mp3 or a text file is refused."""
-    media = _MEDIA.get(p.component) or None
-    if p.file_shape == "single":
-        refs = [value]
-    elif p.file_shape in ("list", "gallery"):
-        refs = list(value) if isinstance(value, (list, tuple)) else [value]
-    else:
-        return  # files somewhere inside a structure: shaped (and checked for existence) later
-    for ref in refs:
-        if p.file_shape == "gallery" and isinstance(ref, dict) and ("image" in ref or "video" in ref):
-            ref = ref.get("image") or ref.get("video")
-        elif p.file_shape == "gallery" and isinstance(ref, (list, tuple)) and len(ref) == 2:
-            ref = ref[0]
-        name = ref.get("orig_name") or ref.get("path") if isinstance(ref, dict) else ref
-        if isinstance(ref, os.PathLike):
-            name = os.fspath(ref)
-        if not isinstance(name, str) or not name:
-            raise bad(f"a {_media_name(p.component)} (a local path, a URL or {{'path': ...}})")
-        if media is None:
-            continue
-        found = _kind_of(ref if isinstance(ref, str) else name)
-        family = media_of(found)
-        if family is None or family == media or (media == "audio" and family == "video"):
-            continue
-        raise bad(f"an {media} file" if media[0] in "aeiou" else f"a {media} file") from None
-
-
-def _kind_of(ref: str) -> str | None:
-    """What a file reference is: its bytes for a local file, else what its name claims."""
-    path = os.path.expanduser(ref)
-    if not ref.startswith(("http://", "https://")) and os.path.isfile(path):
-        try:
-            found = sniff(path)
-        except OSError:
-            return kind_of_name(ref)
-        return found if found != "unknown" else kind_of_name(ref)
-    return kind_of_name(ref)
 
 
 def _media_name(component: str) -> str:
@@ -272,6 +158,8 @@ class Endpoint:
         """Map named or positional inputs to the positional list, filling defaults. Every value given
         is checked against its parameter first (`custom_ok`: dropdowns that take values outside their
         choices); `convert` is then applied to it (files get uploaded there)."""
+        from .values import check_value  # values.py builds on this module's Param
+
         given = _normalise_inputs(self, inputs)
         missing = [p.name for p in self.params if p.name not in given and not p.has_default]
         if missing:
@@ -432,61 +320,3 @@ def _short_json(value: Any) -> str:
 def _one_line(text: str, limit: int) -> str:
     s = " ".join(text.split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-_TRUE = {"true", "yes", "y", "1", "on"}
-_FALSE = {"false", "no", "n", "0", "off"}
-
-
-def coerce_text(param: Param, text: str) -> Any:
-    """Convert a command-line string to the value the parameter's schema asks for."""
-    t = param.python_type
-    choices = param.choices
-    if param.takes_files and param.file_shape == "single":
-        return text
-    if choices is not None and not param.is_list:
-        for c in choices:
-            if str(c) == text:
-                return c
-        raise InvalidInputs(f"{param.name} must be one of {', '.join(map(str, choices))}; got {text!r}.")
-    if param.component in ("Json", "Dataframe"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text  # a bare word is a valid JSON string for the user's intent
-    try:
-        if t == "str" or "str" in t.split(" | "):
-            return text
-        if t == "int":
-            return int(text)
-        if t == "float":
-            return float(text)
-        if t == "bool":
-            low = text.strip().lower()
-            if low in _TRUE | _FALSE:
-                return low in _TRUE
-            raise ValueError
-    except ValueError:
-        raise InvalidInputs(f"{param.name} expects {t}; got {text!r}.") from None
-    if param.is_list or t.startswith(("dict", "list", "tuple")):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            if not (param.takes_files or param.is_list):
-                raise InvalidInputs(f"{param.name} expects JSON ({_simplify(t)}); got {text!r}.") from None
-            value = [s for s in text.split(",") if s]  # a comma list of paths or plain words
-        if choices is not None and isinstance(value, list):
-            # A multi-choice (CheckboxGroup, multiselect Dropdown): each item must be a choice.
-            by_text = {str(c): c for c in choices}
-            bad = [v for v in value if v not in choices and str(v) not in by_text]
-            if bad:
-                raise InvalidInputs(
-                    f"{param.name} takes items from {', '.join(map(str, choices))}; got {', '.join(map(str, bad))}."
-                )
-            value = [v if v in choices else by_text[str(v)] for v in value]
-        return value
-    # Unions and unknown types: JSON when it parses, else the text.
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
