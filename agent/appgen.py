@@ -274,6 +274,7 @@ REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]
 
 def push_app(folder: Path, repo_id: str, *, private: bool = False) -> str:
     """Create (or update) the Space and upload the folder; returns the Space's URL."""
+    import httpx
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -295,6 +296,8 @@ def push_app(folder: Path, repo_id: str, *, private: bool = False) -> str:
             commit_message="Update app made with spacechain app",
             ignore_patterns=["**/__pycache__/**", "*.pyc"],
         )
-    except HfHubHTTPError as exc:
+    except (HfHubHTTPError, ValueError) as exc:  # ValueError: the Hub found the card's metadata invalid
         raise SpacechainError(f"The Hub refused the push to {repo_id}: {' '.join(str(exc).split())[:300]}") from None
+    except httpx.HTTPError as exc:
+        raise SpacechainError(f"Could not reach the Hub at {endpoint} ({type(exc).__name__}); try again.") from None
     return f"{endpoint}/spaces/{repo_id}"

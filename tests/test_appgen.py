@@ -129,7 +129,7 @@ def test_plan_exposes_the_user_photo_prompt_and_advanced_values(recorded: Path):
     assert [(o["call"], o["kind"]) for o in spec["outputs"]] == [(0, "image"), (1, "model3d"), (2, "model3d")]
 
 
-def test_generated_folder_is_a_space(served: dict):
+def test_generated_folder_is_a_space(served: dict, probed: dict):
     folder = served["folder"]
     card = (folder / "README.md").read_text()
     front = card.split("---\n")[1]
@@ -140,23 +140,57 @@ def test_generated_folder_is_a_space(served: dict):
     assert not any(r.startswith(("litellm", "smolagents", "spacechain")) for r in reqs)
     assert (folder / "spacechain" / "tools" / "client.py").is_file() and not (folder / "spacechain" / "agent").exists()
     # The app runs on its own copy of the core and never loads the agent or an LLM library.
-    probe = (
-        "import sys, app; app.build(); import spacechain; print(spacechain.__file__); "
-        "print([m for m in ('spacechain.agent', 'litellm', 'smolagents') if m in sys.modules])"
-    )
+    where, loaded = probed["lines"][:2]
+    assert where == str(folder / "spacechain" / "__init__.py") and loaded == "[]"
+    examples = json.loads((folder / "app.json").read_text())["examples"]
+    assert examples[0][:2] == ["examples/1-image.png", PROMPT] and examples[1][1] == "a tin robot"
+
+
+PROBE = """
+import os, sys
+import gradio as gr
+import app
+
+app.build()
+import spacechain
+print(spacechain.__file__)
+print([m for m in ("spacechain.agent", "litellm", "smolagents") if m in sys.modules])
+os.environ["SPACE_ID"] = "me/figurines"  # as on a Space; HF_TOKEN (the owner's) stays set
+try:
+    next(app.run_chain(None, sys.argv[1], "x", 7, 3, gr.Progress()))
+except gr.Error as exc:
+    print(exc.message)
+visitor = gr.OAuthToken(token="hf_visitor_token", scope="openid profile", expires_at=0)
+print(list(app.run_chain(visitor, sys.argv[1], "x", 7, 3, gr.Progress()))[-1][0])
+"""
+
+
+@pytest.fixture(scope="module")
+def probed(stack: dict, served: dict) -> dict:
+    """The app imported in its venv (one gradio start for both checks): what it loaded, and a run as on a
+    Space, first without a signed-in visitor, then with one; the Hub's log of that run's headers."""
+    log = stack["tmp"] / "h.log"
+    log.write_text("")
     out = subprocess.run(
-        [str(served["venv"] / "bin" / "python"), "-c", probe],
-        cwd=folder,
+        [str(served["venv"] / "bin" / "python"), "-c", PROBE, str(photo(stack["tmp"] / "v.png", (9, 9, 9)))],
+        cwd=served["folder"],
         env=served["env"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    where, loaded = out.stdout.split("\n")[-3:-1]
-    assert where == str(folder / "spacechain" / "__init__.py") and loaded == "[]"
-    examples = json.loads((folder / "app.json").read_text())["examples"]
-    assert examples[0][:2] == ["examples/1-image.png", PROMPT] and examples[1][1] == "a tin robot"
+    seen = [json.loads(line) for line in log.read_text().splitlines()]
+    return {"lines": out.stdout.strip().split("\n")[-4:], "requests": seen}
+
+
+def test_on_a_space_calls_go_with_the_visitors_token_only(probed: dict):
+    asked, done = probed["lines"][2:]
+    assert asked.startswith("Sign in with Hugging Face") and done.startswith("Done in")
+    # Gradio's local sign-in mock asks whoami with the machine's token when the app starts; every
+    # request the visitor's run made went with the visitor's token: never the owner's, never anonymous.
+    run = [r for r in probed["requests"] if r["path"] != "/api/whoami-v2"]
+    assert run and {r["headers"].get("authorization") for r in run} == {"Bearer hf_visitor_token"}
 
 
 def run_app(url: str, image: Path, prompt: str) -> list:
@@ -188,13 +222,23 @@ def test_two_visitors_at_once_get_their_own_results(served: dict, tmp_path: Path
         assert glb_source(final) == sha256(p)
 
 
-def test_errors_are_one_line_in_the_page(served: dict, tmp_path: Path):
+def test_errors_are_one_line_in_the_page(stack: dict, served: dict, tmp_path: Path):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError) as info:
         Client(served["url"], verbose=False).predict(None, "x", 7, 3, api_name="/run")
     assert str(info.value) == "Add Image first." and "\n" not in str(info.value)
+    config = json.loads((stack["tmp"] / "hub.json").read_text())
+    next(s for s in config["spaces"] if s["id"] == "acme/flux-lite")["stage"] = "RUNTIME_ERROR"
+    httpx.post(f"{stack['hub']}/__config", json=config, timeout=10).raise_for_status()
+    try:
+        with pytest.raises(AppError) as info:
+            run_app(served["url"], photo(tmp_path / "e.png", (1, 2, 3)), "x")
+    finally:
+        config["spaces"][0]["stage"] = "RUNNING"
+        httpx.post(f"{stack['hub']}/__config", json=config, timeout=10).raise_for_status()
+    assert "acme/flux-lite" in str(info.value) and "\n" not in str(info.value) and "Traceback" not in str(info.value)
 
 
 def test_in_chromium_the_image_shows_before_the_3d_viewer(served: dict, tmp_path: Path):
@@ -230,9 +274,12 @@ def test_cli_app_and_push_to_the_hub_stand_in(stack: dict, recorded: Path, tmp_p
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "SPACECHAIN_", "PYTEST"))}
     env.update(stack["env"], NO_COLOR="1")
     out = tmp_path / "space"
+    boat = photo(tmp_path / "boat.png", (10, 10, 200))
     args = [SPACECHAIN, "app", str(recorded), "-o", str(out), "--push", "me/figurines", "--private"]
-    res = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run([*args, "--example", f"image={boat}; prompt=a boat"], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    examples = json.loads((out / "app.json").read_text())["examples"]
+    assert examples[1] == ["examples/2-image.png", "a boat", 7, 3] and sha256(out / examples[1][0]) == sha256(boat)
     assert res.stdout.strip() == f"{stack['hub']}/spaces/me/figurines"
     repo = httpx.get(f"{stack['hub']}/__repos").json()["me/figurines"]
     assert repo["type"] == "space" and repo["sdk"] == "gradio" and repo["private"] is True
