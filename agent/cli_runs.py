@@ -193,7 +193,7 @@ def show(
     """Serve a run's gallery on 127.0.0.1 (3D models do not load from file://) until Ctrl-C."""
 
     def body():
-        from spacechain.agent.gallery import serve
+        from spacechain.agent.show import serve
         from spacechain.agent.replay import load_manifest
         from spacechain.tools import SpacechainError
 
