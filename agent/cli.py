@@ -126,4 +126,4 @@ def _cache(no_cache: bool):
 
 
 # The commands register themselves on `app` (imported last: they import the options above).
-from . import cli_app, cli_mcp, cli_runs, cli_spaces  # noqa: E402,F401
+from . import cli_app, cli_mcp, cli_runs, cli_spaces, cli_ui  # noqa: E402,F401

@@ -81,6 +81,7 @@ class Planner:
         self.prompts = load_prompts()
         self._fresh = True  # the next turn starts a new conversation
         self._turn = 0
+        self._stopping = False  # stop() was called during the running turn
         self.agent = self._build()
 
     def _build(self) -> CodeAgent:
@@ -105,6 +106,13 @@ class Planner:
         """Forget the conversation (and the executor's variables, which survive agent.run(reset=True))."""
         self.agent = self._build()
         self._fresh = True
+
+    def stop(self) -> None:
+        """End the running turn from another thread (a front end's Stop button): its Space jobs are
+        cancelled and the agent stops at the next step boundary; the turn ends as "interrupted"."""
+        self._stopping = True
+        self.agent.interrupt()
+        self.run.cancel_all()
 
     def set_model(self, model) -> None:
         self.model = model
@@ -156,6 +164,7 @@ class Planner:
     def turn(self, goal: str) -> TurnResult:
         self.run.trust_user_text(goal)  # the user's own app URLs; never the model's
         self.run.begin_turn(goal)
+        self._stopping = False
         self._turn = len(self.run.manifest["turns"])
         self.run.step = 1
         self.events.emit(TurnStarted(self._turn, goal))
@@ -178,6 +187,8 @@ class Planner:
         except KeyboardInterrupt:
             return self._stopped("interrupted", "interrupted")
         except AgentError as exc:
+            if self._stopping:  # smolagents reports its interrupt as an AgentError
+                return self._stopped("interrupted", "interrupted")
             if self.run.budget_hit:
                 return self._stopped(
                     "budget",

@@ -1,0 +1,667 @@
+"""The studio (`spacechain ui`): a local Gradio page on the same core as `run` and `chat` — one Planner, its
+toolset and Run folder — that shows the chain as it is made.
+
+The page is a listener of the planner's events: the listener puts them on a queue, and a Gradio generator
+turns the queue into page updates. Only outputs that changed are sent (gr.skip() for the rest): a
+gr.Model3D given the same file again before its viewer has loaded can end up blank.
+
+Everything a Space, the model or a manifest wrote is untrusted text: it is escaped into the page and
+never rendered as Markdown or HTML. The HF token stays in the run's client; nothing on the page reads it."""
+
+from __future__ import annotations
+
+import html
+import os
+import queue
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .events import CallFinished, CallSubmitted, CallUpdated, Event, FinalAnswer, StepFinished, TurnEnded
+
+__all__ = ["Session", "StudioConfig", "View", "build_app", "launch"]
+
+MAX_OUTPUTS = 12  # output cards on the page; a run with more lists the rest by name
+KINDS = {
+    "image": {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"},
+    "audio": {".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac"},
+    "video": {".mp4", ".webm", ".mov", ".mkv"},
+    "model3d": {".glb", ".gltf", ".obj", ".ply", ".splat", ".stl"},
+}
+SLOT_PARTS = ("card", "caption", "image", "audio", "video", "model3d", "file")
+_TICK_S = 0.2  # how often the page is refreshed while a turn runs
+
+
+def kind_of(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    return next((k for k, exts in KINDS.items() if suffix in exts), "file")
+
+
+def one_line(text: Any, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@dataclass
+class StudioConfig:
+    out: Path
+    model: str | None = None
+    api_base: str | None = None
+    api_key: str | None = None
+    max_steps: int = 20
+    max_space_calls: int | None = None
+
+
+@dataclass
+class View:
+    """What the page shows of one run: built from events while it runs, or from a manifest."""
+
+    steps: list[dict] = field(default_factory=list)
+    calls: dict[str, dict] = field(default_factory=dict)
+    outputs: list[dict] = field(default_factory=list)  # {"path", "chain"}
+    answer: str = ""
+    status: str = ""
+
+    def apply(self, event: Event, chain_of: Callable[[str], str]) -> None:
+        if isinstance(event, StepFinished):
+            self.steps.append({"step": event.step, "thought": event.thought, "code": event.code, "error": event.error})
+        elif isinstance(event, CallSubmitted):
+            self.calls[event.call] = {"state": "submitted", "elapsed": 0.0, "queue": None}
+        elif isinstance(event, CallUpdated):
+            self.calls[event.call] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
+        elif isinstance(event, CallFinished):
+            state = "cancelled" if event.error and "cancelled" in event.error else event.state
+            self.calls[event.call] = {"state": state, "elapsed": event.elapsed_s, "queue": None, "error": event.error}
+            for f in event.files:
+                if f not in {o["path"] for o in self.outputs}:
+                    self.outputs.append({"path": f, "chain": chain_of(f) or event.call})
+        elif isinstance(event, FinalAnswer):
+            self.answer = "" if event.answer is None else str(event.answer)
+        elif isinstance(event, TurnEnded):
+            why = f": {one_line(event.error)}" if event.error and event.status != "interrupted" else ""
+            self.status = f"turn {event.turn} {'done' if event.status == 'success' else event.status}{why}"
+
+    @classmethod
+    def from_manifest(cls, manifest: dict, run_dir: Path) -> View:
+        view = cls(answer="" if manifest.get("final_answer") is None else str(manifest["final_answer"]))
+        for s in manifest.get("steps", []):
+            view.steps.append({"step": s.get("step"), "thought": None, "code": s.get("code"), "error": s.get("error")})
+        for c in manifest.get("calls", []):
+            label = f"{c.get('space')} /{str(c.get('endpoint', '')).lstrip('/')}"
+            err = (c.get("error") or {}).get("message") if isinstance(c.get("error"), dict) else None
+            view.calls[label] = {"state": c.get("status"), "elapsed": c.get("total_s") or 0.0, "queue": None}
+            if err:
+                view.calls[label]["error"] = err
+        calls = manifest.get("calls", [])
+        root = str(Path(run_dir).resolve()) + os.sep
+        for f in manifest.get("files", []):
+            # Only the run folder's own files: a manifest edited by hand names no other file to the page.
+            if isinstance(f, str) and str(Path(f).resolve()).startswith(root) and os.path.isfile(f):
+                view.outputs.append({"path": f, "chain": chain_text(calls, f)})
+        view.status = f"opened {Path(run_dir).name} ({manifest.get('status')})"
+        return view
+
+
+def chain_text(calls: list[dict], path: str) -> str:
+    """The call that made `path`: Space, endpoint and its key inputs (files by name, text cut short)."""
+    for c in calls:
+        if any(f.get("local") == path and f.get("direction") == "out" for f in c.get("files") or []):
+            return f"{c.get('space')} /{str(c.get('endpoint', '')).lstrip('/')} ({key_inputs(c.get('inputs'))})"
+    return ""
+
+
+def key_inputs(inputs: Any, limit: int = 4) -> str:
+    if isinstance(inputs, dict):
+        items = list(inputs.items())
+    elif isinstance(inputs, list):
+        items = [(str(i), v) for i, v in enumerate(inputs)]
+    else:
+        items = [("input", inputs)] if inputs is not None else []
+    shown = []
+    for name, value in items[:limit]:
+        if isinstance(value, dict) and "path" in value:
+            value = value["path"]
+        if isinstance(value, str) and (os.sep in value or "://" in value):
+            value = Path(value).name
+        shown.append(f"{name}={one_line(value, 60)}")
+    return ", ".join(shown) + (", …" if len(items) > limit else "")
+
+
+# ---------------------------------------------------------------- rendering (escaped HTML only)
+
+
+def steps_html(steps: list[dict]) -> str:
+    parts = []
+    for s in steps:
+        title = html.escape(one_line(s.get("thought") or "(no thought)", 160))
+        code = html.escape(s.get("code") or "")
+        error = f'<div class="sc-error">{html.escape(one_line(s["error"]))}</div>' if s.get("error") else ""
+        parts.append(
+            f'<details class="sc-step"><summary>Step {s.get("step")}: {title}</summary>'
+            f"<pre><code>{code}</code></pre></details>{error}"  # the error stays in view when folded
+        )
+    return "".join(parts) or '<p class="sc-empty">No steps yet.</p>'
+
+
+def calls_html(calls: dict[str, dict]) -> str:
+    rows = []
+    for label, c in calls.items():
+        queue_size = "" if c.get("queue") is None else str(c["queue"])
+        err = html.escape(one_line(c["error"], 200)) if c.get("error") else ""
+        rows.append(
+            f'<tr class="sc-call" data-state="{html.escape(str(c.get("state")))}"><td>{html.escape(label)}</td>'
+            f"<td>{html.escape(str(c.get('state')))}</td><td>{float(c.get('elapsed') or 0):.1f} s</td>"
+            f"<td>{queue_size}</td><td>{err}</td></tr>"
+        )
+    if not rows:
+        return '<p class="sc-empty">No Space calls yet.</p>'
+    head = "<tr><th>Space call</th><th>state</th><th>elapsed</th><th>queue</th><th></th></tr>"
+    return f'<table class="sc-calls">{head}{"".join(rows)}</table>'
+
+
+def quota_text(quota: dict) -> str:
+    after = quota.get("after") or quota.get("before") or {}
+    if "remaining_s" not in after:
+        return ""
+    used = f"{quota['used_s']:g} GPU-seconds used; " if "used_s" in quota else ""
+    return f"ZeroGPU: {used}{after['remaining_s']:g} of {after['total_s']:g} s left"
+
+
+# ---------------------------------------------------------------- the session
+
+
+class Session:
+    """The studio's conversation: one Run and one Planner, made at the first goal, kept until "New
+    session". Turns and replays run in a worker thread; their events reach the page through a queue."""
+
+    def __init__(self, cfg: StudioConfig):
+        from . import models
+
+        self.cfg = cfg
+        self.spec = models.resolve(cfg.model, cfg.api_base, cfg.api_key)
+        models.check(self.spec)
+        self.model = models.load(self.spec)
+        self.run: Any = None
+        self.planner: Any = None
+        self.view = View()
+        self._queue: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._active: Any = None  # the Run the worker is using (the session's, or a replay's)
+        self._stopper: Callable[[], None] | None = None
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    # ---- model ----
+    def switch_model(self, name: str) -> str:
+        from . import models
+
+        spec = models.resolve(name, self.cfg.api_base, self.cfg.api_key)
+        models.check(spec)
+        model = models.load(spec)
+        with self._lock:
+            self.spec, self.model = spec, model
+            if self.planner is not None:
+                self.planner.set_model(model)
+                self.run.manifest["model"] = spec.label
+        return spec.label
+
+    # ---- state ----
+    def busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def quota(self) -> str:
+        run = self._active or self.run
+        return quota_text(run.manifest.get("quota") or {}) if run is not None else ""
+
+    def listen(self, event: Event) -> None:
+        self._queue.put(event)
+        if self._stopping and isinstance(event, (CallSubmitted, CallUpdated)) and self._active is not None:
+            self._active.cancel_all()  # a call the model's code submitted after Stop
+
+    def chain_of(self, path: str) -> str:
+        run = self._active or self.run
+        if run is None:
+            return ""
+        return chain_text(run.snapshot()["calls"], path)
+
+    def _new_run(self, goal: str, model_label: str):
+        from .run import Run, default_run_dir
+
+        run_dir = self.cfg.out / default_run_dir(goal).name
+        n = 2
+        while (run_dir / "manifest.json").exists():  # two runs in one second with one goal
+            run_dir = run_dir.with_name(f"{default_run_dir(goal).name}-{n}")
+            n += 1
+        return Run(run_dir, goal=goal, model=model_label, max_space_calls=self.cfg.max_space_calls)
+
+    def _ensure_planner(self, goal: str) -> None:
+        from .runner import Planner
+
+        if self.planner is None:
+            self.run = self._new_run(goal, self.spec.label)
+            self.planner = Planner(self.run, self.model, max_steps=self.cfg.max_steps, listeners=[self.listen])
+            self.run.record_quota("before")
+
+    def new_session(self) -> None:
+        if self.busy():
+            from spacechain.tools import SpacechainError
+
+            raise SpacechainError("A turn is running; press Stop first.")
+        self.close()
+        self.view = View()
+
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.close()
+            self.write_gallery(self.run)
+        self.run = self.planner = None
+
+    @staticmethod
+    def write_gallery(run) -> None:
+        from .gallery import write_gallery
+
+        run.save()
+        write_gallery(run.dir, run.snapshot())
+
+    # ---- turns ----
+    def start_turn(self, goal: str, files: list[str]) -> None:
+        from spacechain.tools import SpacechainError
+
+        from .run import clean_text
+
+        goal = clean_text(goal or "").strip()
+        if not goal:
+            raise SpacechainError("Type a goal first: what you want, in plain English.")
+        if self.busy():
+            raise SpacechainError("A turn is running; wait for it or press Stop.")
+        self._ensure_planner(goal)
+        for f in files:
+            self.run.allow(copy_input(self.run.dir, f))
+        self.view.steps, self.view.calls, self.view.answer, self.view.status = [], {}, "", "running"
+        planner, run = self.planner, self.run
+
+        def work() -> None:
+            try:
+                planner.turn(goal)
+            except Exception as exc:  # the turn is recorded as failed; the page gets one line
+                self._queue.put(RuntimeError(one_line(exc)))
+            finally:
+                run.record_quota("after")
+                self.write_gallery(run)
+
+        self._start(work, run, planner.stop)
+
+    def start_replay(self, run_dir: Path, sets: dict[str, str], files: list[str]) -> View:
+        """Re-run a recorded chain without the LLM in a new run folder: text inputs from `sets`, the
+        recorded run's own files replaced in order by `files`."""
+        from spacechain.tools import SpacechainError
+
+        from .replay import apply_overrides, build_chain, load_manifest, replay_chain
+
+        if self.busy():
+            raise SpacechainError("A turn is running; wait for it or press Stop.")
+        manifest = load_manifest(run_dir)
+        chain = build_chain(manifest)
+        apply_overrides(chain, sets)
+        goal = f"{manifest.get('goal', '')} (replay)"
+        run = self._new_run(goal, "replay (no LLM)")
+        try:
+            recorded = [f.get("path") for f in manifest.get("user_files", [])]
+            swap = {old: run.allow(copy_input(run.dir, new)) for old, new in zip(recorded, files)}
+            for call in chain.calls:
+                call.inputs = _swap_paths(call.inputs, swap)
+        except BaseException:
+            run.close()
+            raise
+        view = View(status="replaying")
+        cancelled = threading.Event()
+
+        def work() -> None:
+            try:
+                run.record_quota("before")
+                run.begin_turn(goal)
+                replay_chain(run, chain, set(sets), emit=self.listen, user_files=manifest.get("user_files"))
+                run.end_turn("success", f"replayed {len(chain.calls)} call(s)")
+                self._queue.put(FinalAnswer(1, f"replayed {len(chain.calls)} call(s) into {run.dir}"))
+                self._queue.put(TurnEnded(1, "success"))
+            except Exception as exc:
+                status = "interrupted" if cancelled.is_set() else "failed"
+                run.end_turn(status, None if cancelled.is_set() else one_line(exc))
+                self._queue.put(TurnEnded(1, status, error=None if cancelled.is_set() else one_line(exc)))
+            finally:
+                run.close()
+                self.write_gallery(run)
+
+        def stop() -> None:
+            cancelled.set()
+            run.cancel_all()
+
+        self._start(work, run, stop)
+        return view
+
+    def _start(self, work: Callable[[], None], run, stop: Callable[[], None]) -> None:
+        self._queue = queue.Queue()
+        self._active, self._stopper, self._stopping = run, stop, False
+        self._worker = threading.Thread(target=work, daemon=True, name="spacechain-studio-turn")
+        self._worker.start()
+
+    def stop(self) -> bool:
+        if not self.busy() or self._stopper is None:
+            return False
+        self._stopping = True
+        self._stopper()
+        return True
+
+    def drain(self, view: View) -> list[str]:
+        """Apply the queued events to `view`; returns the one-line errors the worker reported."""
+        errors: list[str] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return errors
+            if isinstance(item, Exception):
+                errors.append(str(item))
+            else:
+                view.apply(item, self.chain_of)
+
+
+def copy_input(run_dir: Path, path: str) -> str:
+    """A file the user gave on the page, copied into the run's inputs/ with its name and bytes."""
+    src = Path(path)
+    inputs = run_dir / "inputs"
+    inputs.mkdir(exist_ok=True)
+    name = src.name.split("/")[-1] or "file"
+    dest, n = inputs / name, 2
+    while dest.exists():
+        dest, n = inputs / f"{src.stem}-{n}{src.suffix}", n + 1
+    shutil.copyfile(src, dest)
+    return str(dest)
+
+
+def _swap_paths(value: Any, swap: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return swap.get(value, value)
+    if isinstance(value, list):
+        return [_swap_paths(v, swap) for v in value]
+    if isinstance(value, dict):
+        if set(value) >= {"path"} and isinstance(value.get("path"), str) and value["path"] in swap:
+            return {**value, "path": swap[value["path"]]}
+        return {k: _swap_paths(v, swap) for k, v in value.items()}
+    return value
+
+
+def past_runs(out: Path) -> list[str]:
+    """Run folders under --out, newest first."""
+    if not out.is_dir():
+        return []
+    runs = [d for d in out.iterdir() if d.is_dir() and (d / "manifest.json").is_file()]
+    return [d.name for d in sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True)]
+
+
+def text_inputs(manifest: dict) -> str:
+    """The chain's text inputs as `N.name=value` lines, for the replay box."""
+    lines = []
+    calls = [c for c in manifest.get("calls", []) if c.get("status") == "complete"]
+    for n, c in enumerate(calls, start=1):
+        for name, value in (c.get("inputs") or {}).items() if isinstance(c.get("inputs"), dict) else []:
+            if isinstance(value, str) and not os.path.isabs(value) and "\n" not in value:
+                lines.append(f"{n}.{name}={value}")
+    return "\n".join(lines)
+
+
+def parse_sets(text: str) -> dict[str, str]:
+    from spacechain.tools import InvalidInputs
+
+    sets = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInputs(f"Each line of the inputs box is name=value (or N.name=value); got {line!r}.")
+        sets[name.strip()] = value
+    return sets
+
+
+# ---------------------------------------------------------------- the page
+
+CSS = """
+.sc-step summary { cursor: pointer; } .sc-step pre { max-height: 20em; overflow: auto; }
+.sc-calls { width: 100%; } .sc-error { color: #b91c1c; } .sc-empty { opacity: .6; }
+"""
+
+
+def _error_line(exc: BaseException) -> str:
+    return "error: " + one_line(exc)
+
+
+def build_app(session: Session):
+    """The page. One Session per server: the studio is a local, one-person app."""
+    import gradio as gr
+
+    from spacechain.tools import SpacechainError
+
+    from .replay import load_manifest
+
+    out = session.cfg.out
+
+    with gr.Blocks(title="spacechain studio") as demo:
+        gr.Markdown("# spacechain studio")
+        with gr.Row():
+            with gr.Column(scale=3):
+                goal = gr.Textbox(label="Goal", lines=2, elem_id="goal", placeholder="What you want, in plain English")
+                files = gr.File(label="Your files", file_count="multiple", elem_id="files")
+                with gr.Row():
+                    run_btn = gr.Button("Run", variant="primary", elem_id="run")
+                    stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+                    new_btn = gr.Button("New session", elem_id="new-session")
+                status = gr.Textbox(label="Status", interactive=False, elem_id="status")
+            with gr.Column(scale=1):
+                model_box = gr.Textbox(label="Model", value=session.spec.label, elem_id="model")
+                switch_btn = gr.Button("Switch model", elem_id="switch-model")
+                quota = gr.Textbox(label="ZeroGPU quota", interactive=False, elem_id="quota", visible=False)
+        answer = gr.Textbox(label="Answer", interactive=False, lines=2, elem_id="answer")
+        with gr.Row():
+            steps = gr.HTML(steps_html([]), elem_id="steps")
+            calls = gr.HTML(calls_html({}), elem_id="calls")
+        gr.Markdown("## Outputs")
+        slots: list[tuple] = []
+        for row in range(0, MAX_OUTPUTS, 3):
+            with gr.Row():
+                for i in range(row, row + 3):
+                    with gr.Column(visible="hidden", elem_id=f"out-{i}", elem_classes="sc-card") as card:
+                        slots.append(
+                            (
+                                card,
+                                gr.HTML(elem_classes="sc-chain"),
+                                gr.Image(type="filepath", interactive=False, visible="hidden", show_label=False),
+                                gr.Audio(type="filepath", interactive=False, visible="hidden", show_label=False),
+                                gr.Video(interactive=False, visible="hidden", show_label=False),
+                                gr.Model3D(interactive=False, visible="hidden", show_label=False, height=320),
+                                gr.File(interactive=False, visible="hidden", show_label=False),
+                            )
+                        )
+        more = gr.Textbox(label="More outputs", interactive=False, visible=False, elem_id="more")
+        with gr.Accordion("Past runs", open=False, elem_id="past-runs"):
+            with gr.Row():
+                past = gr.Dropdown(choices=past_runs(out), label="Run folder", elem_id="past", scale=3)
+                refresh_btn = gr.Button("Refresh", elem_id="refresh-runs", scale=1)
+                open_btn = gr.Button("Open", elem_id="open-run", scale=1)
+            sets = gr.Textbox(label="Text inputs (N.name=value, one a line)", lines=3, elem_id="sets")
+            new_files = gr.File(
+                label="New files (replace the run's own files, in order)", file_count="multiple", elem_id="replay-files"
+            )
+            replay_btn = gr.Button("Run again with new inputs", elem_id="replay")
+        shown = gr.State([None] * MAX_OUTPUTS)
+
+        slot_parts = [part for slot in slots for part in slot]
+        page = [status, answer, steps, calls, quota, more, past, run_btn, shown, *slot_parts]
+
+        def render(view: View, shown_now: list, last: dict, running: bool) -> list:
+            """The page's values for `view`: gr.skip() wherever nothing changed."""
+            wanted: dict[Any, Any] = {
+                status: view.status,
+                answer: view.answer,
+                steps: steps_html(view.steps),
+                calls: calls_html(view.calls),
+                quota: gr.update(value=session.quota(), visible=bool(session.quota())),
+                more: gr.update(
+                    value="\n".join(Path(o["path"]).name for o in view.outputs[MAX_OUTPUTS:]),
+                    visible=len(view.outputs) > MAX_OUTPUTS,
+                ),
+                past: gr.update(choices=past_runs(out)),
+                run_btn: gr.update(interactive=not running),
+            }
+            values = []
+            for comp in page[:8]:
+                new = wanted[comp]
+                key = repr(new)
+                values.append(gr.skip() if last.get(id(comp)) == key else new)
+                last[id(comp)] = key
+            shown_next = list(shown_now)
+            slot_values: list = []
+            for i, slot in enumerate(slots):
+                item = view.outputs[i] if i < len(view.outputs) else None
+                path = item["path"] if item else None
+                if path == shown_now[i]:
+                    slot_values += [gr.skip()] * len(slot)
+                    continue
+                shown_next[i] = path
+                kind = kind_of(path) if path else None
+                caption = (
+                    f"<b>{html.escape(Path(path).name)}</b><br><small>{html.escape(item['chain'])}</small>"
+                    if item and path
+                    else ""
+                )
+                # "hidden" keeps a part in the page: a gr.Model3D mounted by visible=True later stays blank.
+                slot_values += [gr.update(visible=True if path else "hidden"), caption]
+                for part in SLOT_PARTS[2:]:
+                    on = part == kind
+                    slot_values.append(gr.update(value=path if on else None, visible=True if on else "hidden"))
+            return [*values, shown_next, *slot_values]
+
+        def stream(view: View, shown_now: list):
+            last: dict = {}
+            while True:
+                alive = session.busy()
+                errors = session.drain(view)
+                if errors:
+                    view.status = f"error: {errors[-1]}"
+                result = render(view, shown_now, last, alive)
+                shown_now = result[8]
+                yield result
+                if not alive:
+                    return
+                threading.Event().wait(_TICK_S)
+
+        def fail_only(message: str) -> list:
+            return [message, *([gr.skip()] * (len(page) - 1))]
+
+        def on_run(goal_text, given, shown_now):
+            try:
+                session.start_turn(goal_text, list(given or []))
+            except (SpacechainError, OSError) as exc:
+                yield fail_only(_error_line(exc))
+                return
+            yield from stream(session.view, shown_now)
+
+        def on_stop():
+            return "stopping…" if session.stop() else "nothing is running"
+
+        def on_new(shown_now):
+            try:
+                session.new_session()
+            except SpacechainError as exc:
+                return fail_only(_error_line(exc))
+            result = render(session.view, shown_now, {}, False)
+            result[0] = "new session: the next goal starts a new conversation"
+            return result
+
+        def on_switch(name):
+            try:
+                label = session.switch_model(name)
+            except SpacechainError as exc:
+                return _error_line(exc), gr.skip()
+            return f"model: {label}", label
+
+        def run_dir_of(name) -> Path:
+            if name not in past_runs(out):
+                raise SpacechainError("Pick a run folder from the list (Refresh if it is new).")
+            return out / name
+
+        def on_open(name, shown_now):
+            try:
+                run_dir = run_dir_of(name)
+                manifest = load_manifest(run_dir)
+            except (SpacechainError, OSError) as exc:
+                return [*fail_only(_error_line(exc)), gr.skip()]
+            view = View.from_manifest(manifest, run_dir)
+            return [*render(view, shown_now, {}, session.busy()), text_inputs(manifest)]
+
+        def on_replay(name, sets_text, given, shown_now):
+            try:
+                view = session.start_replay(run_dir_of(name), parse_sets(sets_text), list(given or []))
+            except (SpacechainError, OSError) as exc:
+                yield fail_only(_error_line(exc))
+                return
+            yield from stream(view, shown_now)
+
+        run_btn.click(on_run, [goal, files, shown], page, show_progress="hidden")
+        goal.submit(on_run, [goal, files, shown], page, show_progress="hidden")
+        stop_btn.click(on_stop, None, status, show_progress="hidden")
+        new_btn.click(on_new, [shown], page, show_progress="hidden")
+        switch_btn.click(on_switch, [model_box], [status, model_box], show_progress="hidden")
+        refresh_btn.click(lambda: gr.update(choices=past_runs(out)), None, past, show_progress="hidden")
+        open_btn.click(on_open, [past, shown], [*page, sets], show_progress="hidden")
+        replay_btn.click(on_replay, [past, sets, new_files, shown], page, show_progress="hidden")
+    return demo
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(session: Session, port: int = 0, browser: bool = True, announce: Callable[[str], None] = print) -> None:
+    """Serve the page on 127.0.0.1 until Ctrl-C; the session's run is closed (manifest, gallery) after."""
+    import signal
+
+    def terminate(*_: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the server like Ctrl-C: the run is closed and its gallery written
+
+    signal.signal(signal.SIGTERM, terminate)
+    demo = build_app(session)
+    port = port or free_port()
+    demo.queue()
+    try:
+        demo.launch(
+            server_name="127.0.0.1",
+            server_port=port,
+            inbrowser=False,
+            prevent_thread_lock=True,
+            quiet=True,
+            show_error=False,
+            share=False,
+            allowed_paths=[str(session.cfg.out.resolve())],
+            css=CSS,
+            footer_links=[],
+        )
+        url = f"http://127.0.0.1:{port}"
+        announce(url)
+        if browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        while demo.is_running:
+            threading.Event().wait(0.2)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C (or SIGTERM) is how the studio ends
+    finally:
+        demo.close()
+        session.close()

@@ -1,0 +1,334 @@
+"""The studio in a real browser: `spacechain ui` in a subprocess on 127.0.0.1, its LLM the scripted
+OpenAI-compatible server (tests/llm_stub.py), its Spaces the loopback apps behind the Hub stand-in, the
+page driven by Playwright with Debian's chromium.
+
+The tests share one studio and one page and run in file order, as a person would use it: a goal with a
+photo, a second goal in the same conversation, a Stop, then a past run re-run with a new photo."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import TEST_TOKEN
+from llm_stub import LLMStub
+from servers import free_port
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+
+SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+GOAL = "turn my photo into a 3D figurine"
+
+
+def blob(src: str, thought: str = "Next step.") -> str:
+    return f"Thought: {thought}\n<code>\n{src.strip()}\n</code>"
+
+
+FIGURINE = [
+    blob(
+        'img = run_space("acme/flux-lite", "/generate", {"prompt": "a studio portrait"})[0]\nprint(img)',
+        "Make a portrait first.",
+    ),
+    blob(
+        'prev = run_space("acme/trellis-lite", "/image_to_3d", {"image": "{PHOTO}"})\n'
+        'glb = run_space("acme/trellis-lite", "/extract_glb", {})[0]\nprint(glb)',
+        "Now the 3D model from the photo.",
+    ),
+    blob('final_answer("Your figurine is ready: " + glb)', "Done."),
+]
+
+
+class PhotoStub(LLMStub):
+    """Puts the path of the user's photo, as the task lists it, where a reply says {PHOTO}."""
+
+    def next_reply(self, body: dict) -> str:
+        reply = super().next_reply(body)
+        found = re.findall(r"- (/[^\s\"\\]+/inputs/[^\s\"\\]+)", json.dumps(body.get("messages")))
+        return reply.replace("{PHOTO}", found[-1] if found else "no-photo")
+
+
+def png(path: Path, color: tuple[int, int, int]) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), color).save(path)
+    return path
+
+
+def glb_extras(path: str) -> dict:
+    data = Path(path).read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20 : 20 + length])["asset"]["extras"]
+
+
+def manifests(out: Path) -> dict[str, dict]:
+    return {
+        d.name: json.loads((d / "manifest.json").read_text()) for d in out.iterdir() if (d / "manifest.json").is_file()
+    }
+
+
+class Studio:
+    def __init__(self, hub_url: str, stub: LLMStub, tmp: Path):
+        self.out, self.stub, self.port = tmp / "runs", stub, free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPACECHAIN_", "HF_", "PYTEST_"))}
+        env.update(
+            HF_ENDPOINT=hub_url,
+            HF_TOKEN=TEST_TOKEN,
+            HF_HOME=str(tmp / "hf_home"),
+            HF_HUB_DISABLE_TELEMETRY="1",
+            LITELLM_LOCAL_MODEL_COST_MAP="True",
+            GRADIO_TEMP_DIR=str(tmp / "gradio"),
+            PYTHONUNBUFFERED="1",
+        )
+        self.stderr = tempfile.TemporaryFile()
+        args = ["ui", "--no-browser", "--port", str(self.port), "--model", "openai/scripted"]
+        args += ["--api-base", stub.url, "--out", str(self.out), "--max-steps", "6"]
+        self.proc = subprocess.Popen(
+            [SPACECHAIN, *args], env=env, stdout=subprocess.PIPE, stderr=self.stderr, text=True, start_new_session=True
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.append(self.proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(90)
+        if not lines or not lines[0].strip():
+            self.stop()
+            self.stderr.seek(0)
+            raise RuntimeError(f"the studio did not start: {self.stderr.read().decode()[-3000:]}")
+        self.url = lines[0].strip()
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def err_text(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def studio(hub, tmp_path_factory):
+    stub = PhotoStub(FIGURINE).start()
+    s = Studio(hub.url, stub, tmp_path_factory.mktemp("studio"))
+    yield s
+    s.stop()
+    stub.stop()
+
+
+@pytest.fixture(scope="module")
+def page(studio):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+        )
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
+        pg = ctx.new_page()
+        pg.set_default_timeout(30_000)
+        bodies: list[bytes] = []
+
+        def keep(response) -> None:
+            try:
+                bodies.append(response.url.encode() + b"\n" + str(response.headers).encode() + b"\n" + response.body())
+            except Exception:
+                bodies.append(response.url.encode())  # a stream still open: its events are checked below
+
+        pg.on("response", keep)
+        pg.goto(studio.url)
+        pg.locator("#goal textarea").wait_for()
+        pg.bodies = bodies  # type: ignore[attr-defined]
+        yield pg
+        browser.close()
+
+
+def status(page) -> str:
+    return page.locator("#status textarea").input_value()
+
+
+def wait_status(page, pattern: str, timeout: float = 40) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = status(page)
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"status never matched {pattern!r}; it says {status(page)!r}")
+
+
+def run_goal(page, goal: str) -> None:
+    page.locator("#goal textarea").fill(goal)
+    page.locator("#run").click()
+
+
+def canvas_has_model(page, card: str) -> bool:
+    """The Model3D canvas shows something: more than a handful of colours in its pixels."""
+    from PIL import Image
+
+    canvas = page.locator(f"{card} canvas").first
+    canvas.wait_for(state="visible")
+    for _ in range(40):
+        colours = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB").getcolors(maxcolors=100_000)
+        if colours and len(colours) > 20:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
+    photo = png(tmp_path / "photo.png", (200, 40, 40))
+    studio.stub.replies, studio.stub.delay_s = list(FIGURINE), 1.5
+    page.locator("#files input[type=file]").set_input_files(str(photo))
+    page.get_by_text("photo.png").first.wait_for()
+    run_goal(page, GOAL)
+
+    # The portrait is on the page while the 3D model is still being made.
+    page.locator("#out-0 img").wait_for(state="visible", timeout=40_000)
+    assert page.locator("#out-1").inner_text().strip() == "" and page.locator("canvas").count() == 0
+    assert "acme/flux-lite /generate" in page.locator("#out-0").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "studio-midrun.png"), full_page=True)
+
+    wait_status(page, r"turn 1 done")
+    assert page.locator("#answer textarea").input_value().startswith("Your figurine is ready: ")
+    assert "acme/trellis-lite /extract_glb" in page.locator("#out-2").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "studio-done.png"), full_page=True)
+    assert canvas_has_model(page, "#out-2")
+    # Steps are folded: thought in the summary, code inside.
+    assert page.locator("#steps details").count() == 3
+    assert "Make a portrait first." in page.locator("#steps summary").first.inner_text()
+    assert not page.locator("#steps pre").first.is_visible()
+
+    # The turn wrote the run folder: manifest and gallery, before the studio exits.
+    ((name, m),) = manifests(studio.out).items()
+    assert m["turns"][0]["status"] == "success" and (studio.out / name / "gallery.html").is_file()
+    assert [c["endpoint"] for c in m["calls"]] == ["/generate", "/image_to_3d", "/extract_glb"]
+    user = m["user_files"][0]
+    assert Path(user["path"]).parent == studio.out / name / "inputs" and Path(user["path"]).name == "photo.png"
+    assert user["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert glb_extras(m["calls"][2]["outputs"][0])["source_sha256"] == user["sha256"]
+
+
+def test_second_goal_continues_the_conversation(studio, page):
+    studio.stub.delay_s = 0
+    studio.stub.replies = [
+        blob('run_space("acme/broken", "/predict", {"x": 1})', "Try a Space that is down."),
+        blob('final_answer("Your first goal was the figurine")'),
+    ]
+    before = len(studio.stub.requests)
+    run_goal(page, "what was my first goal?")
+    wait_status(page, r"turn 2 done")
+    assert page.locator("#answer textarea").input_value() == "Your first goal was the figurine"
+    assert GOAL in json.dumps(studio.stub.requests[before]["messages"])  # memory: turn 1 is in turn 2's prompt
+    # The Space that is down is one line in its step, never a stack trace.
+    error = page.locator("#steps .sc-error").first.inner_text()
+    assert "acme/broken" in error and "\n" not in error.strip() and "Traceback" not in page.content()
+    # The outputs of turn 1 stay on the page.
+    assert page.locator("#out-0 img").is_visible()
+    (m,) = manifests(studio.out).values()
+    assert [t["status"] for t in m["turns"]] == ["success", "success"]
+
+
+def test_stop_cancels_a_slow_call_and_ends_the_turn(studio, page):
+    studio.stub.replies = [
+        blob('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))', "Wait for the slow one."),
+        blob('final_answer("not reached")'),
+    ]
+    run_goal(page, "run the slow tool")
+    page.locator('#calls tr[data-state="running"], #calls tr[data-state="waiting"]').first.wait_for()
+    assert not page.locator("#run").is_enabled()
+    started = time.monotonic()
+    page.locator("#stop").click()
+    wait_status(page, r"turn 3 interrupted", timeout=20)
+    assert time.monotonic() - started < 15
+    page.locator("#calls tr[data-state='cancelled']").first.wait_for()
+    assert page.locator("#run").is_enabled()  # ready for the next goal
+    (m,) = manifests(studio.out).values()
+    assert m["turns"][2]["status"] == "interrupted"
+    slow = [c for c in m["calls"] if c["endpoint"] == "/slow"][0]
+    assert slow["status"] == "error" and "cancelled" in slow["error"]["message"]
+    assert page.locator("#out-0 img").is_visible()  # what was made stays
+
+
+def test_errors_are_one_line_and_the_server_keeps_running(studio, page):
+    run_goal(page, "   ")
+    assert wait_status(page, r"^error: Type a goal first").count("\n") == 0
+    page.locator("#model textarea").fill("hf:acme/some-model")
+    page.locator("#switch-model").click()
+    assert "\n" not in wait_status(page, r"^error: hf: models run on HF Inference Providers and take no --api-base")
+    page.locator("#model textarea").fill("openai/scripted")
+    page.locator("#switch-model").click()
+    wait_status(page, r"^model: openai/scripted$")
+    assert httpx.get(studio.url, timeout=10).status_code == 200
+
+
+def test_past_run_again_with_a_new_photo(studio, page, tmp_path):
+    (first,) = manifests(studio.out)
+    page.locator("#new-session").click()
+    wait_status(page, "new session")
+    assert not page.locator("#out-0").is_visible()
+    page.get_by_text("Past runs").click()
+    page.locator("#refresh-runs").click()
+    page.locator("#past input").click()
+    page.get_by_role("option", name=first).click()
+    page.locator("#open-run").click()
+    wait_status(page, f"opened {first}")
+    page.locator("#out-0 img").wait_for(state="visible")
+    assert "1.prompt=a studio portrait" in page.locator("#sets textarea").input_value()
+
+    new_photo = png(tmp_path / "new-photo.png", (30, 90, 220))
+    page.locator("#sets textarea").fill("1.prompt=a new portrait")
+    page.locator("#replay-files input[type=file]").set_input_files(str(new_photo))
+    page.get_by_text("new-photo.png").first.wait_for()
+    page.locator("#replay").click()
+    wait_status(page, r"turn 1 done")
+    assert canvas_has_model(page, "#out-2")
+
+    replays = {k: v for k, v in manifests(studio.out).items() if k != first}
+    ((name, m),) = replays.items()
+    assert m["model"] == "replay (no LLM)" and m["status"] == "success"
+    assert (studio.out / name / "gallery.html").is_file()
+    gen, to3d, extract = m["calls"]
+    assert gen["inputs"]["prompt"] == "a new portrait"
+    sent = Path(to3d["inputs"]["image"])
+    assert sent.parent == studio.out / name / "inputs" and sent.read_bytes() == new_photo.read_bytes()
+    # The image Space received the new photo byte for byte (it records the sha256 of what it got).
+    assert glb_extras(extract["outputs"][0])["source_sha256"] == hashlib.sha256(new_photo.read_bytes()).hexdigest()
+
+
+def test_no_token_reaches_the_page(studio, page):
+    seen = b"\n".join(page.bodies) + page.content().encode()
+    for path in ("/", "/config", "/gradio_api/info"):
+        seen += httpx.get(studio.url + path, timeout=10).content
+    assert len(page.bodies) > 10
+    assert TEST_TOKEN.encode() not in seen
+    assert "Traceback" not in studio.err_text()
+
+
+def test_ui_without_gradio_says_how_to_install(tmp_path):
+    fake = tmp_path / "gradio"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no gradio here')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run([SPACECHAIN, "ui", "--no-browser"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == 'error: the studio needs Gradio: pip install "spacechain[ui]"'
