@@ -237,62 +237,53 @@ class Handler(BaseHTTPRequestHandler):
             if req.get("repoType") == "space" and not re.search(r"^sdk: *\"?(gradio|docker|static)", card, re.M):
                 return self._send(400, {"errors": [{"message": '"sdk" must be one of [gradio, docker, static]'}]})
             return self._send(200, {"errors": [], "warnings": []})
-        if path_ := self._repo_write(urlsplit(self.path).path, body):
-            return path_
+        if self._repo_write(urlsplit(self.path).path, body):
+            return
         self._send(404, {"error": "Not found"})
 
-    def _repo_write(self, path: str, body: bytes) -> Any:
-        """create_repo, preupload and commit as huggingface_hub's upload_folder uses them (regular files only:
-        preupload answers "regular" for every file, so no LFS or Xet transfer is needed)."""
-        if not re.fullmatch(r"/api/repos/create|/api/spaces/[^/]+/[^/]+/(preupload|commit)/[^/]+", path):
-            return None
-        if not self._authorized():
-            return self._send(401, {"error": "Invalid credentials in Authorization header"}) or True
+    def _repo_write(self, path: str, body: bytes) -> bool:
+        """create_repo, preupload and commit as huggingface_hub's upload_folder uses them; False: not one of
+        them. Regular files only: preupload answers "regular" for every file, so no LFS or Xet transfer."""
+        m = re.fullmatch(r"/api/repos/create|/api/spaces/([^/]+/[^/]+)/(preupload|commit)/[^/]+", path)
+        if m is None:
+            return False
         base = f"http://{self.headers.get('host')}"
-        if path == "/api/repos/create":
+        if not self._authorized():
+            self._send(401, {"error": "Invalid credentials in Authorization header"})
+        elif path == "/api/repos/create":
             req = json.loads(body)
             repo_id = f"{req.get('organization')}/{req['name']}"
             with LOCK:
-                if repo_id in REPOS:
-                    return (
-                        self._send(
-                            409, {"error": "You already created this space repo", "url": f"{base}/spaces/{repo_id}"}
-                        )
-                        or True
-                    )
-                REPOS[repo_id] = {
-                    "type": req.get("type"),
-                    "sdk": req.get("sdk"),
-                    "private": req.get("visibility") == "private",
-                    "files": {},
-                    "commits": [],
-                }
-            return self._send(200, {"url": f"{base}/spaces/{repo_id}", "name": repo_id, "id": "66" + "0" * 22}) or True
-        m = re.fullmatch(r"/api/spaces/([^/]+/[^/]+)/(preupload|commit)/[^/]+", path)
-        assert m is not None
-        repo = REPOS.get(m[1])
-        if repo is None:
+                known = repo_id in REPOS
+                REPOS.setdefault(
+                    repo_id,
+                    {
+                        "type": req.get("type"),
+                        "sdk": req.get("sdk"),
+                        "private": req.get("visibility") == "private",
+                        "files": {},
+                        "commits": [],
+                    },
+                )
+            if known:  # create_repo(exist_ok=True) takes the Hub's 409 as "already there"
+                self._send(409, {"error": "You already created this space repo", "url": f"{base}/spaces/{repo_id}"})
+            else:
+                self._send(200, {"url": f"{base}/spaces/{repo_id}", "name": repo_id, "id": "66" + "0" * 22})
+        elif (repo := REPOS.get(m[1])) is None:
             self._not_found()
-            return True
-        if m[2] == "preupload":
-            files = [
-                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
-                for f in json.loads(body)["files"]
-            ]
-            return self._send(200, {"files": files, "commitOid": "0" * 40}) or True
-        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
-        with LOCK:
-            for item in lines:
-                if item["key"] == "file":
-                    repo["files"][item["value"]["path"]] = hashlib.sha256(
-                        base64.b64decode(item["value"]["content"])
-                    ).hexdigest()
+        elif m[2] == "preupload":
+            files = json.loads(body)["files"]
+            modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files]
+            self._send(200, {"files": modes, "commitOid": "0" * 40})
+        else:  # commit: application/x-ndjson, a header line then one line per file
+            lines = [json.loads(line) for line in body.splitlines() if line.strip()]
             sha = hashlib.sha1(body).hexdigest()
-            repo["commits"].append(next(i["value"]["summary"] for i in lines if i["key"] == "header"))
-        return (
+            with LOCK:
+                for item in (i["value"] for i in lines if i["key"] == "file"):
+                    repo["files"][item["path"]] = hashlib.sha256(base64.b64decode(item["content"])).hexdigest()
+                repo["commits"].append(next(i["value"]["summary"] for i in lines if i["key"] == "header"))
             self._send(200, {"success": True, "commitOid": sha, "commitUrl": f"{base}/spaces/{m[1]}/commit/{sha}"})
-            or True
-        )
+        return True
 
     def do_GET(self) -> None:
         self._log()

@@ -197,7 +197,14 @@ def run_app(url: str, image: Path, prompt: str) -> list:
     from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False)
-    job = client.submit(handle_file(str(image)), prompt, 7, 3, api_name="/run")
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/run"]["parameters"]
+    assert [(p["parameter_name"], p["parameter_has_default"]) for p in params] == [
+        ("image", False),
+        ("prompt", True),
+        ("seed_1", True),
+        ("seed_2", True),
+    ]  # one named endpoint: the upload, the prompt, the recorded values as defaults
+    job = client.submit(image=handle_file(str(image)), prompt=prompt, api_name="/run")
     job.result(timeout=120)
     return job.outputs()
 
