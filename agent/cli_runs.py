@@ -64,6 +64,7 @@ def _prepare(
     model_viewer: Path | None,
     no_cache: bool = False,
     max_space_calls: int | None = None,
+    listeners: tuple = (),
 ):
     """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
     from spacechain.agent import models
@@ -87,7 +88,9 @@ def _prepare(
         cache=_cache(no_cache),
         max_space_calls=max_space_calls,
     )
-    planner = Planner(run, models.load(spec), max_steps=max_steps, **terminal_view())
+    view = terminal_view()
+    view["listeners"] += list(listeners)
+    planner = Planner(run, models.load(spec), max_steps=max_steps, **view)
     run.record_quota("before")
     return run, planner, _finisher(run, viewer)
 
@@ -109,11 +112,13 @@ def run(
     """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
 
     def body():
+        from spacechain.agent.events import JsonReport
         from spacechain.agent.run import clean_text
 
         text = clean_text(goal)  # bytes that are not UTF-8 could reach neither the model nor the manifest
+        report = JsonReport()  # --json is one more listener of the planner's events
         run_, planner, finish = _prepare(
-            text, files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls
+            text, files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls, (report,)
         )
         try:
             result = planner.turn(text)
@@ -122,16 +127,7 @@ def run(
             gallery = finish()
         if as_json:
             _emit_json(
-                {
-                    "success": result.success,
-                    "status": result.status,
-                    "final_answer": result.answer,
-                    "run_dir": str(run_.dir),
-                    "manifest": str(run_.dir / "manifest.json"),
-                    "gallery": str(gallery),
-                    "files": result.files,
-                    "error": result.error,
-                }
+                report.result(run_dir=str(run_.dir), manifest=str(run_.dir / "manifest.json"), gallery=str(gallery))
             )
         else:
             if result.answer is not None:
@@ -193,8 +189,8 @@ def show(
     """Serve a run's gallery on 127.0.0.1 (3D models do not load from file://) until Ctrl-C."""
 
     def body():
-        from spacechain.agent.show import serve
         from spacechain.agent.replay import load_manifest
+        from spacechain.agent.show import serve
         from spacechain.tools import SpacechainError
 
         if not (run_dir / "gallery.html").is_file():

@@ -201,6 +201,33 @@ class CallWatch:
         )
 
 
+class JsonReport:
+    """The `--json` front end: a listener that keeps each finished call and the turn's end, and gives
+    the result object a script reads (the same events the terminal board and the studio see)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        self.end: TurnEnded | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, CallFinished):
+            self.calls.append({k: v for k, v in event.to_dict().items() if k != "event"})
+        elif isinstance(event, TurnEnded):
+            self.end = event
+
+    def result(self, **extra: Any) -> dict:
+        end = self.end or TurnEnded(0, "failed", error="the turn did not end")
+        return {
+            "success": end.status == "success",
+            "status": end.status,
+            "final_answer": end.answer,
+            **extra,
+            "files": end.files,
+            "calls": self.calls,
+            "error": end.error,
+        }
+
+
 class Emitter:
     """Hands each event to every listener in order. A listener that fails is logged and skipped: a
     broken display must not stop a run that spends GPU time."""

@@ -34,6 +34,13 @@ def test_run_json_full_chain(hub_env, llm, tmp_path: Path):
     assert sorted(Path(f).suffix for f in files) == [".glb", ".glb", ".png"]
     assert Path(result["gallery"]).is_file() and Path(result["gallery"]).name == "gallery.html"
     assert Path(result["manifest"]) == out.resolve() / "manifest.json"
+    # --json is a listener of the planner's events: every call as it finished, with its files.
+    assert [(c["call"], c["state"]) for c in result["calls"]] == [
+        ("acme/flux-lite /generate", "complete"),
+        ("acme/trellis-lite /image_to_3d", "complete"),
+        ("acme/trellis-lite /extract_glb", "complete"),
+    ]
+    assert {f for c in result["calls"] for f in c["files"]} == set(files)
 
     m = manifest(out)
     assert m["goal"] == GOAL and m["model"] == "openai/scripted" and m["status"] == "success"
