@@ -24,6 +24,7 @@ from servers import free_port, start_process, stop_process
 from test_cli_agent import SPACECHAIN, error_lines
 
 from spacechain.agent.appgen import generate_app, plan_app
+from spacechain.tools import SpacechainError
 
 CHROMIUM = "/usr/bin/chromium"
 DATA = Path(__file__).resolve().parent / "data"
@@ -127,6 +128,19 @@ def test_plan_exposes_the_user_photo_prompt_and_advanced_values(recorded: Path):
     calls = spec["calls"]
     assert calls[1]["inputs"]["image"] == {"$input": "image"} and calls[0]["inputs"]["prompt"] == {"$input": "prompt"}
     assert [(o["call"], o["kind"]) for o in spec["outputs"]] == [(0, "image"), (1, "model3d"), (2, "model3d")]
+
+
+def test_plan_escapes_marker_shaped_values_and_an_app_needs_a_user_input(tmp_path: Path):
+    call = {"status": "complete", "space": "a/b", "endpoint": "/x", "session": "default", "files": []}
+    manifest = {"goal": "g", "user_files": [], "calls": [{**call, "inputs": {"data": {"$ref": [0]}, "n": 2}}]}
+    spec = plan_app(manifest)
+    assert spec["calls"][0]["inputs"] == {"data": {"$lit": {"$ref": [0]}}, "n": {"$input": "n"}}
+    assert spec["outputs"] == [{"call": 0, "path": [], "kind": "json", "label": "Result"}]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SpacechainError, match="no user file or prompt"):
+        generate_app(tmp_path / "run", tmp_path / "app")
+    assert not (tmp_path / "app").exists()
 
 
 def test_generated_folder_is_a_space(served: dict, probed: dict):
