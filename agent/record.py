@@ -211,8 +211,6 @@ class RunRecord:
 
 
 def _strings(value: Any) -> list[str]:
-    from spacechain.tools.files import KEEP, transform
+    from spacechain.tools.files import leaves
 
-    found: list[str] = []
-    transform(value, lambda v: found.append(v) if isinstance(v, str) else KEEP)
-    return found
+    return [leaf for _, leaf in leaves(value) if isinstance(leaf, str)]

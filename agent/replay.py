@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spacechain.tools import InvalidInputs, SpacechainError
-from spacechain.tools.files import is_local_file
+from spacechain.tools.files import is_local_file, leaves
 
 from .record import RunRecord
 
@@ -48,17 +48,12 @@ def load_manifest(run_dir: Path) -> dict:
     return RunRecord.load(run_dir).to_dict()
 
 
-def _index_outputs(value: Any, prefix: tuple = ()) -> dict[str, tuple]:
-    """Every string in an output structure mapped to its position."""
+def _index_outputs(value: Any) -> dict[str, tuple]:
+    """Every string in an output structure mapped to its (first) position."""
     found: dict[str, tuple] = {}
-    if isinstance(value, str):
-        found[value] = prefix
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found.update({k: p for k, p in _index_outputs(v, prefix + (i,)).items() if k not in found})
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            found.update({s: p for s, p in _index_outputs(v, prefix + (k,)).items() if s not in found})
+    for at, leaf in leaves(value):
+        if isinstance(leaf, str):
+            found.setdefault(leaf, at)
     return found
 
 
@@ -288,10 +283,4 @@ def _check_files(run, chain: Chain, overridden: set[str], user_files: list[dict]
 
 
 def _local_files(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if is_local_file(value) else []
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return [p for v in value for p in _local_files(v)]
-    return []
+    return [leaf for _, leaf in leaves(value) if isinstance(leaf, str) and is_local_file(leaf)]

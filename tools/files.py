@@ -12,7 +12,7 @@ import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import quote, unquote, urlsplit
 
 from .errors import BadAnswer, TooLarge, UploadRefused
@@ -22,6 +22,7 @@ from .schema import VIDEO_EXTS, Param
 
 __all__ = [
     "FILE_META",
+    "leaves",
     "FileIO",
     "FileRecord",
     "KEEP",
@@ -53,6 +54,18 @@ def transform(value: Any, visit: Callable[[Any], Any]) -> Any:
 
 
 KEEP = object()
+
+
+def leaves(value: Any, at: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """Every leaf of a nested value (dicts, lists, tuples) with its position, in order."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, (*at, k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from leaves(v, (*at, i))
+    else:
+        yield at, value
 
 
 def is_url(value: Any) -> bool:
