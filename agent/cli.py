@@ -63,6 +63,7 @@ API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
 VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
 NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")
 WAKE = typer.Option(0.0, "--wake", min=0, callback=_seconds, help="Seconds to wait for a sleeping or starting Space")
+MAX_STEPS = typer.Option(20, "--max-steps", min=1, help="Most agent steps per goal")
 MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
 
 
