@@ -1,5 +1,6 @@
-"""A static `gallery.html` for a run: every media file the run produced, each with the chain of calls
-that made it ("Eiffel Tower" → acme/flux-lite /generate → image → acme/trellis-lite /image_to_3d → model).
+"""A static `gallery.html` for a run: one card per result (a media file no later call consumed), titled by
+the input a person recognises and showing the chain of calls that made it ("Eiffel Tower" → acme/flux-lite
+/generate → image → acme/trellis-lite /image_to_3d → model); every file behind a toggle; a timeline of the calls.
 
 Everything from the manifest is untrusted (prompts, Space outputs): it is html-escaped, URLs are
 percent-encoded relative paths, data never goes into a script context, and a CSP forbids any script but
@@ -8,8 +9,11 @@ the pinned model-viewer and any request to another host.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from string import Template
@@ -38,6 +42,12 @@ KINDS = {
     **dict.fromkeys((".glb", ".gltf"), "model"),
 }
 TEXT_MAX = 200
+TITLE_MAX = 90
+
+# Our only inline script: marks a page opened from disk, where browsers refuse to fetch 3D files, so the
+# 3D cards say how to serve it. The CSP allows it by its hash, nothing else inline.
+DISK_SCRIPT = "if (location.protocol === 'file:') document.documentElement.classList.add('from-disk');"
+DISK_SCRIPT_SRC = "'sha256-" + base64.b64encode(hashlib.sha256(DISK_SCRIPT.encode()).digest()).decode() + "'"
 
 
 def _esc(value: Any) -> str:
@@ -155,6 +165,36 @@ class _Run:
                     seen.add(self.norm(v))
                     yield i, v, _kind(v) or ""
 
+    def consumed(self) -> set[str]:
+        """Outputs a later call took as input, or carried on through its Space session (intermediates). A call
+        that failed consumed nothing: what it was given stays a result."""
+        used: set[str] = set()
+        for i, call in enumerate(self.calls):
+            if call.get("status", "complete") != "complete":
+                continue
+            used |= {self.norm(v) for _, v in _leaves(call.get("inputs")) if isinstance(v, str) and _is_path(v)}
+            for j in self.parents[i] if self.via_session[i] else []:
+                used |= {self.norm(v) for _, v in _leaves(self.calls[j].get("outputs")) if isinstance(v, str)}
+        return used
+
+    def results(self) -> list[tuple[int, str, str]]:
+        """The cards: each media output no later call consumed, with its producing call and kind."""
+        used = self.consumed()
+        return [c for c in self.cards() if self.norm(c[1]) not in used]
+
+    def title(self, i: int) -> str:
+        """What a person recognises a chain by: its first text input (the prompt), else the user's file name."""
+        for j in self.chain(i):
+            for _, v in _leaves(self.calls[j].get("inputs")):
+                if not isinstance(v, str) or not v.strip():
+                    continue
+                if not _is_path(v):
+                    v = " ".join(v.split())
+                    return v if len(v) <= TITLE_MAX else v[:TITLE_MAX] + "…"
+                if self.producer_of(v) is None:
+                    return os.path.basename(v.rstrip("/")) or v
+        return ""
+
 
 def _file_item(run: _Run, path: str) -> str:
     kind, rel = _kind(path) or "file", run.rel(path)
@@ -201,20 +241,109 @@ def _media_html(kind: str, rel: str, name: str) -> str:
     )
 
 
-def _card(run: _Run, i: int, path: str, kind: str) -> str:
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+
+
+def _card(run: _Run, i: int, path: str, kind: str, title: str = "", download: str = "") -> str:
     rel, name = run.rel(path), _esc(os.path.basename(path))
     if not rel:
-        media, title = '<p class="missing">remote file, not downloaded</p>', f'<span class="name">{name}</span>'
+        media, link = '<p class="missing">remote file, not downloaded</p>', f'<span class="name">{name}</span>'
     else:
-        media, title = _media_html(kind, rel, name), f'<a class="name" href="{rel}">{name}</a>'
+        # The readable name (from the title) is what a download is saved as; the file keeps its own name.
+        saved = f' download="{_esc(download)}"' if download else ""
+        media, link = _media_html(kind, rel, name), f'<a class="name" href="{rel}"{saved}>{name}</a>'
         if not os.path.exists(run.norm(path)):
             media = '<p class="missing">file missing</p>'
         elif run.norm(path) in run.problems:  # not embedded: the bytes are not what the card would show
             media = f'<p class="warning">⚠ {_esc(run.problems[run.norm(path)])}</p>'
+        elif kind == "model":
+            media += (
+                '<p class="disk-hint">Browsers do not load 3D files into a page opened from disk: '
+                "run <code>spacechain show RUN</code> with this run folder.</p>"
+            )
+    heading = f'<h3 class="title">{_esc(title)}</h3>' if title else ""
     return (
         f'<figure class="card {kind}"><div class="media">{media}</div>'
-        f"<figcaption>{title}{_chain_html(run, i, kind)}</figcaption></figure>"
+        f"<figcaption>{heading}{link}{_chain_html(run, i, kind)}</figcaption></figure>"
     )
+
+
+def _every_file(run: _Run) -> str:
+    """All media files, intermediates included: small items behind a toggle."""
+    items = []
+    for i, path, kind in run.cards():
+        call, rel, name = run.calls[i], run.rel(path), _esc(os.path.basename(path))
+        thumb = f'<img src="{rel}" alt="">' if kind == "image" and rel else f'<span class="kind">{kind}</span>'
+        items.append(
+            f'<li>{thumb}<span><a href="{rel}">{name}</a><br><span class="key">'
+            f"{_esc(call.get('space', '?'))} {_esc(call.get('endpoint', ''))}</span></span></li>"
+        )
+    return f'<details class="every"><summary>Every file ({len(items)})</summary><ul>{"".join(items)}</ul></details>'
+
+
+def _ts(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and value > 0 else 0.0
+
+
+def timeline_svg(calls: list[dict]) -> str:
+    """An inline SVG of the calls: one lane per Space, each call's queue wait (light) and run (dark) from its
+    submission; cached calls as a marked sliver. No script, every label escaped. Shared with the studio."""
+    bars: list[tuple[str, float, float, float, dict]] = []  # space, start, queue, run, call
+    clock = 0.0  # calls without a submission time follow the previous one
+    first = min((t for c in calls if (t := _ts(c.get("submitted_at"))) is not None), default=None)
+    for c in calls:
+        t = _ts(c.get("submitted_at"))
+        start = t - first if t is not None and first is not None else clock
+        queue, run_s = _num(c.get("queue_s")), _num(c.get("run_s"))
+        if not queue and not run_s:
+            run_s = _num(c.get("total_s"))
+        bars.append((str(c.get("space") or "?"), start, queue, run_s, c))
+        clock = max(clock, start + queue + run_s)
+    if not bars:
+        return ""
+    lanes = list(dict.fromkeys(b[0] for b in bars))
+    span = max(max(b[1] + b[2] + b[3] for b in bars), 0.001)
+    left, width, lane_h = 190, 700, 26
+    scale = width / span
+    height = 24 + lane_h * len(lanes)
+    out = [
+        f'<svg class="timeline" role="img" aria-label="timeline of {len(bars)} calls" viewBox="0 0 {left + width + 10}'
+        f' {height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for n, lane in enumerate(lanes):
+        y = n * lane_h
+        out.append(f'<text class="lane" x="0" y="{y + 17}">{_esc(lane[:28])}</text>')
+        out.append(f'<line x1="{left}" x2="{left + width}" y1="{y + lane_h}" y2="{y + lane_h}" class="grid"/>')
+    for k in range(5):
+        x = left + width * k / 4
+        out.append(f'<text class="tick" x="{x:.1f}" y="{height - 6}">{span * k / 4:.1f} s</text>')
+    for space, start, queue, run_s, c in bars:
+        y = lanes.index(space) * lane_h + 5
+        x = left + start * scale
+        label = _esc(f"#{c.get('id', '')} {space} {c.get('endpoint', '')}: {c.get('status', '')}")
+        if c.get("cached"):
+            out.append(
+                f'<g class="call cached"><title>{label} (cached)</title><rect x="{x:.1f}" y="{y}" width="4" '
+                f'height="16"/><text x="{x + 6:.1f}" y="{y + 12}">cached</text></g>'
+            )
+            continue
+        status = "error" if c.get("status") == "error" else "ok"
+        out.append(
+            f'<g class="call {status}"><title>{label}, queue {queue:.1f} s, run {run_s:.1f} s</title>'
+            f'<rect class="queue" x="{x:.1f}" y="{y}" width="{max(queue * scale, 0):.1f}" height="16"/>'
+            f'<rect class="run" x="{x + queue * scale:.1f}" y="{y}" width="{max(run_s * scale, 2):.1f}" '
+            'height="16"/></g>'
+        )
+    out.append("</svg>")
+    return "".join(out)
 
 
 def _seconds(value: Any) -> str:
@@ -256,6 +385,7 @@ worker-src blob:; base-uri 'none'; form-action 'none'">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>$title</title>
+<script>$disk_script</script>
 $script
 <style>
 :root { color-scheme: light dark; --bg: #f6f7f9; --fg: #1d2127; --muted: #687080; --card: #fff;
@@ -293,6 +423,19 @@ figcaption { padding: .7rem .9rem .9rem; border-top: 1px solid var(--line); }
 table { border-collapse: collapse; background: var(--card); border: 1px solid var(--line); font-size: .9rem; }
 th, td { text-align: left; padding: .35rem .8rem; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 600; } .num { text-align: right; font-variant-numeric: tabular-nums; }
+.title { margin: 0 0 .2rem; font-size: 1.05rem; overflow-wrap: anywhere; }
+.disk-hint { display: none; padding: 1em; } .from-disk .disk-hint { display: block; }
+.from-disk .media model-viewer { display: none; }
+.every ul { list-style: none; padding: 0; display: grid; gap: .5rem;
+  grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); }
+.every li { display: flex; gap: .5rem; align-items: center; font-size: .85rem; word-break: break-all; }
+.every img { width: 48px; height: 48px; object-fit: cover; border-radius: 4px; }
+.every summary { cursor: pointer; color: var(--accent); margin: 1rem 0; }
+.timeline { width: 100%; max-width: 60rem; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+  font-size: 11px; fill: var(--fg); }
+.timeline .grid { stroke: var(--line); } .timeline .tick { fill: var(--muted); text-anchor: middle; }
+.timeline .queue { fill: #a5b4fc; } .timeline .run { fill: #3b5bdb; } .timeline .error .run { fill: #c92a2a; }
+.timeline .cached rect { fill: #2b8a3e; } .timeline .cached text { fill: #2b8a3e; font-style: italic; }
 footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
 </style>
 </head>
@@ -300,13 +443,16 @@ footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
 <header>
 <h1>$title</h1>
 <p class="meta"><span class="badge $status_class">$status</span><span>model: $model</span><span>$date</span>\
-<span>$n_files files · $n_calls calls</span></p>
+<span>$n_results results · $n_files files · $n_calls calls</span></p>
 $answer
 </header>
-<h2>Outputs</h2>
+<h2>Results</h2>
 <main class="grid">
 $cards
 </main>
+$every
+<h2>Timeline</h2>
+$timeline
 <h2>Calls</h2>
 $table
 <footer>Made by spacechain.$hint</footer>
@@ -323,21 +469,21 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
     """
     run_dir = Path(run_dir).resolve()
     run = _Run(run_dir, [c for c in manifest.get("calls") or [] if isinstance(c, dict)])
-    cards = list(run.cards())
-    script, script_src, hint = "", "'none'", ""
-    if any(kind == "model" for _, _, kind in cards):
+    cards = run.results()
+    script, script_src, hint = "", "", ""
+    if any(kind == "model" for _, _, kind in run.cards()):
         model_viewer = model_viewer or os.environ.get(MODEL_VIEWER_ENV) or None
         if model_viewer:
             # Never through a link planted in the run folder (assets/ or the file itself).
             own_dir((run_dir / LOCAL_MODEL_VIEWER).parent)
             write_file(run_dir / LOCAL_MODEL_VIEWER, Path(model_viewer).read_bytes())
-            script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', "'self'"
+            script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', " 'self'"
         else:
             script = (
                 f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
                 'crossorigin="anonymous"></script>'
             )
-            script_src = MODEL_VIEWER_URL
+            script_src = " " + MODEL_VIEWER_URL
         script_src += " 'wasm-unsafe-eval'"  # model-viewer compiles its bundled WebAssembly decoders
         # Browsers refuse to fetch models from file:// pages.
         hint = (
@@ -346,19 +492,32 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
         )
     status = str(manifest.get("status") or "unknown")
     answer = manifest.get("final_answer")
+    titles = [run.title(i) for i, _, _ in cards]
+    names, seen = [], set()
+    for (_, path, _), title in zip(cards, titles):
+        stem, ext = _slug(title) or "result", os.path.splitext(path)[1].lower()
+        name, k = stem + ext, 2
+        while name in seen:  # two results of one prompt: eiffel-tower.glb, eiffel-tower-2.glb
+            name, k = f"{stem}-{k}{ext}", k + 1
+        seen.add(name)
+        names.append(name)
     page = PAGE.substitute(
         title=_esc(manifest.get("goal") or "spacechain run"),
+        disk_script=DISK_SCRIPT,
         script=script,
-        script_src=script_src,
+        script_src=DISK_SCRIPT_SRC + script_src,
         hint=hint,
         status=_esc(status),
         status_class=status if status in ("success", "error") else "",
         model=_esc(manifest.get("model") or "?"),
         date=_esc(_date(manifest.get("started_at"))),
-        n_files=len(cards),
+        n_results=len(cards),
+        n_files=len(list(run.cards())),
         n_calls=len(run.calls),
         answer=f'<p class="answer">{_esc(answer)}</p>' if answer else "",
-        cards="\n".join(_card(run, *c) for c in cards) or "<p>No media files.</p>",
+        cards="\n".join(_card(run, *c, t, n) for c, t, n in zip(cards, titles, names)) or "<p>No media files.</p>",
+        every=_every_file(run) if len(cards) < len(list(run.cards())) else "",
+        timeline=timeline_svg(run.calls) or "<p>No calls.</p>",
         table=_calls_table(run.calls),
     )
     # Text from a Space may hold lone surrogates, which UTF-8 cannot encode: the page is written anyway.

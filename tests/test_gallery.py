@@ -155,28 +155,25 @@ def test_cards_chains_and_relative_paths(run: tuple[Path, dict[str, Any]]) -> No
     assert out == run_dir.resolve() / "gallery.html"
     page = out.read_text()
     by_name = cards(page)
-    # One card per media output, de-duplicated (extract_glb returns its model twice); 42/7 and None skipped.
-    assert list(by_name) == [
-        "generate-out-ab12cd34.png",
-        "image_to_3d-preview-ef56.glb",
-        "extract_glb-model-99.glb",
-        EVIL_NAME,
-        "speak-out-1.wav",
-    ]
+    # One card per result: the media outputs no later call consumed (the image and the preview of the
+    # Eiffel chain are inside its card), de-duplicated (extract_glb returns its model twice); 42/7 skipped.
+    # The speech stays a result: the only later call on its session failed.
+    assert list(by_name) == ["extract_glb-model-99.glb", EVIL_NAME, "speak-out-1.wav"]
     assert str(run_dir) not in page and str(run_dir.resolve()) not in page  # only relative paths
-    assert '<img src="generate-out-ab12cd34.png"' in by_name["generate-out-ab12cd34.png"]
     assert '<model-viewer src="extract_glb-model-99.glb"' in by_name["extract_glb-model-99.glb"]
     assert "camera-controls auto-rotate" in by_name["extract_glb-model-99.glb"]
     assert '<audio controls preload="metadata" src="speak-out-1.wav">' in by_name["speak-out-1.wav"]
-
-    assert chain(by_name["generate-out-ab12cd34.png"]) == ["prompt “Eiffel Tower”", "acme/flux-lite /generate", "image"]
-    assert chain(by_name["image_to_3d-preview-ef56.glb"]) == [
-        "prompt “Eiffel Tower”",
-        "acme/flux-lite /generate",
-        "img:generate-out-ab12cd34.png",
-        "acme/trellis-lite /image_to_3d",
-        "model",
-    ]
+    # Titled by the prompt; a download is saved under a readable name made from it.
+    assert '<h3 class="title">Eiffel Tower</h3>' in by_name["extract_glb-model-99.glb"]
+    assert 'download="eiffel-tower.glb"' in by_name["extract_glb-model-99.glb"]
+    assert '<h3 class="title">Hello there</h3>' in by_name["speak-out-1.wav"]
+    assert 'download="hello-there.wav"' in by_name["speak-out-1.wav"]
+    assert "page opened from disk" in by_name["extract_glb-model-99.glb"] and "spacechain show" in page
+    # Every file (intermediates too) behind a toggle.
+    every = page.split('<details class="every">')[1].split("</details>")[0]
+    assert "Every file (5)" in every and every.count("<li>") == 5
+    assert '<img src="generate-out-ab12cd34.png"' in every and "image_to_3d-preview-ef56.glb" in every
+    assert "3 results · 5 files · 6 calls" in page
     # extract_glb consumed no file: it continues image_to_3d through the Space session.
     assert chain(by_name["extract_glb-model-99.glb"]) == [
         "prompt “Eiffel Tower”",
@@ -209,7 +206,9 @@ def test_untrusted_text_is_escaped(run: tuple[Path, dict[str, Any]]) -> None:
     assert 'src="evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%283%29%3E.png"' in page
     tags = parse_tags(page)  # as a browser would parse it: no handler attribute, no script but model-viewer's
     assert not [(tag, name) for tag, attrs in tags for name in attrs if name.startswith("on")]
-    assert [attrs["src"] for tag, attrs in tags if tag == "script"] == [MODEL_VIEWER_URL]
+    # ...but our own inline one, allowed by its hash, that marks a page opened from disk.
+    assert [attrs.get("src") for tag, attrs in tags if tag == "script"] == [None, MODEL_VIEWER_URL]
+    assert f"<script>{gallery.DISK_SCRIPT}</script>" in page
 
 
 def test_cdn_mode(run: tuple[Path, dict[str, Any]]) -> None:
@@ -223,7 +222,8 @@ def test_cdn_mode(run: tuple[Path, dict[str, Any]]) -> None:
         f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
         'crossorigin="anonymous"></script>'
     ) in page
-    assert f"script-src {MODEL_VIEWER_URL} 'wasm-unsafe-eval';" in page  # CSP: that script and nothing else
+    # CSP: that script and our inline one (by hash), nothing else
+    assert f"script-src {gallery.DISK_SCRIPT_SRC} {MODEL_VIEWER_URL} 'wasm-unsafe-eval';" in page
     assert not (run_dir / "assets").exists()
 
 
@@ -236,7 +236,11 @@ def test_local_mode_copies_model_viewer(
     page = write_gallery(run_dir, manifest, model_viewer=str(mv)).read_text()
     assert (run_dir / "assets" / "model-viewer.min.js").read_bytes() == mv.read_bytes()
     assert '<script type="module" src="assets/model-viewer.min.js"></script>' in page
-    assert "cdn.jsdelivr" not in page and "https://" not in page and "script-src 'self' 'wasm-unsafe-eval';" in page
+    assert (
+        "cdn.jsdelivr" not in page
+        and "https://" not in page
+        and f"script-src {gallery.DISK_SCRIPT_SRC} 'self' 'wasm-unsafe-eval';" in page
+    )
 
     shutil.rmtree(run_dir / "assets")
     monkeypatch.setenv(gallery.MODEL_VIEWER_ENV, str(mv))  # the env var works without the argument
@@ -270,7 +274,7 @@ def test_no_model_no_script_and_other_media(tmp_path: Path) -> None:
     assert '<video controls muted playsinline preload="metadata" src="clip.mp4">' in by_name["clip.mp4"]
     assert "remote file" in by_name["remote.png"] and "example.com" not in page  # never fetched
     assert "file missing" in by_name["gone.webp"]
-    assert "<script" not in page and "script-src 'none'" in page
+    assert page.count("<script") == 1 and f"script-src {gallery.DISK_SCRIPT_SRC};" in page
 
 
 # --------------------------------------------------------------------------- browser
@@ -385,3 +389,81 @@ def test_gallery_in_chromium(npm_prefix: Path, served: tuple[Path, str]) -> None
     assert local["rendered"], local["models"]
     for shot in local["model_shots"]:
         assert _orange_share(shot) > 0.02, shot
+
+
+def six_landmarks(run: Path) -> dict[str, Any]:
+    """A pipelined six-item text → image → 3D run, as `run_pipeline` records it (one session per item)."""
+    run.mkdir(parents=True, exist_ok=True)
+    calls: list[dict[str, Any]] = []
+    names = ["Eiffel Tower", "Big Ben", "Colosseum", "Taj Mahal", "Sydney Opera House", "Golden Gate Bridge"]
+    for n, name in enumerate(names):
+        png, preview, glb = run / f"infer-image-{n:08x}.webp", run / f"image_to_3d-{n}.glb", run / f"extract-{n}.glb"
+        Image.new("RGB", (32, 32), (40 * n, 90, 200)).save(png, "WEBP")
+        preview.write_bytes(make_glb(CUBE_RGB, {}))
+        glb.write_bytes(make_glb(CUBE_RGB, {}))
+        for k, (space, endpoint, inputs, out) in enumerate(
+            [
+                ("acme/flux-lite", "/generate", {"prompt": name, "seed": 0}, png),
+                ("acme/trellis-lite", "/image_to_3d", {"image": {"path": str(png)}}, preview),
+                ("acme/trellis-lite", "/extract_glb", {"texture_size": 512}, glb),
+            ]
+        ):
+            calls.append(
+                {
+                    "id": len(calls) + 1,
+                    "space": space,
+                    "endpoint": endpoint,
+                    "session": f"item-{n}",
+                    "inputs": inputs,
+                    "outputs": [str(out)],
+                    "status": "complete",
+                    "files": [{"local": str(out), "direction": "out", "remote": ""}],
+                    # the pipeline: item n's image is made while item n-1 is turned into 3D
+                    "submitted_at": f"2026-12-01T08:00:{10 + 2 * n + 2 * k:02d}+00:00",
+                    "queue_s": 0.5,
+                    "run_s": 1.5,
+                    "total_s": 2.0,
+                    "cached": n == 0 and k == 0,
+                }
+            )
+    return {"goal": "six landmarks in 3D", "status": "success", "calls": calls}
+
+
+def test_six_landmarks_read_as_six_titled_3d_cards(tmp_path: Path) -> None:
+    manifest = six_landmarks(tmp_path / "run")
+    page = write_gallery(tmp_path / "run", manifest).read_text()
+    by_name = cards(page)
+    assert list(by_name) == [f"extract-{n}.glb" for n in range(6)]
+    titles = re.findall(r'<h3 class="title">(.*?)</h3>', page)
+    assert titles == ["Eiffel Tower", "Big Ben", "Colosseum", "Taj Mahal", "Sydney Opera House", "Golden Gate Bridge"]
+    assert 'download="sydney-opera-house.glb"' in by_name["extract-4.glb"]
+    # Each card's strip: its own prompt → its own photo → the 3D steps, nothing from the other items.
+    assert chain(by_name["extract-1.glb"]) == [
+        "prompt “Big Ben”",
+        "acme/flux-lite /generate",
+        "img:infer-image-00000001.webp",
+        "acme/trellis-lite /image_to_3d",
+        "session item-1",
+        "acme/trellis-lite /extract_glb",
+        "model",
+    ]
+    assert "6 results · 18 files · 18 calls" in page
+
+
+def test_timeline_lanes_overlap_and_cached(tmp_path: Path) -> None:
+    manifest = six_landmarks(tmp_path / "run")
+    page = write_gallery(tmp_path / "run", manifest).read_text()
+    svg = re.search(r'<svg class="timeline".*?</svg>', page, re.S).group(0)
+    tags = parse_tags(svg)
+    assert [t for t, _ in tags if t == "script"] == [] and not [a for _, at in tags for a in at if a.startswith("on")]
+    # one lane per Space
+    assert re.findall(r'<text class="lane"[^>]*>(.*?)</text>', svg) == ["acme/flux-lite", "acme/trellis-lite"]
+    groups = re.findall(r'<g class="call (\w+)"><title>(.*?)</title>(.*?)</g>', svg)
+    assert len(groups) == 18 and [g[0] for g in groups].count("cached") == 1
+    assert groups[0][1] == "#1 acme/flux-lite /generate: complete (cached)"
+    # Item 1's image (call 4) is made at the same time as item 0's /image_to_3d (call 2): pipelining is visible.
+    x = {int(t.split()[0][1:]): float(re.search(r'x="([\d.]+)"', body).group(1)) for _, t, body in groups}
+    assert x[1] < x[2] == x[4] < x[3] == x[5]
+    queue, run_ = re.findall(r'class="queue" x="([\d.]+)" y="\d+" width="([\d.]+)"', groups[1][2])[0]
+    assert float(run_) > 0 and re.search(rf'class="run" x="{float(queue) + float(run_):.1f}"', groups[1][2])
+    assert "Timeline" in page and "queue 0.5 s, run 1.5 s" in svg
