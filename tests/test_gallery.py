@@ -6,6 +6,7 @@ import base64
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -346,6 +347,7 @@ def test_gallery_in_chromium(npm_prefix: Path, served: tuple[Path, str]) -> None
                 "calls": json.loads(json.dumps(manifest["calls"]).replace(str(root / "local"), str(root / name))),
             },
         )
+    write_gallery(root / "six", six_landmarks(root / "six"), model_viewer=str(mv))
     ARTIFACTS.mkdir(exist_ok=True)
     shots = root.parent / "shots"
     shots.mkdir()
@@ -358,6 +360,8 @@ def test_gallery_in_chromium(npm_prefix: Path, served: tuple[Path, str]) -> None
             {"name": "local", "url": f"{base}/local/gallery.html", "screenshot": str(ARTIFACTS / "gallery.png")},
             {"name": "cdn", "url": f"{base}/cdn/gallery.html", "cdn": {**cdn, "tamper": False}},
             {"name": "tampered", "url": f"{base}/tampered/gallery.html", "cdn": {**cdn, "tamper": True}},
+            {"name": "six", "url": f"{base}/six/gallery.html", "screenshot": str(ARTIFACTS / "gallery-six.png")},
+            {"name": "disk", "url": (root / "six" / "gallery.html").as_uri()},
         ],
     }
     proc = subprocess.run(
@@ -367,18 +371,31 @@ def test_gallery_in_chromium(npm_prefix: Path, served: tuple[Path, str]) -> None
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    local, cdn_page, tampered = json.loads(proc.stdout.strip().splitlines()[-1])
+    local, cdn_page, tampered, six, disk = json.loads(proc.stdout.strip().splitlines()[-1])
 
     for page in (local, cdn_page):
         assert page["errors"] == [], page["errors"]
         assert not [e for e in page["events"] if e["type"] in ("csp", "error")], page["events"]
         assert page["defined"], "model-viewer was not defined"
-        assert sorted(m["src"] for m in page["models"]) == ["extract_glb-model-99.glb", "image_to_3d-preview-ef56.glb"]
+        assert [m["src"] for m in page["models"]] == ["extract_glb-model-99.glb"]  # the preview is in its chain
         loads = {e["src"] for e in page["events"] if e["tag"] == "model-viewer" and e["type"] == "load"}
         assert loads == {m["src"] for m in page["models"]} and all(m["loaded"] for m in page["models"])
-        # 2 cards + the image thumbnail in the chains of the 2 models
+        # the image card + the photo in the model's chain + both images in the (closed) every-file list
         assert len(page["images"]) == 4 and all(i["width"] > 0 for i in page["images"]), page["images"]
         assert page["audio"][0]["duration"] == pytest.approx(0.5)
+        assert page["cards"] == ["Eiffel Tower", EVIL, "Hello there"] and page["timeline"] == 6
+        assert page["hints"] == 0  # served over http: no "serve it" note
+    # The six-landmark run reads as six titled 3D cards, each viewer rendering, with its timeline.
+    assert six["errors"] == [] and six["cards"][0] == "Eiffel Tower" and len(six["cards"]) == 6
+    assert len(six["models"]) == 6 and all(m["loaded"] and m["visible"] for m in six["models"]), six["models"]
+    assert six["timeline"] == 18 and six["rendered"]
+    for shot in six["model_shots"]:
+        assert _orange_share(shot) > 0.02, shot
+    # Opened from disk (browsers refuse file:// models): each 3D card says how to serve it; images still show.
+    assert disk["hints"] == 6 and disk["cards"] == six["cards"] and disk["timeline"] == 18
+    assert [i for i in disk["images"] if i["width"] == 0] == [], disk["images"]
+    if os.environ.get("SPACECHAIN_UPDATE_SCREENSHOT") == "1":  # the README's picture, made by this test
+        shutil.copyfile(ARTIFACTS / "gallery-six.png", TESTS / "data" / "gallery.png")
     # Nothing but 127.0.0.1, except the pinned script in CDN mode.
     assert {urlsplit(u).hostname for u in local["requests"]} == {"127.0.0.1"}, local["requests"]
     assert [u for u in cdn_page["requests"] if urlsplit(u).hostname != "127.0.0.1"] == [MODEL_VIEWER_URL]

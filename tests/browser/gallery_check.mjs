@@ -51,6 +51,8 @@ async function check(browser, p) {
   let rendered = true;
   if (p.cdn && p.cdn.tamper) {
     await settled(() => window.__events.some((e) => e.tag === 'script' && e.type === 'error'));
+  } else if (p.url.startsWith('file:')) {
+    await page.waitForTimeout(500); // nothing to wait for: the 3D cards say how to serve the page
   } else {
     await settled(() => customElements.get('model-viewer') && [...document.querySelectorAll('model-viewer')]
       .every((m) => window.__events.some((e) => e.tag === 'model-viewer' && e.src === m.getAttribute('src')
@@ -65,10 +67,13 @@ async function check(browser, p) {
       loaded: m.loaded, visible: m.modelIsVisible })),
     images: [...document.images].map((i) => ({ src: i.getAttribute('src'), width: i.naturalWidth })),
     audio: [...document.querySelectorAll('audio')].map((a) => ({ src: a.getAttribute('src'), duration: a.duration })),
+    cards: [...document.querySelectorAll('main figure.card')].map((c) => (c.querySelector('.title') || {}).textContent),
+    hints: [...document.querySelectorAll('.disk-hint')].filter((h) => h.offsetHeight > 0).length,
+    timeline: document.querySelectorAll('svg.timeline g.call').length,
     events: window.__events,
   }));
   state.model_shots = [];
-  if (!p.cdn) {
+  if (!p.cdn && !p.url.startsWith('file:')) {
     const viewers = page.locator('model-viewer');
     for (let i = 0; i < state.models.length; i++) {
       const path = join(cfg.shots, `${p.name}-model-${i}.png`);
