@@ -25,11 +25,19 @@ from .cli import (
     fail,
 )
 
+OFFLINE = typer.Option(
+    False, "--offline-viewers", help="Copy the 3D viewer into the run folder (from npm) so the gallery needs no network"
+)
 
-def _viewer(model_viewer: Path | None) -> Path | None:
+
+def _viewer(model_viewer: Path | None, offline: bool = False) -> Path | None:
     from spacechain.tools import UploadRefused
     from spacechain.tools.files import is_local_file
 
+    if offline and not model_viewer:
+        from spacechain.agent.gallery import offline_model_viewer
+
+        return offline_model_viewer()
     viewer = model_viewer or (
         Path(os.environ["SPACECHAIN_MODEL_VIEWER"]) if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None
     )
@@ -66,6 +74,7 @@ def _prepare(
     no_cache: bool = False,
     max_space_calls: int | None = None,
     listeners: tuple = (),
+    offline: bool = False,
 ):
     """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
     from spacechain.agent import models
@@ -78,7 +87,7 @@ def _prepare(
     for f in files:
         if not is_local_file(str(f)):
             raise UploadRefused(f"--file {f} does not exist; give the path of an existing file.")
-    viewer = _viewer(model_viewer)
+    viewer = _viewer(model_viewer, offline)
     spec = models.resolve(model, api_base, api_key)
     models.check(spec)
     run = Run(
@@ -106,6 +115,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default ./spacechain-runs/<time>-<slug>)"),
     max_steps: int = MAX_STEPS,
     model_viewer: Optional[Path] = VIEWER,
+    offline_viewers: bool = OFFLINE,
     no_cache: bool = NO_CACHE,
     max_space_calls: Optional[int] = MAX_CALLS,
     as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON."),
@@ -119,7 +129,18 @@ def run(
         text = clean_text(goal)  # bytes that are not UTF-8 could reach neither the model nor the manifest
         report = JsonReport()  # --json is one more listener of the planner's events
         run_, planner, finish = _prepare(
-            text, files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls, (report,)
+            text,
+            files,
+            model,
+            api_base,
+            api_key,
+            out,
+            max_steps,
+            model_viewer,
+            no_cache,
+            max_space_calls,
+            (report,),
+            offline_viewers,
         )
         try:
             result = planner.turn(text)
@@ -152,6 +173,7 @@ def chat(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
     max_steps: int = MAX_STEPS,
     model_viewer: Optional[Path] = VIEWER,
+    offline_viewers: bool = OFFLINE,
     no_cache: bool = NO_CACHE,
     max_space_calls: Optional[int] = MAX_CALLS,
 ):
@@ -162,7 +184,18 @@ def chat(
         from spacechain.agent.repl import Repl
 
         run_, planner, finish = _prepare(
-            "chat", files, model, api_base, api_key, out, max_steps, model_viewer, no_cache, max_space_calls
+            "chat",
+            files,
+            model,
+            api_base,
+            api_key,
+            out,
+            max_steps,
+            model_viewer,
+            no_cache,
+            max_space_calls,
+            (),
+            offline_viewers,
         )
 
         def load_model(name: str):
@@ -266,6 +299,7 @@ def replay(
     out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
     no_cache: bool = NO_CACHE,
     model_viewer: Optional[Path] = VIEWER,
+    offline_viewers: bool = OFFLINE,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Only check the chain (Spaces, endpoints, inputs, files); call no Space."
     ),
@@ -284,7 +318,7 @@ def replay(
         goal = f"{manifest.get('goal', '')} (replay)"
         if dry_run:
             return _check_replay(manifest, chain, set(_overrides(sets)), files, as_json)
-        viewer = _viewer(model_viewer)
+        viewer = _viewer(model_viewer, offline_viewers)
         run_ = Run(
             out or default_run_dir(goal),
             goal=goal,

@@ -34,6 +34,15 @@ MEDIA_TYPES = {
 }
 
 
+# The viewer files under the run's assets/ (the gallery's own, copied from npm), served as what they are.
+ASSET_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+}
+
+
 def served_files(run_dir: Path, manifest: dict) -> dict[str, Path]:
     """URL path → file: the gallery, its local model-viewer, and the files the manifest names inside the run
     folder (through no link that leads out of it). Nothing else in the folder is served."""
@@ -41,6 +50,10 @@ def served_files(run_dir: Path, manifest: dict) -> dict[str, Path]:
     calls = [c for c in manifest.get("calls") or [] if isinstance(c, dict)] if isinstance(manifest, dict) else []
     run = _Run(root, calls)
     names = [str(root / "gallery.html"), str(root / LOCAL_MODEL_VIEWER)]
+    # The viewers the gallery copied into assets/ (--offline-viewers): scripts and their data, never links.
+    assets = root / "assets"
+    if assets.is_dir() and not assets.is_symlink():
+        names += [str(f) for f in sorted(assets.rglob("*")) if f.suffix.lower() in ASSET_TYPES and not f.is_symlink()]
     for c in calls:
         for key in ("inputs", "outputs"):
             names += [v for _, v in _leaves(c.get(key)) if isinstance(v, str) and _is_path(v)]
@@ -108,8 +121,8 @@ def serve(run_dir: Path, port: int = 0, manifest: dict | None = None) -> tuple[A
                 }
                 if rel == "gallery.html":
                     headers["Content-Type"] = "text/html; charset=utf-8"
-                elif rel == LOCAL_MODEL_VIEWER:
-                    headers["Content-Type"] = "text/javascript"
+                elif rel.startswith("assets/") and ext in ASSET_TYPES:
+                    headers["Content-Type"] = ASSET_TYPES[ext]
                 else:
                     headers["Content-Type"] = MEDIA_TYPES.get(ext, "application/octet-stream")
                     headers["Content-Security-Policy"] = "sandbox"

@@ -484,3 +484,42 @@ def test_timeline_lanes_overlap_and_cached(tmp_path: Path) -> None:
     queue, run_ = re.findall(r'class="queue" x="([\d.]+)" y="\d+" width="([\d.]+)"', groups[1][2])[0]
     assert float(run_) > 0 and re.search(rf'class="run" x="{float(queue) + float(run_):.1f}"', groups[1][2])
     assert "Timeline" in page and "queue 0.5 s, run 1.5 s" in svg
+
+
+def test_offline_viewers_fetch_the_pinned_file_and_show_serves_it(
+    run: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not shutil.which("npm"):
+        pytest.skip("--offline-viewers needs npm")
+    run_dir, manifest = run
+    cache = tmp_path / "cache"
+    mv = gallery.offline_model_viewer(cache)  # npm pack from the registry, checked against the pinned hash
+    assert mv.parent == cache and gallery._sri(mv.read_bytes()) == MODEL_VIEWER_SRI
+    monkeypatch.setattr(gallery.shutil, "which", lambda name: None)  # the cached copy needs no npm
+    assert gallery.offline_model_viewer(cache) == mv
+    mv.write_bytes(b"tampered")  # a changed copy is never used
+    with pytest.raises(gallery.ViewerError, match="needs npm"):
+        gallery.offline_model_viewer(cache)
+
+    mv.write_bytes(b"export {};")
+    write_gallery(run_dir, manifest, model_viewer=str(mv))
+    (run_dir / "assets" / "splat-worker.wasm").write_bytes(b"\0asm")
+    (run_dir / "assets" / "notes.html").write_text("<script>x</script>")
+    (run_dir / "assets" / "link.js").symlink_to(tmp_path / "outside.js")
+    from spacechain.agent.show import serve
+
+    server, url = serve(run_dir, manifest=manifest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        import httpx
+
+        base = url.rsplit("/", 1)[0]
+        js = httpx.get(f"{base}/assets/model-viewer.min.js", timeout=10)
+        assert js.status_code == 200 and js.headers["content-type"] == "text/javascript" and js.text == "export {};"
+        wasm = httpx.get(f"{base}/assets/splat-worker.wasm", timeout=10)
+        assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
+        for path in ("assets/notes.html", "assets/link.js", "assets/"):  # only viewer files, never through links
+            assert httpx.get(f"{base}/{path}", timeout=10).status_code == 404, path
+    finally:
+        server.shutdown()
+        server.server_close()
