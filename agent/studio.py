@@ -23,20 +23,45 @@ from .events import CallFinished, CallSubmitted, CallUpdated, Event, FinalAnswer
 
 __all__ = ["Session", "StudioConfig", "View", "build_app", "launch"]
 
-MAX_OUTPUTS = 12  # output cards on the page; a run with more lists the rest by name
+# Output cards on the page, per kind; a run with more lists the rest by name.
+POOLS = {"image": 8, "model3d": 6, "video": 3, "audio": 3, "file": 6}
 KINDS = {
     "image": {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"},
     "audio": {".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac"},
     "video": {".mp4", ".webm", ".mov", ".mkv"},
     "model3d": {".glb", ".gltf", ".obj", ".ply", ".splat", ".stl"},
 }
-SLOT_PARTS = ("card", "caption", "image", "audio", "video", "model3d", "file")
 _TICK_S = 0.2  # how often the page is refreshed while a turn runs
 
 
 def kind_of(path: str) -> str:
     suffix = Path(path).suffix.lower()
     return next((k for k, exts in KINDS.items() if suffix in exts), "file")
+
+
+def overflow(outputs: list[dict]) -> list[str]:
+    """Names of the outputs that have no card left in their kind's pool."""
+    counts: dict[str, int] = {}
+    extra = []
+    for o in outputs:
+        kind = kind_of(o["path"])
+        counts[kind] = counts.get(kind, 0) + 1
+        if counts[kind] > POOLS[kind]:
+            extra.append(Path(o["path"]).name)
+    return extra
+
+
+def _viewer(gr, kind: str):
+    common = {"interactive": False, "show_label": False}
+    if kind == "image":
+        return gr.Image(type="filepath", **common)
+    if kind == "audio":
+        return gr.Audio(type="filepath", **common)
+    if kind == "video":
+        return gr.Video(**common)
+    if kind == "model3d":
+        return gr.Model3D(height=320, **common)
+    return gr.File(**common)
 
 
 def one_line(text: Any, limit: int = 300) -> str:
@@ -430,6 +455,7 @@ def parse_sets(text: str) -> dict[str, str]:
 
 CSS = """
 .sc-step summary { cursor: pointer; } .sc-step pre { max-height: 20em; overflow: auto; }
+.sc-card:not(:has(.sc-chain b)) { display: none !important; }
 .sc-calls { width: 100%; } .sc-error { color: #b91c1c; } .sc-empty { opacity: .6; }
 """
 
@@ -467,23 +493,18 @@ def build_app(session: Session):
         with gr.Row():
             steps = gr.HTML(steps_html([]), elem_id="steps")
             calls = gr.HTML(calls_html({}), elem_id="calls")
+        # One pool of cards per kind, each card one component for its whole life, mounted from the start: a
+        # gr.Model3D is only ever given a new file, never cleared (cleared, then given a file, it stays blank
+        # in Gradio 6.31), and a visible=False/"hidden" block still showed its children. A card without a
+        # caption is hidden by CSS instead.
         gr.Markdown("## Outputs")
-        slots: list[tuple] = []
-        for row in range(0, MAX_OUTPUTS, 3):
+        slots: dict[str, list[tuple]] = {}
+        for kind, n in POOLS.items():
             with gr.Row():
-                for i in range(row, row + 3):
-                    with gr.Column(visible="hidden", elem_id=f"out-{i}", elem_classes="sc-card") as card:
-                        slots.append(
-                            (
-                                card,
-                                gr.HTML(elem_classes="sc-chain"),
-                                gr.Image(type="filepath", interactive=False, visible="hidden", show_label=False),
-                                gr.Audio(type="filepath", interactive=False, visible="hidden", show_label=False),
-                                gr.Video(interactive=False, visible="hidden", show_label=False),
-                                gr.Model3D(interactive=False, visible="hidden", show_label=False, height=320),
-                                gr.File(interactive=False, visible="hidden", show_label=False),
-                            )
-                        )
+                for i in range(n):
+                    with gr.Column(visible=True, elem_id=f"{kind}-{i}", elem_classes="sc-card", min_width=280) as card:
+                        caption = gr.HTML(elem_classes="sc-chain")
+                        slots.setdefault(kind, []).append((card, caption, _viewer(gr, kind)))
         more = gr.Textbox(label="More outputs", interactive=False, visible=False, elem_id="more")
         with gr.Accordion("Past runs", open=False, elem_id="past-runs"):
             with gr.Row():
@@ -495,23 +516,21 @@ def build_app(session: Session):
                 label="New files (replace the run's own files, in order)", file_count="multiple", elem_id="replay-files"
             )
             replay_btn = gr.Button("Run again with new inputs", elem_id="replay")
-        shown = gr.State([None] * MAX_OUTPUTS)
+        shown = gr.State({kind: [None] * n for kind, n in POOLS.items()})
 
-        slot_parts = [part for slot in slots for part in slot]
+        slot_parts = [part for kind in POOLS for slot in slots[kind] for part in slot]
         page = [status, answer, steps, calls, quota, more, past, run_btn, shown, *slot_parts]
 
-        def render(view: View, shown_now: list, last: dict, running: bool) -> list:
+        def render(view: View, shown_now: dict, last: dict, running: bool) -> list:
             """The page's values for `view`: gr.skip() wherever nothing changed."""
+            extra = overflow(view.outputs)
             wanted: dict[Any, Any] = {
                 status: view.status,
                 answer: view.answer,
                 steps: steps_html(view.steps),
                 calls: calls_html(view.calls),
                 quota: gr.update(value=session.quota(), visible=bool(session.quota())),
-                more: gr.update(
-                    value="\n".join(Path(o["path"]).name for o in view.outputs[MAX_OUTPUTS:]),
-                    visible=len(view.outputs) > MAX_OUTPUTS,
-                ),
+                more: gr.update(value="\n".join(extra), visible=bool(extra)),
                 past: gr.update(choices=past_runs(out)),
                 run_btn: gr.update(interactive=not running),
             }
@@ -521,29 +540,27 @@ def build_app(session: Session):
                 key = repr(new)
                 values.append(gr.skip() if last.get(id(comp)) == key else new)
                 last[id(comp)] = key
-            shown_next = list(shown_now)
+            shown_next = {kind: list(paths) for kind, paths in shown_now.items()}
             slot_values: list = []
-            for i, slot in enumerate(slots):
-                item = view.outputs[i] if i < len(view.outputs) else None
-                path = item["path"] if item else None
-                if path == shown_now[i]:
-                    slot_values += [gr.skip()] * len(slot)
-                    continue
-                shown_next[i] = path
-                kind = kind_of(path) if path else None
-                caption = (
-                    f"<b>{html.escape(Path(path).name)}</b><br><small>{html.escape(item['chain'])}</small>"
-                    if item and path
-                    else ""
-                )
-                # "hidden" keeps a part in the page: a gr.Model3D mounted by visible=True later stays blank.
-                slot_values += [gr.update(visible=True if path else "hidden"), caption]
-                for part in SLOT_PARTS[2:]:
-                    on = part == kind
-                    slot_values.append(gr.update(value=path if on else None, visible=True if on else "hidden"))
+            for kind in POOLS:
+                items = [o for o in view.outputs if kind_of(o["path"]) == kind]
+                for i in range(len(slots[kind])):
+                    item = items[i] if i < len(items) else None
+                    path = item["path"] if item else None
+                    if path == shown_now[kind][i]:
+                        slot_values += [gr.skip()] * 3
+                        continue
+                    shown_next[kind][i] = path
+                    if item is None:
+                        slot_values += [gr.skip(), "", gr.skip()]  # no caption: the card is hidden by CSS
+                        continue
+                    text = (
+                        f"<b>{html.escape(Path(item['path']).name)}</b><br><small>{html.escape(item['chain'])}</small>"
+                    )
+                    slot_values += [gr.skip(), text, item["path"]]
             return [*values, shown_next, *slot_values]
 
-        def stream(view: View, shown_now: list):
+        def stream(view: View, shown_now: dict):
             last: dict = {}
             while True:
                 alive = session.busy()

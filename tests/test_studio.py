@@ -203,16 +203,16 @@ def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
     run_goal(page, GOAL)
 
     # The portrait is on the page while the 3D model is still being made.
-    page.locator("#out-0 img").wait_for(state="visible", timeout=40_000)
-    assert page.locator("#out-1").inner_text().strip() == "" and page.locator("canvas").count() == 0
-    assert "acme/flux-lite /generate" in page.locator("#out-0").inner_text()
+    page.locator("#image-0 img").wait_for(state="visible", timeout=40_000)
+    assert not page.locator("#model3d-0").is_visible() and page.locator("canvas").count() == 0
+    assert "acme/flux-lite /generate" in page.locator("#image-0").inner_text()
     page.screenshot(path=str(ARTIFACTS / "studio-midrun.png"), full_page=True)
 
     wait_status(page, r"turn 1 done")
     assert page.locator("#answer textarea").input_value().startswith("Your figurine is ready: ")
-    assert "acme/trellis-lite /extract_glb" in page.locator("#out-2").inner_text()
+    assert "acme/trellis-lite /extract_glb" in page.locator("#model3d-1").inner_text()
     page.screenshot(path=str(ARTIFACTS / "studio-done.png"), full_page=True)
-    assert canvas_has_model(page, "#out-2")
+    assert canvas_has_model(page, "#model3d-1")
     # Steps are folded: thought in the summary, code inside.
     assert page.locator("#steps details").count() == 3
     assert "Make a portrait first." in page.locator("#steps summary").first.inner_text()
@@ -243,7 +243,7 @@ def test_second_goal_continues_the_conversation(studio, page):
     error = page.locator("#steps .sc-error").first.inner_text()
     assert "acme/broken" in error and "\n" not in error.strip() and "Traceback" not in page.content()
     # The outputs of turn 1 stay on the page.
-    assert page.locator("#out-0 img").is_visible()
+    assert page.locator("#image-0 img").is_visible()
     (m,) = manifests(studio.out).values()
     assert [t["status"] for t in m["turns"]] == ["success", "success"]
 
@@ -266,7 +266,7 @@ def test_stop_cancels_a_slow_call_and_ends_the_turn(studio, page):
     assert m["turns"][2]["status"] == "interrupted"
     slow = [c for c in m["calls"] if c["endpoint"] == "/slow"][0]
     assert slow["status"] == "error" and "cancelled" in slow["error"]["message"]
-    assert page.locator("#out-0 img").is_visible()  # what was made stays
+    assert page.locator("#image-0 img").is_visible()  # what was made stays
 
 
 def test_errors_are_one_line_and_the_server_keeps_running(studio, page):
@@ -285,14 +285,14 @@ def test_past_run_again_with_a_new_photo(studio, page, tmp_path):
     (first,) = manifests(studio.out)
     page.locator("#new-session").click()
     wait_status(page, "new session")
-    assert not page.locator("#out-0").is_visible()
+    assert not page.locator("#image-0").is_visible()
     page.get_by_text("Past runs").click()
     page.locator("#refresh-runs").click()
     page.locator("#past input").click()
     page.get_by_role("option", name=first).click()
     page.locator("#open-run").click()
     wait_status(page, f"opened {first}")
-    page.locator("#out-0 img").wait_for(state="visible")
+    page.locator("#image-0 img").wait_for(state="visible")
     assert "1.prompt=a studio portrait" in page.locator("#sets textarea").input_value()
 
     new_photo = png(tmp_path / "new-photo.png", (30, 90, 220))
@@ -301,7 +301,7 @@ def test_past_run_again_with_a_new_photo(studio, page, tmp_path):
     page.get_by_text("new-photo.png").first.wait_for()
     page.locator("#replay").click()
     wait_status(page, r"turn 1 done")
-    assert canvas_has_model(page, "#out-2")
+    assert canvas_has_model(page, "#model3d-1")
 
     replays = {k: v for k, v in manifests(studio.out).items() if k != first}
     ((name, m),) = replays.items()
