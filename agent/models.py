@@ -104,6 +104,8 @@ def check(spec: ModelSpec) -> None:
                 "or choose another backend with --model."
             )
         return
+    if _openai_compatible(spec):
+        return _reachable(str(spec.api_base))
     litellm = _import_litellm()
     try:
         _, provider, _, _ = litellm.get_llm_provider(model=spec.model_id, api_base=spec.api_base)
@@ -132,20 +134,116 @@ def _reachable(api_base: str) -> None:
         ) from None
 
 
+def _openai_compatible(spec: ModelSpec) -> bool:
+    """An `openai/<name>` id at an --api-base: spoken to with plain httpx, without importing litellm (~4 s)."""
+    return spec.backend == "litellm" and bool(spec.api_base) and spec.model_id.startswith("openai/")
+
+
+def _openai_model(spec: ModelSpec, key: str | None):
+    """A smolagents Model for an OpenAI-compatible server; it sends what litellm's `openai/` route sends."""
+    import contextlib
+    import json
+    import time
+
+    import httpx
+    from smolagents.models import ChatMessage, ChatMessageStreamDelta, Model
+    from smolagents.monitoring import TokenUsage
+
+    url = str(spec.api_base).rstrip("/") + "/chat/completions"
+    limit = 16 * 1024 * 1024  # a reply larger than this is no chat completion
+
+    class OpenAICompatibleModel(Model):
+        def __init__(self) -> None:
+            super().__init__(model_id=spec.model_id)
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            transport = httpx.HTTPTransport(retries=2)  # connection errors only, quickly
+            self.client = httpx.Client(headers=headers, timeout=120, transport=transport, trust_env=False)
+
+        def _body(self, messages, stop_sequences, response_format, tools_to_call_from, **kwargs) -> dict:
+            body = self._prepare_completion_kwargs(
+                messages=messages,
+                stop_sequences=stop_sequences,
+                response_format=response_format,
+                tools_to_call_from=tools_to_call_from,
+                model=spec.model_id.split("/", 1)[1],
+                convert_images_to_image_urls=True,
+                **kwargs,
+            )
+            return json.loads(json.dumps(body, default=str))
+
+        def _open(self, body: dict) -> httpx.Response:
+            """The response, streaming; 429 and 5xx are retried twice, quickly (as the openai client does)."""
+            for attempt in range(3):
+                r = self.client.send(self.client.build_request("POST", url, json=body), stream=True)
+                if r.status_code < 400:
+                    return r
+                text = r.read()[:300].decode("utf-8", "replace").replace("\n", " ")
+                r.close()
+                if r.status_code != 429 and r.status_code < 500 or attempt == 2:
+                    raise BackendError(f"The LLM server at {spec.api_base} answered {r.status_code}: {text}")
+                time.sleep(0.5 * (attempt + 1))
+            raise AssertionError("unreachable")
+
+        def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
+            body = self._body(messages, stop_sequences, response_format, tools_to_call_from, **kwargs)
+            with contextlib.closing(self._open(body)) as r:
+                data = b""
+                for chunk in r.iter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        raise BackendError(f"The LLM server at {spec.api_base} sent a reply over 16 MB.")
+            reply = json.loads(data)
+            usage = reply.get("usage") or {}
+            message = reply["choices"][0]["message"]
+            return ChatMessage.from_dict(
+                {k: message.get(k) for k in ("role", "content", "tool_calls")},
+                raw=reply,
+                token_usage=TokenUsage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0),
+            )
+
+        def generate_stream(
+            self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+        ):
+            body = self._body(messages, stop_sequences, response_format, tools_to_call_from, **kwargs)
+            body.update(stream=True, stream_options={"include_usage": True})
+            with contextlib.closing(self._open(body)) as r:
+                size = 0
+                for line in r.iter_lines():
+                    size += len(line)
+                    if size > limit:
+                        raise BackendError(f"The LLM server at {spec.api_base} sent a reply over 16 MB.")
+                    if not line.startswith("data:") or line[5:].strip() == "[DONE]":
+                        continue
+                    event = json.loads(line[5:])
+                    if event.get("usage"):
+                        u = event["usage"]
+                        yield ChatMessageStreamDelta(
+                            content="",
+                            token_usage=TokenUsage(u.get("prompt_tokens") or 0, u.get("completion_tokens") or 0),
+                        )
+                    for choice in event.get("choices") or []:
+                        if (choice.get("delta") or {}).get("content"):
+                            yield ChatMessageStreamDelta(content=choice["delta"]["content"])
+
+    return OpenAICompatibleModel()
+
+
 def load(spec: ModelSpec):
     """A smolagents Model. Retries: a couple of quick ones in the client, none of smolagents' 2-4 min waits."""
     if spec.backend == "hf":
         from smolagents import InferenceClientModel
 
         return InferenceClientModel(model_id=spec.model_id, token=spec.api_key, timeout=120, retry=False)
-    from smolagents import LiteLLMModel
-
-    _import_litellm()
     key = spec.api_key
     if spec.api_base and not key and not is_hf_host(spec.api_base):
         # litellm reads HF_TOKEN (and other providers' keys) from the environment by itself and would
         # send it to this server. An explicit key stops that; local servers usually ignore it.
         key = "sk-no-key"
+    if _openai_compatible(spec):
+        return _openai_model(spec, key)
+    from smolagents import LiteLLMModel
+
+    _import_litellm()
     # max_retries: the provider client's own retries (429, 5xx, connection). Not num_retries, whose
     # wrapper needs `tenacity` (not installed) and then hides every backend error behind an ImportError.
     return LiteLLMModel(
