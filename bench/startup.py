@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from _servers import TESTS, loopback
 
 sys.path.insert(0, str(TESTS))
-from llm_stub import LLMStub  # noqa: E402
+from llm_stub import LLMStub
 
 REPLY = "<code>\nfinal_answer('done')\n</code>"
 
@@ -79,7 +79,7 @@ def main(n: int = 5) -> dict:
             finally:
                 stub.stop()
         proxy.shutdown()
-    med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
+    med = lambda xs: statistics.median(xs) if xs else float("nan")
     return {"default_first_s": med(default), "api_base_first_s": med(api_base), "one_step_run_s": med(whole), "n": n}
 
 
