@@ -8,7 +8,7 @@ import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,6 +59,7 @@ __all__ = [
     "too_deep",
 ]
 
+T = TypeVar("T")
 DEFAULT_ENDPOINT = "https://huggingface.co"
 USER_AGENT = f"spacechain/{__version__}"
 
@@ -109,6 +110,14 @@ def _detail(resp: httpx.Response) -> str:
                 val = body[key]
                 return val if isinstance(val, str) else json.dumps(val)[:300]
     return json.dumps(body)[:300]
+
+
+class _Retry(Exception):
+    """Raised by one attempt of a request for what another attempt may fix."""
+
+    def __init__(self, error: SpacechainError, retry_after: float | None = None):
+        super().__init__(str(error))
+        self.error, self.retry_after = error, retry_after
 
 
 def error_for(resp: httpx.Response, what: str) -> SpacechainError:
@@ -188,9 +197,9 @@ class Http:
         Retried: connection failures before anything was sent, and the statuses in `retry_on`.
         Callers whose request is not idempotent pass only statuses that mean "not accepted"."""
         retry_on = frozenset(retry_on)
-        last: SpacechainError | None = None
         netloc = urlsplit(url).netloc
-        for attempt in range(self.retry.attempts):
+
+        def once() -> httpx.Response:
             try:
                 resp = self.client.send(self.client.build_request(method, url, **kwargs), stream=True)
                 try:
@@ -200,14 +209,13 @@ class Http:
                 finally:
                     resp.close()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last = ConnectionLost(
+                lost = ConnectionLost(
                     f"{what}: cannot connect to {netloc} ({exc.__class__.__name__}); "
                     "check the URL or your network, or retry later."
                 )
                 if not resend_after_connect:
-                    raise last from None
-                self._sleep(attempt, None)
-                continue
+                    raise lost from None
+                raise _Retry(lost) from None
             except httpx.TimeoutException:
                 raise CallTimeout(f"{what}: no answer from {netloc} in time; retry later.") from None
             except (httpx.TransportError, httpx.StreamError) as exc:
@@ -218,12 +226,11 @@ class Http:
                 raise ConnectionLost(f"{what}: {netloc} redirects in a loop; check the URL.") from None
             if good:
                 return resp
-            last = error_for(resp, what)
-            if resp.status_code not in retry_on or attempt == self.retry.attempts - 1:
-                raise last
-            self._sleep(attempt, _retry_after(resp))
-        assert last is not None
-        raise last
+            if resp.status_code in retry_on:
+                raise _Retry(error_for(resp, what), _retry_after(resp))
+            raise error_for(resp, what)
+
+        return self._retrying(once)
 
     def download(
         self,
@@ -241,7 +248,8 @@ class Http:
         call's deadline (see CallScope); cancelling the call cuts the transfer."""
         scope = current_scope()
         netloc = urlsplit(url).netloc
-        for attempt in range(self.retry.attempts):
+
+        def once() -> int:
             left = scope.remaining() if scope else None
             if scope:
                 scope.check(what)
@@ -258,44 +266,59 @@ class Http:
                 ):
                     if not resp.is_success:
                         read_capped(resp, self.limits.max_error_bytes, what, truncate=True)
-                        err = error_for(resp, what)
-                        if resp.status_code in (429, 502, 503, 504) and attempt < self.retry.attempts - 1:
-                            self._sleep(attempt, _retry_after(resp))
-                            continue
-                        raise err
-                    declared = resp.headers.get("content-length", "")
-                    if (
-                        max_bytes is not None
-                        and declared.isdigit()
-                        and int(declared) > max_bytes
-                        and "content-encoding" not in resp.headers
-                    ):
-                        raise too_big(what, max_bytes, limit)
-                    size = 0
-                    with open(dest, "wb") as fh:
-                        for chunk in resp.iter_bytes(1 << 16):
-                            size += len(chunk)
-                            if max_bytes is not None and size > max_bytes:
-                                raise too_big(what, max_bytes, limit)
-                            fh.write(chunk)
-                            if scope:
-                                scope.check(what)
-                    if scope:
-                        scope.check(what)  # a body without a length just ends when a cancel cuts it
-                    return size
+                        if resp.status_code in (429, 502, 503, 504):
+                            raise _Retry(error_for(resp, what), _retry_after(resp))
+                        raise error_for(resp, what)
+                    return self._save(resp, dest, what, max_bytes, limit, scope)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 if scope:
                     scope.check(what)
-                if attempt == self.retry.attempts - 1:
-                    raise ConnectionLost(f"{what}: cannot connect to {netloc}; retry later.") from None
-                self._sleep(attempt, None)
+                raise _Retry(ConnectionLost(f"{what}: cannot connect to {netloc}; retry later.")) from None
             except (httpx.TransportError, httpx.StreamError, httpx.TooManyRedirects) as exc:
                 if scope:
                     scope.check(what)  # cut by a cancel or the deadline: say that, not "failed"
                 raise ConnectionLost(
                     f"{what}: transfer from {netloc} failed ({exc.__class__.__name__}); retry later."
                 ) from None
-        raise ConnectionLost(f"{what}: no answer from {netloc}; retry later.")
+
+        return self._retrying(once)
+
+    @staticmethod
+    def _save(
+        resp: httpx.Response, dest: os.PathLike, what: str, max_bytes: int | None, limit: str, scope: CallScope | None
+    ) -> int:
+        declared = resp.headers.get("content-length", "")
+        if (
+            max_bytes is not None
+            and declared.isdigit()
+            and int(declared) > max_bytes
+            and "content-encoding" not in resp.headers
+        ):
+            raise too_big(what, max_bytes, limit)
+        size = 0
+        with open(dest, "wb") as fh:
+            for chunk in resp.iter_bytes(1 << 16):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise too_big(what, max_bytes, limit)
+                fh.write(chunk)
+                if scope:
+                    scope.check(what)
+        if scope:
+            scope.check(what)  # a body without a length just ends when a cancel cuts it
+        return size
+
+    def _retrying(self, once: Callable[[], T]) -> T:
+        """The one retry loop: `once` raises _Retry for what may be tried again (after backoff, or the
+        server's Retry-After), anything else ends it; the last attempt's error is the one raised."""
+        for attempt in range(self.retry.attempts):
+            try:
+                return once()
+            except _Retry as retry:
+                if attempt == self.retry.attempts - 1:
+                    raise retry.error from None
+                self._sleep(attempt, retry.retry_after)
+        raise AssertionError("unreachable: attempts >= 1")
 
     def _sleep(self, attempt: int, retry_after: float | None) -> None:
         if attempt < self.retry.attempts - 1:
