@@ -95,12 +95,12 @@ class Hub:
                 "check your network or HF_ENDPOINT."
             ) from None
         card = info.card_data.to_dict() if info.card_data is not None else {}
-        runtime = info.runtime
+        stage, hardware = _runtime(info)
         return SpaceStatus(
             space=space_id,
             sdk=info.sdk or card.get("sdk"),
-            stage=runtime.stage if runtime else None,
-            hardware=(runtime.hardware or runtime.requested_hardware) if runtime else None,
+            stage=stage,
+            hardware=hardware,
             host=info.host,
             sha=info.sha,
             title=card.get("title") or space_id,
@@ -171,15 +171,21 @@ class Hub:
         return list(seen.values())
 
 
+def _runtime(info: Any) -> tuple[str | None, str | None]:
+    """(stage, hardware) of a Hub answer's runtime: what runs now, else what was asked for."""
+    rt = getattr(info, "runtime", None)
+    return (rt.stage, rt.hardware or rt.requested_hardware) if rt else (None, None)
+
+
 def _hit_from_search(r: Any) -> SearchHit:
-    rt = r.runtime
+    stage, hardware = _runtime(r)
     return SearchHit(
         id=r.id,
         title=r.title or r.id,
         description=r.ai_short_description or "",
         likes=r.likes or 0,
-        stage=rt.stage if rt else None,
-        hardware=(rt.hardware or rt.requested_hardware) if rt else None,
+        stage=stage,
+        hardware=hardware,
         sdk=r.sdk,
         category=r.ai_category,
         score=r.semantic_relevancy_score,
@@ -188,13 +194,13 @@ def _hit_from_search(r: Any) -> SearchHit:
 
 def _hit_from_info(info: Any) -> SearchHit:
     card = info.card_data.to_dict() if info.card_data is not None else {}
-    rt = info.runtime
+    stage, hardware = _runtime(info)
     return SearchHit(
         id=info.id,
         title=card.get("title") or info.id,
         description=card.get("short_description") or "",
         likes=info.likes or 0,
-        stage=rt.stage if rt else None,
-        hardware=(rt.hardware or rt.requested_hardware) if rt else None,
+        stage=stage,
+        hardware=hardware,
         sdk=info.sdk or card.get("sdk"),
     )
