@@ -136,12 +136,13 @@ class Client:
             )
             if resp.status_code == 404 and sp.contract.source != "agents.md":
                 # gradio 4.x serves its API without the /gradio_api prefix.
+                root = contract_from_host(sp.contract.space, sp.contract.host, api="")
                 legacy = replace(
                     sp.contract,
-                    schema_url=f"{sp.contract.host}/info",
-                    poll_url=f"{sp.contract.host}/call/{{endpoint}}/{{event_id}}",
-                    call_url=f"{sp.contract.host}/call/{{endpoint}}",
-                    upload_url=f"{sp.contract.host}/upload",
+                    schema_url=root.schema_url,
+                    poll_url=root.poll_url,
+                    call_url=root.call_url,
+                    upload_url=root.upload_url,
                 )
                 resp = self.http.request(
                     "GET",

@@ -102,17 +102,19 @@ def _host_from_schema(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def contract_from_host(space: str, host: str, title: str = "") -> Contract:
-    """A contract built from a host alone: for Spaces without agents.md, or direct URLs."""
+def contract_from_host(space: str, host: str, title: str = "", api: str = "/gradio_api") -> Contract:
+    """A contract built from a host alone: for Spaces without agents.md, or direct URLs. `api` is the
+    API's path prefix (gradio 4.x serves it at the root: "")."""
     host = host.rstrip("/")
+    root = f"{host}{api}"
     return Contract(
         space=space,
         title=title,
         host=host,
-        schema_url=f"{host}/gradio_api/info",
-        call_url=f"{host}/gradio_api/call/{{endpoint}}",
-        poll_url=f"{host}/gradio_api/call/{{endpoint}}/{{event_id}}",
-        upload_url=f"{host}/gradio_api/upload",
+        schema_url=f"{root}/info",
+        call_url=f"{root}/call/{{endpoint}}",
+        poll_url=f"{root}/call/{{endpoint}}/{{event_id}}",
+        upload_url=f"{root}/upload",
         auth="Bearer $HF_TOKEN",
         body_hint='{"data": [...]}',
         named_inputs=False,
