@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .events import CallFinished, CallSubmitted, CallUpdated, Event, FinalAnswer, StepFinished, TurnEnded
+from .events import (
+    CallFinished,
+    CallSubmitted,
+    CallUpdated,
+    Event,
+    FinalAnswer,
+    StepCode,
+    StepFinished,
+    StepStarted,
+    TurnEnded,
+)
 
 __all__ = ["Session", "StudioConfig", "View", "build_app", "launch"]
 
@@ -54,7 +64,7 @@ def overflow(outputs: list[dict]) -> list[str]:
 def _viewer(gr, kind: str):
     common = {"interactive": False, "show_label": False}
     if kind == "image":
-        return gr.Image(type="filepath", **common)
+        return gr.Image(type="filepath", height=320, **common)
     if kind == "audio":
         return gr.Audio(type="filepath", **common)
     if kind == "video":
@@ -90,8 +100,14 @@ class View:
     status: str = ""
 
     def apply(self, event: Event, chain_of: Callable[[str], str]) -> None:
-        if isinstance(event, StepFinished):
-            self.steps.append({"step": event.step, "thought": event.thought, "code": event.code, "error": event.error})
+        if isinstance(event, StepStarted):
+            self._step(event.step)
+        elif isinstance(event, StepCode):
+            self._step(event.step)["code"] = event.code
+        elif isinstance(event, StepFinished):
+            self._step(event.step).update(
+                thought=event.thought or "(no thought)", code=event.code, error=event.error, done=True
+            )
         elif isinstance(event, CallSubmitted):
             self.calls[event.call] = {"state": "submitted", "elapsed": 0.0, "queue": None}
         elif isinstance(event, CallUpdated):
@@ -105,8 +121,16 @@ class View:
         elif isinstance(event, FinalAnswer):
             self.answer = "" if event.answer is None else str(event.answer)
         elif isinstance(event, TurnEnded):
+            self.steps = [s for s in self.steps if s["done"] or s["code"]]  # a step the Stop cut before its code
             why = f": {one_line(event.error)}" if event.error and event.status != "interrupted" else ""
             self.status = f"turn {event.turn} {'done' if event.status == 'success' else event.status}{why}"
+
+    def _step(self, n: int) -> dict:
+        for s in self.steps:
+            if s["step"] == n:
+                return s
+        self.steps.append({"step": n, "thought": None, "code": None, "error": None, "done": False})
+        return self.steps[-1]
 
     @classmethod
     def from_manifest(cls, manifest: dict, run_dir: Path) -> View:
@@ -160,7 +184,8 @@ def key_inputs(inputs: Any, limit: int = 4) -> str:
 def steps_html(steps: list[dict]) -> str:
     parts = []
     for s in steps:
-        title = html.escape(one_line(s.get("thought") or "(no thought)", 160))
+        thought = s.get("thought") or ("(no thought)" if s.get("done", True) else "working…")
+        title = html.escape(one_line(thought, 160))
         code = html.escape(s.get("code") or "")
         error = f'<div class="sc-error">{html.escape(one_line(s["error"]))}</div>' if s.get("error") else ""
         parts.append(
@@ -394,13 +419,18 @@ class Session:
 
 
 def copy_input(run_dir: Path, path: str) -> str:
-    """A file the user gave on the page, copied into the run's inputs/ with its name and bytes."""
+    """A file the user gave on the page, copied into the run's inputs/ with its name and bytes (once: the
+    page keeps a file in its upload box from turn to turn)."""
+    import filecmp
+
     src = Path(path)
     inputs = run_dir / "inputs"
     inputs.mkdir(exist_ok=True)
     name = src.name.split("/")[-1] or "file"
     dest, n = inputs / name, 2
     while dest.exists():
+        if filecmp.cmp(src, dest, shallow=False):
+            return str(dest)
         dest, n = inputs / f"{src.stem}-{n}{src.suffix}", n + 1
     shutil.copyfile(src, dest)
     return str(dest)

@@ -143,7 +143,7 @@ def page(studio):
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
         )
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1900})
         pg = ctx.new_page()
         pg.set_default_timeout(30_000)
         bodies: list[bytes] = []
@@ -176,20 +176,34 @@ def wait_status(page, pattern: str, timeout: float = 40) -> str:
     raise AssertionError(f"status never matched {pattern!r}; it says {status(page)!r}")
 
 
+def upload(page, where: str, path: Path) -> None:
+    """Give a file to a gr.File; again if the page was not ready to take it (no file name shown)."""
+    for _ in range(3):
+        page.locator(f"{where} input[type=file]").set_input_files(str(path))
+        try:
+            page.locator(where).get_by_text(path.name).first.wait_for(timeout=10_000)
+            return
+        except playwright_api.TimeoutError:
+            continue
+    raise AssertionError(f"the page did not take {path.name}")
+
+
 def run_goal(page, goal: str) -> None:
     page.locator("#goal textarea").fill(goal)
     page.locator("#run").click()
 
 
 def canvas_has_model(page, card: str) -> bool:
-    """The Model3D canvas shows something: more than a handful of colours in its pixels."""
+    """The Model3D canvas shows the model: the test GLBs are coloured from their photo, so some of the
+    canvas's pixels are clearly coloured (the viewer's background and its icon buttons are grey)."""
     from PIL import Image
 
     canvas = page.locator(f"{card} canvas").first
     canvas.wait_for(state="visible")
-    for _ in range(40):
-        colours = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB").getcolors(maxcolors=100_000)
-        if colours and len(colours) > 20:
+    for _ in range(80):
+        data = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB").tobytes()
+        coloured = sum(1 for i in range(0, len(data), 3) if max(data[i : i + 3]) - min(data[i : i + 3]) > 40)
+        if coloured > 0.02 * len(data) / 3:
             return True
         time.sleep(0.25)
     return False
@@ -197,9 +211,8 @@ def canvas_has_model(page, card: str) -> bool:
 
 def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
     photo = png(tmp_path / "photo.png", (200, 40, 40))
-    studio.stub.replies, studio.stub.delay_s = list(FIGURINE), 1.5
-    page.locator("#files input[type=file]").set_input_files(str(photo))
-    page.get_by_text("photo.png").first.wait_for()
+    studio.stub.replies, studio.stub.delay_s = list(FIGURINE), 2.0
+    upload(page, "#files", photo)
     run_goal(page, GOAL)
 
     # The portrait is on the page while the 3D model is still being made.
@@ -207,7 +220,6 @@ def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
     assert not page.locator("#model3d-0").is_visible() and page.locator("canvas").count() == 0
     assert "acme/flux-lite /generate" in page.locator("#image-0").inner_text()
     page.screenshot(path=str(ARTIFACTS / "studio-midrun.png"), full_page=True)
-
     wait_status(page, r"turn 1 done")
     assert page.locator("#answer textarea").input_value().startswith("Your figurine is ready: ")
     assert "acme/trellis-lite /extract_glb" in page.locator("#model3d-1").inner_text()
@@ -256,6 +268,9 @@ def test_stop_cancels_a_slow_call_and_ends_the_turn(studio, page):
     run_goal(page, "run the slow tool")
     page.locator('#calls tr[data-state="running"], #calls tr[data-state="waiting"]').first.wait_for()
     assert not page.locator("#run").is_enabled()
+    # Mid-run, with turn 1's portrait and 3D models on the page: the README's picture (tests/data/studio.png).
+    assert canvas_has_model(page, "#model3d-1")
+    page.screenshot(path=str(ARTIFACTS / "studio-midrun-3d.png"), full_page=True)
     started = time.monotonic()
     page.locator("#stop").click()
     wait_status(page, r"turn 3 interrupted", timeout=20)
@@ -264,6 +279,8 @@ def test_stop_cancels_a_slow_call_and_ends_the_turn(studio, page):
     assert page.locator("#run").is_enabled()  # ready for the next goal
     (m,) = manifests(studio.out).values()
     assert m["turns"][2]["status"] == "interrupted"
+    assert len(m["user_files"]) == 1  # the photo still in the upload box is not copied again each turn
+    assert page.locator("#steps details").count() == 1  # the step the Stop cut, not the one it prevented
     slow = [c for c in m["calls"] if c["endpoint"] == "/slow"][0]
     assert slow["status"] == "error" and "cancelled" in slow["error"]["message"]
     assert page.locator("#image-0 img").is_visible()  # what was made stays
@@ -297,8 +314,7 @@ def test_past_run_again_with_a_new_photo(studio, page, tmp_path):
 
     new_photo = png(tmp_path / "new-photo.png", (30, 90, 220))
     page.locator("#sets textarea").fill("1.prompt=a new portrait")
-    page.locator("#replay-files input[type=file]").set_input_files(str(new_photo))
-    page.get_by_text("new-photo.png").first.wait_for()
+    upload(page, "#replay-files", new_photo)
     page.locator("#replay").click()
     wait_status(page, r"turn 1 done")
     assert canvas_has_model(page, "#model3d-1")
