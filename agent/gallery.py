@@ -26,8 +26,10 @@ from urllib.parse import quote
 
 from spacechain.agent.record import RecordError, RunRecord
 from spacechain.agent.run import write_file
+from spacechain.agent.viewers import VIEWER_OF, copy_into, page_scripts
 from spacechain.tools import SpacechainError
 from spacechain.tools.files import own_dir
+from spacechain.tools.kinds import sniff
 
 # Pinned <model-viewer> (3D), loaded only when the run made a 3D model. Version from
 # `npm view @google/model-viewer version`; the hash is of the file in the npm tarball:
@@ -38,6 +40,7 @@ MODEL_VIEWER_VERSION = "4.4.0"
 MODEL_VIEWER_URL = f"https://cdn.jsdelivr.net/npm/@google/model-viewer@{MODEL_VIEWER_VERSION}/dist/model-viewer.min.js"
 MODEL_VIEWER_SRI = "sha384-wjsPzEO+lXOf7d9csIDfAQpPt2OKuUU3m0K9qsdKIuzX4N8czSF6hdh23eAbZa3p"
 MODEL_VIEWER_ENV = "SPACECHAIN_MODEL_VIEWER"
+VIEWERS_ENV = "SPACECHAIN_VIEWERS"
 LOCAL_MODEL_VIEWER = "assets/model-viewer.min.js"
 VIEWER_MAX = 20 * 1024 * 1024
 
@@ -46,7 +49,10 @@ KINDS = {
     **dict.fromkeys((".wav", ".mp3", ".ogg", ".flac"), "audio"),
     **dict.fromkeys((".mp4", ".webm", ".mov"), "video"),
     **dict.fromkeys((".glb", ".gltf"), "model"),
+    # splats, point clouds, meshes: which viewer is told by the file's bytes (kinds.sniff), not its name
+    **dict.fromkeys((".ply", ".splat", ".ksplat", ".spz", ".obj", ".stl"), "model3d"),
 }
+LABELS = {"splat": "Gaussian splat", "points": "point cloud", "mesh": "mesh", "obj": "mesh", "stl": "mesh"}
 TEXT_MAX = 200
 TITLE_MAX = 90
 
@@ -296,7 +302,7 @@ def _slug(text: str) -> str:
 
 
 def _card(run: _Run, i: int, path: str, kind: str, title: str = "", download: str = "") -> str:
-    rel, name = run.rel(path), _esc(os.path.basename(path))
+    rel, name, label = run.rel(path), _esc(os.path.basename(path)), kind
     if not rel:
         media, link = '<p class="missing">remote file, not downloaded</p>', f'<span class="name">{name}</span>'
     else:
@@ -307,7 +313,16 @@ def _card(run: _Run, i: int, path: str, kind: str, title: str = "", download: st
             media = '<p class="missing">file missing</p>'
         elif run.norm(path) in run.problems:  # not embedded: the bytes are not what the card would show
             media = f'<p class="warning">⚠ {_esc(run.problems[run.norm(path)])}</p>'
-        elif kind == "model":
+        elif kind == "model3d":
+            sniffed = sniff(run.norm(path))
+            viewer = VIEWER_OF.get(sniffed)
+            label = LABELS.get(viewer or "", "3D file")
+            media = (
+                f'<div class="viewer" data-viewer="{viewer}" data-kind="{sniffed}" data-src="{rel}"></div>'
+                if viewer
+                else f'<p class="missing">a 3D file no viewer here shows ({_esc(sniffed)}): download it</p>'
+            )
+        if kind in ("model", "model3d") and media.startswith(("<model-viewer", '<div class="viewer"')):
             media += (
                 '<p class="disk-hint">Browsers do not load 3D files into a page opened from disk: '
                 "run <code>spacechain show RUN</code> with this run folder.</p>"
@@ -315,7 +330,7 @@ def _card(run: _Run, i: int, path: str, kind: str, title: str = "", download: st
     heading = f'<h3 class="title">{_esc(title)}</h3>' if title else ""
     return (
         f'<figure class="card {kind}"><div class="media">{media}</div>'
-        f"<figcaption>{heading}{link}{_chain_html(run, i, kind)}</figcaption></figure>"
+        f"<figcaption>{heading}{link}{_chain_html(run, i, label)}</figcaption></figure>"
     )
 
 
@@ -457,7 +472,9 @@ a { color: var(--accent); }
 .media { aspect-ratio: 1; display: grid; place-items: center; background: var(--pill); }
 .media > a, .media img { display: block; width: 100%; height: 100%; object-fit: contain; }
 .media audio { width: 90%; } .media video { width: 100%; height: 100%; background: #000; }
-model-viewer { width: 100%; height: 100%; --poster-color: transparent; }
+model-viewer, .viewer { width: 100%; height: 100%; --poster-color: transparent; }
+.viewer { position: relative; overflow: hidden; } .viewer canvas { display: block; }
+.from-disk .media .viewer { display: none; }
 .missing { color: var(--muted); }
 .warning { color: #b3261e; font-weight: 600; padding: 1em; }
 figcaption { padding: .7rem .9rem .9rem; border-top: 1px solid var(--line); }
@@ -511,11 +528,15 @@ $table
 """)
 
 
-def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None) -> Path:
+def write_gallery(
+    run_dir: Path, manifest: dict, model_viewer: str | None = None, viewers: str | os.PathLike | None = None
+) -> Path:
     """Write `<run_dir>/gallery.html` and return its path.
 
     `model_viewer` (else $SPACECHAIN_MODEL_VIEWER) is a local model-viewer.min.js, copied into the run
-    folder so the page needs no network; without it the page loads the pinned CDN copy.
+    folder so the page needs no network; without it the page loads the pinned CDN copy. `viewers` (else
+    $SPACECHAIN_VIEWERS) is a folder from `viewers.offline_viewers()`: the splat and mesh viewers' files are
+    copied from it into the run's assets/ the same way.
     """
     run_dir = Path(run_dir).resolve()
     run = _Run(run_dir, [c for c in manifest.get("calls") or [] if isinstance(c, dict)])
@@ -534,7 +555,14 @@ def write_gallery(run_dir: Path, manifest: dict, model_viewer: str | None = None
                 'crossorigin="anonymous"></script>'
             )
             script_src = " " + MODEL_VIEWER_URL
-        script_src += " 'wasm-unsafe-eval'"  # model-viewer compiles its bundled WebAssembly decoders
+    if any(kind == "model3d" for _, _, kind in run.cards()):
+        viewers = viewers or os.environ.get(VIEWERS_ENV) or None
+        if viewers:
+            copy_into(run_dir, Path(viewers))
+        tags, sources = page_scripts(local=bool(viewers))
+        script, script_src = tags + "\n" + script, sources + script_src
+    if any(kind in ("model", "model3d") for _, _, kind in run.cards()):
+        script_src += " 'wasm-unsafe-eval'"  # model-viewer and the splat sorter compile WebAssembly
         # Browsers refuse to fetch models from file:// pages.
         hint = (
             " 3D models load when this folder is served over http: <code>spacechain show RUN_DIR</code> "
