@@ -36,7 +36,9 @@ def _viewer(model_viewer: Path | None, offline: bool = False) -> Path | None:
 
     if offline and not model_viewer:
         from spacechain.agent.gallery import offline_model_viewer
+        from spacechain.agent.viewers import offline_viewers
 
+        offline_viewers()  # the splat and mesh viewers too, into the same cache (copied at finish)
         return offline_model_viewer()
     viewer = model_viewer or (
         Path(os.environ["SPACECHAIN_MODEL_VIEWER"]) if os.environ.get("SPACECHAIN_MODEL_VIEWER") else None
@@ -49,7 +51,7 @@ def _viewer(model_viewer: Path | None, offline: bool = False) -> Path | None:
     return viewer
 
 
-def _finisher(run, viewer: Path | None):
+def _finisher(run, viewer: Path | None, offline: bool = False):
     from spacechain.agent.display import print_quota, print_stats
     from spacechain.agent.gallery import write_gallery
 
@@ -57,7 +59,12 @@ def _finisher(run, viewer: Path | None):
         print_stats(run.stats())
         run.save()
         print_quota(run.manifest.get("quota") or {})  # read "after" when the run was closed
-        return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None)
+        viewers = None
+        if offline:
+            from spacechain.agent.viewers import offline_viewers
+
+            viewers = offline_viewers()  # checked copies already in the cache: no network here
+        return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None, viewers)
 
     return finish
 
@@ -102,7 +109,7 @@ def _prepare(
     view["listeners"] += list(listeners)
     planner = Planner(run, models.load(spec), max_steps=max_steps, **view)
     run.record_quota("before")
-    return run, planner, _finisher(run, viewer)
+    return run, planner, _finisher(run, viewer, offline)
 
 
 @app.command()
@@ -326,7 +333,7 @@ def replay(
             cache=_cache(no_cache),
             user_files=[str(f) for f in files],
         )
-        finish = _finisher(run_, viewer)
+        finish = _finisher(run_, viewer, offline_viewers)
         run_.record_quota("before")
         board = Board()
         try:

@@ -17,7 +17,7 @@ from gallery_kinds import obj, points_ply, splat_ply, stl
 from PIL import Image
 
 from spacechain.agent import viewers
-from spacechain.agent.gallery import MODEL_VIEWER_URL, offline_model_viewer, write_gallery
+from spacechain.agent.gallery import MODEL_VIEWER_SRI, MODEL_VIEWER_URL, offline_model_viewer, write_gallery
 from spacechain.agent.show import serve
 
 TESTS = Path(__file__).resolve().parent
@@ -228,3 +228,29 @@ def test_every_viewer_renders_served_offline_cdn_and_from_disk(
     # Opened from disk: the 3D cards say how to serve the page instead of staying empty.
     disk = _open(browser, (run / "gallery.html").as_uri(), str(tmp_path / "disk"))
     assert disk["hints"] == 5 and disk["cards"] == 5 and not any(v["shown"] for v in disk["viewers"])
+
+
+def test_run_with_offline_viewers(viewer_files: tuple[Path, Path], hub_env: Any, llm: Any, tmp_path: Path) -> None:
+    from cli_support import CHAIN, GOAL, cli_env, error_lines, spacechain
+
+    folder, _ = viewer_files
+    xdg = tmp_path / "xdg"
+    shutil.copytree(folder, xdg / "spacechain" / "viewers")  # fetched once by the fixture, as a first run does
+    env = {**cli_env(hub_env.url, tmp_path), "XDG_CACHE_HOME": str(xdg)}
+    out = tmp_path / "run"
+    args = ["run", GOAL, "--model", "openai/scripted", "--api-base", llm(CHAIN).url, "--out", str(out)]
+    proc = spacechain([*args, "--offline-viewers"], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    page = (out / "gallery.html").read_text()
+    copied = (out / "assets" / "model-viewer.min.js").read_bytes()
+    assert viewers.sri(copied) == MODEL_VIEWER_SRI
+    assert '<script type="module" src="assets/model-viewer.min.js"></script>' in page and "https://cdn" not in page
+    assert page.count('<figure class="card') == 1  # the chain's one result; its photo and preview inside
+
+    # No npm and nothing cached: one line that says what to do, before any Space or LLM call.
+    proc = spacechain(
+        [*args[:-1], str(tmp_path / "run2"), "--offline-viewers"],
+        {**env, "XDG_CACHE_HOME": str(tmp_path / "empty"), "PATH": "/nonexistent"},
+    )
+    (line,) = error_lines(proc.stderr)
+    assert proc.returncode != 0 and "--offline-viewers needs npm" in line and "Traceback" not in proc.stderr
