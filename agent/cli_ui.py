@@ -41,8 +41,7 @@ def ui(
         try:
             launch(session, port, browser, announce=lambda url: echo(url))
         except OSError as exc:
-            raise SpacechainError(
-                f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another --port."
-            ) from None
+            why = exc.strerror or "the port is taken"  # Gradio's own message names its env variables
+            raise SpacechainError(f"cannot listen on 127.0.0.1:{port} ({why}); pick another --port.") from None
 
     _guard(body)

@@ -222,6 +222,9 @@ def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "studio-midrun.png"), full_page=True)
     wait_status(page, r"turn 1 done")
     assert page.locator("#answer textarea").input_value().startswith("Your figurine is ready: ")
+    assert re.fullmatch(
+        r"ZeroGPU: 0 GPU-seconds used; 300 of 300 s left", page.locator("#quota textarea").input_value()
+    )
     assert "acme/trellis-lite /extract_glb" in page.locator("#model3d-1").inner_text()
     page.screenshot(path=str(ARTIFACTS / "studio-done.png"), full_page=True)
     assert canvas_has_model(page, "#model3d-1")
@@ -336,6 +339,7 @@ def test_no_token_reaches_the_page(studio, page):
     for path in ("/", "/config", "/gradio_api/info"):
         seen += httpx.get(studio.url + path, timeout=10).content
     assert len(page.bodies) > 10
+    assert b"process_completed" in seen  # the event streams that carried every update were read too
     assert TEST_TOKEN.encode() not in seen
     assert "Traceback" not in studio.err_text()
 
@@ -348,3 +352,17 @@ def test_ui_without_gradio_says_how_to_install(tmp_path):
     proc = subprocess.run([SPACECHAIN, "ui", "--no-browser"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == 'error: the studio needs Gradio: pip install "spacechain[ui]"'
+
+
+def test_ui_on_a_taken_port_is_one_line(llm, tmp_path):
+    import socket
+
+    stub = llm(["<code>\nfinal_answer('x')\n</code>"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = ["ui", "--no-browser", "--port", port, "--model", "openai/x", "--api-base", stub.url]
+        proc = subprocess.run([SPACECHAIN, *args, "--out", str(tmp_path)], capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port} (the port is taken); pick another --port."
