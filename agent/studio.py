@@ -98,6 +98,8 @@ class View:
     outputs: list[dict] = field(default_factory=list)  # {"path", "chain"}
     answer: str = ""
     status: str = ""
+    # Events name a call "space /endpoint": the row of its latest submission, "#2" and on for repeats.
+    rows: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event: Event, chain_of: Callable[[str], str]) -> None:
         if isinstance(event, StepStarted):
@@ -109,12 +111,16 @@ class View:
                 thought=event.thought or "(no thought)", code=event.code, error=event.error, done=True
             )
         elif isinstance(event, CallSubmitted):
-            self.calls[event.call] = {"state": "submitted", "elapsed": 0.0, "queue": None}
+            n = sum(1 for row in self.calls if row == event.call or row.startswith(f"{event.call} #"))
+            self.rows[event.call] = event.call if n == 0 else f"{event.call} #{n + 1}"
+            self.calls[self.rows[event.call]] = {"state": "submitted", "elapsed": 0.0, "queue": None}
         elif isinstance(event, CallUpdated):
-            self.calls[event.call] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
+            row = self.rows.get(event.call, event.call)
+            self.calls[row] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
         elif isinstance(event, CallFinished):
             state = "cancelled" if event.error and "cancelled" in event.error else event.state
-            self.calls[event.call] = {"state": state, "elapsed": event.elapsed_s, "queue": None, "error": event.error}
+            row = self.rows.get(event.call, event.call)
+            self.calls[row] = {"state": state, "elapsed": event.elapsed_s, "queue": None, "error": event.error}
             for f in event.files:
                 if f not in {o["path"] for o in self.outputs}:
                     self.outputs.append({"path": f, "chain": chain_of(f) or event.call})
@@ -139,6 +145,8 @@ class View:
             view.steps.append({"step": s.get("step"), "thought": None, "code": s.get("code"), "error": s.get("error")})
         for c in manifest.get("calls", []):
             label = f"{c.get('space')} /{str(c.get('endpoint', '')).lstrip('/')}"
+            n = sum(1 for row in view.calls if row == label or row.startswith(f"{label} #"))
+            label = label if n == 0 else f"{label} #{n + 1}"
             err = (c.get("error") or {}).get("message") if isinstance(c.get("error"), dict) else None
             view.calls[label] = {"state": c.get("status"), "elapsed": c.get("total_s") or 0.0, "queue": None}
             if err:

@@ -28,9 +28,7 @@ from conftest import TEST_TOKEN
 from llm_stub import LLMStub
 from servers import free_port
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
 
 SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -138,6 +136,9 @@ def studio(hub, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(studio):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium (.ci/run installs it)")
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
@@ -178,12 +179,14 @@ def wait_status(page, pattern: str, timeout: float = 40) -> str:
 
 def upload(page, where: str, path: Path) -> None:
     """Give a file to a gr.File; again if the page was not ready to take it (no file name shown)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for _ in range(3):
         page.locator(f"{where} input[type=file]").set_input_files(str(path))
         try:
             page.locator(where).get_by_text(path.name).first.wait_for(timeout=10_000)
             return
-        except playwright_api.TimeoutError:
+        except PlaywrightTimeout:
             continue
     raise AssertionError(f"the page did not take {path.name}")
 
@@ -366,3 +369,27 @@ def test_ui_on_a_taken_port_is_one_line(llm, tmp_path):
         proc = subprocess.run([SPACECHAIN, *args, "--out", str(tmp_path)], capture_output=True, text=True, timeout=90)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port} (the port is taken); pick another --port."
+
+
+# --------------------------------------------------------------------------- the page's model, no browser
+
+
+def test_view_rows_kinds_and_escaping():
+    from spacechain.agent.events import CallFinished, CallSubmitted, StepFinished
+    from spacechain.agent.studio import View, calls_html, key_inputs, kind_of, steps_html
+
+    view = View()
+    for n in (1, 2):
+        view.apply(CallSubmitted("acme/flux-lite /generate", "acme/flux-lite", "/generate", None), lambda f: "")
+        view.apply(CallFinished("acme/flux-lite /generate", "complete", 0.5, files=[f"/r/out{n}.png"]), lambda f: "")
+    assert list(view.calls) == ["acme/flux-lite /generate", "acme/flux-lite /generate #2"]
+    assert [o["path"] for o in view.outputs] == ["/r/out1.png", "/r/out2.png"]
+    assert [kind_of(p) for p in ("a.PLY", "b.splat", "c.glb", "d.obj", "e.wav", "f.mp4", "g.svg", "h.jpg")] == [
+        "model3d", "model3d", "model3d", "model3d", "audio", "video", "file", "image"
+    ]  # fmt: skip
+    assert key_inputs({"image": "/home/me/cat.png", "prompt": "x" * 100}) == f"image=cat.png, prompt={'x' * 59}…"
+    view.apply(StepFinished(1, 1, "<img src=x onerror=alert(1)>", "print('<b>')", None, "</pre>boom", False,
+                            None, None, None), lambda f: "")  # fmt: skip
+    html_text = steps_html(view.steps) + calls_html({"<script>": {"state": "<i>", "elapsed": 1}})
+    assert "<img" not in html_text and "<script>" not in html_text and "&lt;img src=x" in html_text
+    assert "</pre>boom" not in html_text and "&lt;/pre&gt;boom" in html_text
