@@ -664,14 +664,19 @@ def build_app(session: Session):
                 return
             yield from stream(view, shown_now)
 
-        run_btn.click(on_run, [goal, files, shown], page, show_progress="hidden")
-        goal.submit(on_run, [goal, files, shown], page, show_progress="hidden")
-        stop_btn.click(on_stop, None, status, show_progress="hidden")
-        new_btn.click(on_new, [shown], page, show_progress="hidden")
-        switch_btn.click(on_switch, [model_box], [status, model_box], show_progress="hidden")
-        refresh_btn.click(lambda: gr.update(choices=past_runs(out)), None, past, show_progress="hidden")
-        open_btn.click(on_open, [past, shown], [*page, sets], show_progress="hidden")
-        replay_btn.click(on_replay, [past, sets, new_files, shown], page, show_progress="hidden")
+        # The page's own events only: nothing here is an API for other programs.
+        run_btn.click(on_run, [goal, files, shown], page, show_progress="hidden", api_visibility="private")
+        goal.submit(on_run, [goal, files, shown], page, show_progress="hidden", api_visibility="private")
+        stop_btn.click(on_stop, None, status, show_progress="hidden", api_visibility="private")
+        new_btn.click(on_new, [shown], page, show_progress="hidden", api_visibility="private")
+        switch_btn.click(on_switch, [model_box], [status, model_box], show_progress="hidden", api_visibility="private")
+        refresh_btn.click(
+            lambda: gr.update(choices=past_runs(out)), None, past, show_progress="hidden", api_visibility="private"
+        )
+        open_btn.click(on_open, [past, shown], [*page, sets], show_progress="hidden", api_visibility="private")
+        replay_btn.click(
+            on_replay, [past, sets, new_files, shown], page, show_progress="hidden", api_visibility="private"
+        )
     return demo
 
 
