@@ -318,7 +318,7 @@ def _card(run: _Run, i: int, path: str, kind: str, title: str = "", download: st
             viewer = VIEWER_OF.get(sniffed)
             label = LABELS.get(viewer or "", "3D file")
             media = (
-                f'<div class="viewer" data-viewer="{viewer}" data-kind="{sniffed}" data-src="{rel}"></div>'
+                f'<div class="viewer" data-viewer="{viewer}" data-kind="{_esc(sniffed)}" data-src="{rel}"></div>'
                 if viewer
                 else f'<p class="missing">a 3D file no viewer here shows ({_esc(sniffed)}): download it</p>'
             )
@@ -574,6 +574,7 @@ def write_gallery(
     names, seen = [], set()
     for (_, path, _), title in zip(cards, titles):
         stem, ext = _slug(title) or "result", os.path.splitext(path)[1].lower()
+        ext = ext if re.fullmatch(r"\.[a-z0-9]{1,8}", ext) else ""  # a Space's file name stays out of it
         name, k = stem + ext, 2
         while name in seen:  # two results of one prompt: eiffel-tower.glb, eiffel-tower-2.glb
             name, k = f"{stem}-{k}{ext}", k + 1

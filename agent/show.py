@@ -53,7 +53,9 @@ def served_files(run_dir: Path, manifest: dict) -> dict[str, Path]:
     # The viewers the gallery copied into assets/ (--offline-viewers): scripts and their data, never links.
     assets = root / "assets"
     if assets.is_dir() and not assets.is_symlink():
-        names += [str(f) for f in sorted(assets.rglob("*")) if f.suffix.lower() in ASSET_TYPES and not f.is_symlink()]
+        for f in sorted(assets.rglob("*")):
+            if f.suffix.lower() in ASSET_TYPES and os.path.realpath(f) == str(f):  # no link on the way
+                names.append(str(f))
     for c in calls:
         for key in ("inputs", "outputs"):
             names += [v for _, v in _leaves(c.get(key)) if isinstance(v, str) and _is_path(v)]

@@ -507,6 +507,8 @@ def test_offline_viewers_fetch_the_pinned_file_and_show_serves_it(
     (run_dir / "assets" / "splat-worker.wasm").write_bytes(b"\0asm")
     (run_dir / "assets" / "notes.html").write_text("<script>x</script>")
     (run_dir / "assets" / "link.js").symlink_to(tmp_path / "outside.js")
+    (run_dir / "secret.json").write_text("{}")
+    (run_dir / "assets" / "up").symlink_to(run_dir)  # a linked folder leads to files the manifest never named
     from spacechain.agent.show import serve
 
     server, url = serve(run_dir, manifest=manifest)
@@ -519,7 +521,7 @@ def test_offline_viewers_fetch_the_pinned_file_and_show_serves_it(
         assert js.status_code == 200 and js.headers["content-type"] == "text/javascript" and js.text == "export {};"
         wasm = httpx.get(f"{base}/assets/splat-worker.wasm", timeout=10)
         assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
-        for path in ("assets/notes.html", "assets/link.js", "assets/"):  # only viewer files, never through links
+        for path in ("assets/notes.html", "assets/link.js", "assets/", "assets/up/secret.json"):  # viewer files only
             assert httpx.get(f"{base}/{path}", timeout=10).status_code == 404, path
     finally:
         server.shutdown()
