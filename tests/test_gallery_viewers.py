@@ -123,7 +123,7 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def _open(browser: Any, url: str, shots: str, route: dict[str, bytes] | None = None) -> dict[str, Any]:
+def _open(browser: Any, url: str, shots: str | None, route: dict[str, bytes] | None = None) -> dict[str, Any]:
     """Open `url`, wait until every viewer settled, screenshot each: what the page showed."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     requests: list[str] = []
@@ -156,13 +156,14 @@ def _open(browser: Any, url: str, shots: str, route: dict[str, bytes] | None = N
         models: [...document.querySelectorAll('model-viewer')].map(m => m.loaded)})"""
     )
     state["shots"] = []
-    for i in range(len(state["viewers"])):
+    for i in range(len(state["viewers"]) if shots else 0):
         el = page.locator("[data-viewer]").nth(i)
         if state["viewers"][i]["shown"]:
             path = f"{shots}-{i}.png"
             el.screenshot(path=path)
             state["shots"].append(path)
-    page.screenshot(path=f"{shots}-page.png", full_page=True)
+    if shots:
+        page.screenshot(path=f"{shots}-page.png", full_page=True)
     context.close()
     return {**state, "requests": requests, "errors": errors}
 
@@ -201,7 +202,8 @@ def test_every_viewer_renders_served_offline_cdn_and_from_disk(
     for shot in served["shots"]:
         assert _drawn(shot) > 0.02, shot  # each viewer drew something
 
-    # CDN mode: the browser gets the npm files for the pinned URLs; a changed splat library is refused.
+    # CDN mode: the browser gets the npm files for the pinned URLs, but a changed splat library: that one is
+    # refused by its integrity, the three.js viewers load and show.
     cdn = tmp_path / "cdn"
     shutil.copytree(run, cdn, ignore=shutil.ignore_patterns("assets", "gallery.html", "manifest.json"))
     manifest = make_kinds_run(cdn)
@@ -214,19 +216,16 @@ def test_every_viewer_renders_served_offline_cdn_and_from_disk(
     server, url = serve(cdn, manifest=manifest)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        good = _open(browser, url, str(tmp_path / "cdn"), route)
         route[viewers._cdn_url("sc/splats")] += b"\n//changed"
-        bad = _open(browser, url, str(tmp_path / "bad"), route)
+        bad = _open(browser, url, None, route)
     finally:
         server.shutdown()
         server.server_close()
-    assert [v["state"] for v in good["viewers"]] == ["shown"] * 4, good["viewers"]
-    assert all(_drawn(s) > 0.02 for s in good["shots"])
     assert [v["state"] for v in bad["viewers"]] == ["failed", "shown", "shown", "shown"], bad["viewers"]
     assert "could not show" in bad["viewers"][0]["text"]
 
     # Opened from disk: the 3D cards say how to serve the page instead of staying empty.
-    disk = _open(browser, (run / "gallery.html").as_uri(), str(tmp_path / "disk"))
+    disk = _open(browser, (run / "gallery.html").as_uri(), None)
     assert disk["hints"] == 5 and disk["cards"] == 5 and not any(v["shown"] for v in disk["viewers"])
 
 
