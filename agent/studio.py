@@ -252,6 +252,13 @@ class Session:
         self._lock = threading.Lock()
 
     # ---- model ----
+    def timeline(self) -> str:
+        """The gallery's timeline of this session's calls (inline SVG), empty before the first call."""
+        from .gallery import timeline_svg
+
+        calls = self.run.snapshot()["calls"] if self.run is not None else []
+        return f'<div class="sc-timeline">{timeline_svg(calls)}</div>' if calls else ""
+
     def switch_model(self, name: str) -> str:
         from . import models
 
@@ -566,7 +573,7 @@ def build_app(session: Session):
                 status: view.status,
                 answer: view.answer,
                 steps: steps_html(view.steps),
-                calls: calls_html(view.calls),
+                calls: calls_html(view.calls) + session.timeline(),
                 quota: gr.update(value=session.quota(), visible=bool(session.quota())),
                 more: gr.update(value="\n".join(extra), visible=bool(extra)),
                 past: gr.update(choices=past_runs(out)),

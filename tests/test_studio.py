@@ -229,6 +229,10 @@ def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
         r"ZeroGPU: 0 GPU-seconds used; 300 of 300 s left", page.locator("#quota textarea").input_value()
     )
     assert "acme/trellis-lite /extract_glb" in page.locator("#model3d-1").inner_text()
+    # The gallery's timeline of the calls, one lane per Space, under the calls table.
+    timeline = page.locator("#calls .sc-timeline svg")
+    timeline.first.wait_for()
+    assert "acme/flux-lite" in timeline.first.inner_html() and "acme/trellis-lite" in timeline.first.inner_html()
     page.screenshot(path=str(ARTIFACTS / "studio-done.png"), full_page=True)
     assert canvas_has_model(page, "#model3d-1")
     # Steps are folded: thought in the summary, code inside.
