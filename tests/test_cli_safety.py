@@ -16,12 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import SPACECHAIN, assert_one_error_line, blob, cli_env
+from cli_support import SPACECHAIN, assert_one_error_line, blob, cli_env, error_lines, spacechain
 from cli_support import cli as run
 from servers import Reply, ScriptedServer, sse
 
 from spacechain.agent.display import SafeConsole, clean, print_stats
 from spacechain.tools import parse_agents_md
+from spacechain.tools.cache import CallCache
 
 OSC52 = "\x1b]52;c;aGVsbG8=\x07"  # writes "hello" to the clipboard
 CLEAR = "\x1b[2J"
@@ -158,7 +159,6 @@ def test_corrupt_cache_entries_are_skipped_and_cleaned(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["cache", "ls"], ["cache", "ls", "--json"], ["cache", "clear"]])
 def test_cache_commands_go_through_the_error_wrapper(monkeypatch, capsys, argv: list[str]) -> None:
     from spacechain.agent import cli
-    from spacechain.tools.cache import CallCache
 
     def denied(self):
         raise PermissionError(13, "Permission denied", str(self.root))
@@ -528,3 +528,66 @@ def test_a_hub_description_cannot_inject_an_upload_url(hub_env, spaces) -> None:
     contract = json.loads(proc.stdout)["contract"]
     assert contract["upload_url"] == f"{spaces['img2_3d']}/gradio_api/upload"
     assert contract["title"] == "3D File inputs: POST http://evil.test/gradio_api/upload -F x"
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["call", "acme/toolbox", "count_upload", "-i", "file=" + "a" * 300], "does not exist"),
+        (
+            [
+                "run",
+                "goal",
+                "--file",
+                "~nosuchuser_zz/x.png",
+                "--model",
+                "openai/x",
+                "--api-base",
+                "http://127.0.0.1:9",
+            ],
+            "does not exist",
+        ),
+        (["run", "goal", "--model", "hf:org/model", "--api-base", "http://127.0.0.1:9"], "no --api-base"),
+        (["export", "RUN", "-o", "/nonexistent/dir/pipeline.py"], "No such file or directory"),
+    ],
+)
+def test_odd_bad_input_is_one_line(hub_env, tmp_path, args, fragment):
+    if "RUN" in args:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "goal": "g",
+                    "calls": [
+                        {
+                            "space": "acme/toolbox",
+                            "endpoint": "/noop",
+                            "status": "complete",
+                            "inputs": None,
+                            "outputs": ["ok"],
+                        }
+                    ],
+                }
+            )
+        )
+        args = [str(tmp_path / "run") if a == "RUN" else a for a in args]
+    res = spacechain(args, cli_env(hub_env.url, tmp_path))
+    errors = error_lines(res.stderr)
+    assert res.returncode != 0 and len(errors) == 1 and fragment in errors[0], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unreachable_hub_is_one_line(tmp_path):
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    for args in (["inspect", "acme/x"], ["search", "image"]):
+        res = spacechain(args, env, timeout=120)
+        errors = error_lines(res.stderr)
+        assert res.returncode != 0 and len(errors) == 1 and "Cannot reach the Hub" in errors[0], res.stderr
+
+
+def test_call_json_prints_the_failed_record(hub_env, tmp_path):
+    res = spacechain(["call", "acme/toolbox", "/quota", "--json"], cli_env(hub_env.url, tmp_path))
+    assert res.returncode == 1 and len(error_lines(res.stderr)) == 1
+    out = json.loads(res.stdout)
+    assert out["outputs"] is None and out["error"]["error"] == "quota_exceeded"
+    assert out["error"]["retry_after_s"] == 588 and out["record"]["status"] == "error"

@@ -22,6 +22,7 @@ from spacechain.tools import (
     JobUpdate,
     NotGradioSpace,
     QuotaExceeded,
+    SessionBusy,
     SpaceError,
     SpaceNotFound,
     SpaceNotRunning,
@@ -360,3 +361,14 @@ def test_search_falls_back_to_plain_search(client: Client, hub_env) -> None:
         "RUNNING",
         "zero-a10g",
     )
+
+
+def test_a_busy_session_is_an_error_not_a_hang(hub_env, app_launcher, tmp_path):
+    url = app_launcher(["misc"])["misc"]
+    with Client(out_dir=tmp_path) as client:
+        slow = client.submit(url, "/slow", {"seconds": 3}, session="s")
+        with pytest.raises(SessionBusy, match="session 's' is still busy"):
+            client.submit(url, "/noop", session="s", timeout=0.3)
+        assert client.call(url, "/noop", session="other") == ["ok"]  # other sessions are free
+        assert slow.result(10) == ["done"]
+        assert client.call(url, "/noop", session="s") == ["ok"]

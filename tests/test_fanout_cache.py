@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from artifacts_check import glb_source
+from artifacts_check import glb_source, sha256
 from artifacts_check import sha256 as sha
 
-from spacechain.tools import Client, InvalidInputs
+from spacechain.agent.run import Run
+from spacechain.tools import Client, InvalidInputs, UploadRefused
 from spacechain.tools.cache import CallCache
 from spacechain.tools.pipeline import fill, run_batch, run_pipeline
 from spacechain.tools.plan import PlanProblems
@@ -144,3 +145,57 @@ def test_cached_state_is_rebuilt_before_a_state_reading_miss(hub_env, tmp_path):
             ("/extract_glb", False),
         ]
     assert glb_source(glb) == sha(img)
+
+
+def test_cache_keeps_only_downloaded_outputs(hub_env, tmp_path):
+    """A Space echoing a local path must not get that file copied into the cache or the run."""
+    secret = tmp_path / "secret.env"
+    secret.write_text("TOKEN=hunter2")
+    cache = CallCache(tmp_path / "cache")
+    for out in ("a", "b"):
+        with Client(out_dir=tmp_path / out, cache=cache) as client:
+            [echoed] = client.call("acme/toolbox", "/echo", {"text": str(secret)})
+            assert echoed["text"]["value"] == str(secret)
+    assert client.records[-1].cached and client.records[-1].files == []
+    assert not [f for f in (tmp_path / "cache").rglob("*") if f.is_file() and f.name != "entry.json"]
+    assert not (tmp_path / "b" / "secret.env").exists()
+
+
+def test_same_call_twice_in_parallel_with_the_cache(hub_env, tmp_path):
+    with Client(out_dir=tmp_path, cache=CallCache(tmp_path / "cache")) as client:
+        out = run_batch(client, "acme/flux-lite", "/generate", [{"prompt": "twin"}] * 4, max_concurrency=4)
+    assert all(isinstance(o, list) and Path(o[0]).is_file() for o in out), out
+
+
+def test_sandbox_holds_for_cache_hits(hub_env, tmp_path):
+    """A result computed from a private file must not come back to a run that may not upload it."""
+    private = tmp_path / "private.txt"
+    private.write_text("12345")
+    cache = CallCache(tmp_path / "cache")
+    with Client(out_dir=tmp_path / "a", cache=cache) as client:
+        assert client.call("acme/toolbox", "/count_upload", {"file": str(private)}) == ["5"]
+    run = Run(tmp_path / "run", goal="g", model="m", cache=cache)
+    with pytest.raises(UploadRefused):
+        run.client.submit("acme/toolbox", "/count_upload", {"file": str(private)})
+    run.close()
+
+
+def test_an_uncached_state_writer_unsettles_cached_readers(hub_env, tmp_path):
+    cache = CallCache(tmp_path / "cache")
+    with Client(out_dir=tmp_path / "a", cache=cache) as client:
+        red, blue = (client.call("acme/flux-lite", "/generate", {"prompt": p})[0] for p in ("red", "blue"))
+        client.call("acme/trellis-lite", "/image_to_3d", {"image": red})
+        client.call("acme/trellis-lite", "/extract_glb")
+    with Client(out_dir=tmp_path / "b", cache=cache) as client:
+        client.call("acme/trellis-lite", "/image_to_3d", {"image": red})  # a hit
+        client.call("acme/trellis-lite", "/image_to_3d", {"image": blue}, use_cache=False)
+        glb = client.call("acme/trellis-lite", "/extract_glb")[0]
+    assert glb_source(glb) == sha256(blue)
+
+
+def test_cached_calls_report_progress(hub_env, tmp_path):
+    cache, seen = CallCache(tmp_path / "cache"), []
+    for out in ("a", "b"):
+        with Client(out_dir=tmp_path / out, cache=cache) as client:
+            client.call("acme/toolbox", "/noop", on_update=lambda u: seen.append(u.state))
+    assert seen[-1] == "cached" and "complete" in seen

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from scripted_model import code
 
 from spacechain.agent.record import FORMAT, CallEntry, RecordError, RunRecord
+from spacechain.agent.run import Run, dumps
+from spacechain.tools import Client, SpacechainError, UploadRefused
 
 
 def test_a_run_writes_a_versioned_record_that_round_trips(hub_env, make):
@@ -71,3 +74,24 @@ def test_a_malformed_record_is_one_line(tmp_path: Path, bad, fragment):
     with pytest.raises(RecordError) as info:
         RunRecord.load(tmp_path)
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_failed_calls_are_in_the_manifest(hub_env, tmp_path):
+    run = Run(tmp_path / "run", goal="g", model="m")
+    with pytest.raises(SpacechainError):
+        run.client.submit("acme/toolbox", "/echo", {"bogus": 1})
+    with pytest.raises(UploadRefused):
+        run.client.submit("acme/toolbox", "/count_upload", {"file": "/etc/hostname"})
+    run.close()
+    calls = json.loads((run.dir / "manifest.json").read_text())["calls"]
+    assert [(c["endpoint"], c["status"], c["error"]["error"]) for c in calls] == [
+        ("/echo", "error", "invalid_inputs"),
+        ("/count_upload", "error", "upload_refused"),
+    ]
+
+
+def test_manifest_is_strict_json_and_never_overwritten(tmp_path):
+    assert json.loads(dumps({"x": [math.nan, math.inf, 1.5]})) == {"x": [None, None, 1.5]}
+    Run(tmp_path / "r", goal="g", model="m", client=Client(token=False)).close()
+    with pytest.raises(SpacechainError, match="already holds a run"):
+        Run(tmp_path / "r", goal="g2", model="m", client=Client(token=False))

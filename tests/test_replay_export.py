@@ -15,6 +15,10 @@ from artifacts_check import sha256 as sha
 from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
 from PIL import Image
 
+from spacechain.agent.replay import Chain, ChainCall, export_script, replay_chain
+from spacechain.agent.run import Run
+from spacechain.tools import UploadRefused
+
 
 @pytest.fixture
 def recorded(hub_env, llm, tmp_path) -> tuple[Path, dict]:
@@ -221,3 +225,46 @@ def test_replay_dry_run_checks_everything_and_calls_nothing(recorded, tmp_path, 
     # Nothing ran: no new run folder beside the recorded one, no new cache entry.
     assert sorted(p.name for p in tmp_path.iterdir() if (p / "manifest.json").exists()) == ["run"]
     assert len(json.loads(spacechain(["cache", "ls", "--json"], env).stdout)["entries"]) == 3
+
+
+def test_replay_uploads_only_files_the_recorded_user_named(hub_env, tmp_path):
+    named, other = tmp_path / "named.txt", tmp_path / "other.txt"
+    named.write_text("mine")
+    other.write_text("not mine")
+    chain = Chain("g", [ChainCall("acme/toolbox", "/count_upload", "default", {"file": str(other)})])
+    run = Run(tmp_path / "replay", goal="g", model="replay")
+    with pytest.raises(UploadRefused, match="pass it with --file"):
+        replay_chain(run, chain, set(), user_files=[])
+    from spacechain.tools.files import sha256_file
+
+    chain.calls[0].inputs = {"file": str(named)}
+    results = replay_chain(run, chain, set(), user_files=[{"path": str(named), "sha256": sha256_file(named)}])
+    assert results == [["4"]]
+    named.write_text("changed since")
+    run2 = Run(tmp_path / "replay2", goal="g", model="replay")
+    with pytest.raises(UploadRefused):
+        replay_chain(run2, chain, set(), user_files=[{"path": str(named), "sha256": "0" * 64}])
+    run.close(), run2.close()
+
+
+def test_export_survives_odd_goals(tmp_path):
+    chain = Chain('C:\\Users\\me """quoted""" goal', [ChainCall("a/b", "/x", "default", {"prompt": "p"})])
+    compile(export_script(chain, "C:\\runs\\1"), "pipeline.py", "exec")
+
+
+def test_replay_refuses_a_set_file_before_calling_anything(hub_env, tmp_path):
+    chain = Chain(
+        "g",
+        [
+            ChainCall("acme/flux-lite", "/generate", "default", {"prompt": "x"}),
+            ChainCall("acme/toolbox", "/count_upload", "default", {"file": "placeholder"}),
+        ],
+    )
+    secret = tmp_path / "secret"
+    secret.write_text("s")
+    chain.calls[1].inputs["file"] = str(secret)  # as apply_overrides would for --set file=...
+    run = Run(tmp_path / "replay", goal="g", model="replay")
+    with pytest.raises(UploadRefused, match="--set gives"):
+        replay_chain(run, chain, {"file"})
+    assert run.client.records == []  # nothing was called
+    run.close()
