@@ -12,12 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import importlib.resources
 import os
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from string import Template
@@ -26,23 +23,22 @@ from urllib.parse import quote
 
 from spacechain.agent.record import RecordError, RunRecord
 from spacechain.agent.run import write_file
-from spacechain.agent.viewers import VIEWER_OF, copy_into, page_scripts
-from spacechain.tools import SpacechainError
+from spacechain.agent.timeline import timeline_svg
+from spacechain.agent.viewers import (  # noqa: F401 - the gallery's viewer settings, read by its callers
+    LOCAL_MODEL_VIEWER,
+    MODEL_VIEWER_ENV,
+    MODEL_VIEWER_SRI,
+    MODEL_VIEWER_URL,
+    MODEL_VIEWER_VERSION,
+    VIEWER_OF,
+    VIEWERS_ENV,
+    ViewerError,
+    copy_into,
+    offline_model_viewer,
+    page_scripts,
+)
 from spacechain.tools.files import own_dir
 from spacechain.tools.kinds import sniff
-
-# Pinned <model-viewer> (3D), loaded only when the run made a 3D model. Version from
-# `npm view @google/model-viewer version`; the hash is of the file in the npm tarball:
-#   npm pack @google/model-viewer@4.4.0 && tar xzf google-model-viewer-4.4.0.tgz
-#   openssl dgst -sha384 -binary package/dist/model-viewer.min.js | openssl base64 -A
-# jsDelivr serves the npm bytes unchanged, so the browser's integrity check passes.
-MODEL_VIEWER_VERSION = "4.4.0"
-MODEL_VIEWER_URL = f"https://cdn.jsdelivr.net/npm/@google/model-viewer@{MODEL_VIEWER_VERSION}/dist/model-viewer.min.js"
-MODEL_VIEWER_SRI = "sha384-wjsPzEO+lXOf7d9csIDfAQpPt2OKuUU3m0K9qsdKIuzX4N8czSF6hdh23eAbZa3p"
-MODEL_VIEWER_ENV = "SPACECHAIN_MODEL_VIEWER"
-VIEWERS_ENV = "SPACECHAIN_VIEWERS"
-LOCAL_MODEL_VIEWER = "assets/model-viewer.min.js"
-VIEWER_MAX = 20 * 1024 * 1024
 
 KINDS = {
     **dict.fromkeys((".png", ".jpg", ".jpeg", ".webp", ".gif"), "image"),
@@ -60,50 +56,6 @@ TITLE_MAX = 90
 # 3D cards say how to serve it. The CSP allows it by its hash, nothing else inline.
 DISK_SCRIPT = "if (location.protocol === 'file:') document.documentElement.classList.add('from-disk');"
 DISK_SCRIPT_SRC = "'sha256-" + base64.b64encode(hashlib.sha256(DISK_SCRIPT.encode()).digest()).decode() + "'"
-
-
-class ViewerError(SpacechainError):
-    kind = "viewer"
-
-
-def _sri(data: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
-
-
-def offline_model_viewer(cache_dir: Path | None = None) -> Path:
-    """The pinned model-viewer.min.js as a local file, for `--offline-viewers`: a copy kept in the user's
-    cache, else the package fetched from the npm registry (`npm pack`); either is checked against the pinned
-    hash, so the offline page runs the same bytes the CDN page would."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    target = (cache_dir or base / "spacechain" / "viewers") / f"model-viewer-{MODEL_VIEWER_VERSION}.min.js"
-    if target.is_file() and _sri(target.read_bytes()) == MODEL_VIEWER_SRI:
-        return target
-    npm = shutil.which("npm")
-    if not npm:
-        raise ViewerError(
-            "--offline-viewers needs npm to fetch the 3D viewer (install Node.js), or use --model-viewer."
-        )
-    package = f"@google/model-viewer@{MODEL_VIEWER_VERSION}"
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            subprocess.run(
-                [npm, "pack", package, "--pack-destination", tmp, "--silent"],
-                capture_output=True,
-                timeout=180,
-                check=True,
-            )
-            tgz = next(Path(tmp).glob("*.tgz"))
-            with tarfile.open(tgz) as tar:
-                member = tar.extractfile("package/dist/model-viewer.min.js")
-                data = member.read(VIEWER_MAX + 1) if member else b""
-        except (OSError, subprocess.SubprocessError, StopIteration, tarfile.TarError, KeyError):
-            raise ViewerError(
-                f"Could not fetch {package} from the npm registry; check the network or give --model-viewer FILE."
-            ) from None
-    if _sri(data) != MODEL_VIEWER_SRI:
-        raise ViewerError(f"{package} from the npm registry does not match the pinned hash; not used.")
-    own_dir(target.parent)
-    return write_file(target, data)
 
 
 def _esc(value: Any) -> str:
@@ -347,70 +299,6 @@ def _every_file(run: _Run) -> str:
     return f'<details class="every"><summary>Every file ({len(items)})</summary><ul>{"".join(items)}</ul></details>'
 
 
-def _ts(value: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        return None
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and value > 0 else 0.0
-
-
-def timeline_svg(calls: list[dict]) -> str:
-    """An inline SVG of the calls: one lane per Space, each call's queue wait (light) and run (dark) from its
-    submission; cached calls as a marked sliver. No script, every label escaped. Shared with the studio."""
-    bars: list[tuple[str, float, float, float, dict]] = []  # space, start, queue, run, call
-    clock = 0.0  # calls without a submission time follow the previous one
-    first = min((t for c in calls if (t := _ts(c.get("submitted_at"))) is not None), default=None)
-    for c in calls:
-        t = _ts(c.get("submitted_at"))
-        start = t - first if t is not None and first is not None else clock
-        queue, run_s = _num(c.get("queue_s")), _num(c.get("run_s"))
-        if not queue and not run_s:
-            run_s = _num(c.get("total_s"))
-        bars.append((str(c.get("space") or "?"), start, queue, run_s, c))
-        clock = max(clock, start + queue + run_s)
-    if not bars:
-        return ""
-    lanes = list(dict.fromkeys(b[0] for b in bars))
-    span = max(max(b[1] + b[2] + b[3] for b in bars), 0.001)
-    left, width, lane_h = 190, 700, 26
-    scale = width / span
-    height = 24 + lane_h * len(lanes)
-    out = [
-        f'<svg class="timeline" role="img" aria-label="timeline of {len(bars)} calls" viewBox="0 0 {left + width + 10}'
-        f' {height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for n, lane in enumerate(lanes):
-        y = n * lane_h
-        out.append(f'<text class="lane" x="0" y="{y + 17}">{_esc(lane[:28])}</text>')
-        out.append(f'<line x1="{left}" x2="{left + width}" y1="{y + lane_h}" y2="{y + lane_h}" class="grid"/>')
-    for k in range(5):
-        x = left + width * k / 4
-        out.append(f'<text class="tick" x="{x:.1f}" y="{height - 6}">{span * k / 4:.1f} s</text>')
-    for space, start, queue, run_s, c in bars:
-        y = lanes.index(space) * lane_h + 5
-        x = left + start * scale
-        label = _esc(f"#{c.get('id', '')} {space} {c.get('endpoint', '')}: {c.get('status', '')}")
-        if c.get("cached"):
-            out.append(
-                f'<g class="call cached"><title>{label} (cached)</title><rect x="{x:.1f}" y="{y}" width="4" '
-                f'height="16"/><text x="{x + 6:.1f}" y="{y + 12}">cached</text></g>'
-            )
-            continue
-        status = "error" if c.get("status") == "error" else "ok"
-        out.append(
-            f'<g class="call {status}"><title>{label}, queue {queue:.1f} s, run {run_s:.1f} s</title>'
-            f'<rect class="queue" x="{x:.1f}" y="{y}" width="{max(queue * scale, 0):.1f}" height="16"/>'
-            f'<rect class="run" x="{x + queue * scale:.1f}" y="{y}" width="{max(run_s * scale, 2):.1f}" '
-            'height="16"/></g>'
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
 def _seconds(value: Any) -> str:
     return f"{value:.1f} s" if isinstance(value, (int, float)) else ""
 
@@ -439,93 +327,8 @@ def _date(value: Any) -> str:
         return str(value or "")
 
 
-PAGE = Template("""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src $script_src; \
-connect-src 'self' blob: data:; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'unsafe-inline'; \
-worker-src blob:; base-uri 'none'; form-action 'none'">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>$title</title>
-<script>$disk_script</script>
-$script
-<style>
-:root { color-scheme: light dark; --bg: #f6f7f9; --fg: #1d2127; --muted: #687080; --card: #fff;
-  --line: #dfe3e8; --pill: #eef1f5; --accent: #3b5bdb; }
-@media (prefers-color-scheme: dark) { :root { --bg: #15171b; --fg: #e6e8eb; --muted: #9aa3b2;
-  --card: #1e2126; --line: #2e333b; --pill: #2a2f37; --accent: #91a7ff; } }
-* { box-sizing: border-box; }
-body { margin: 0; padding: 2rem clamp(1rem, 4vw, 3rem); background: var(--bg); color: var(--fg);
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-h1 { margin: 0 0 .4rem; font-size: 1.6rem; }
-h2 { font-size: 1.1rem; margin: 2.5rem 0 .8rem; }
-a { color: var(--accent); }
-.meta { color: var(--muted); margin: 0; display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; }
-.badge { padding: 0 .5rem; border-radius: 1rem; background: var(--pill); color: var(--fg); }
-.badge.success { background: #2b8a3e; color: #fff; } .badge.error { background: #c92a2a; color: #fff; }
-.answer { white-space: pre-wrap; max-width: 70rem; margin: 1rem 0 0; }
-.grid { display: grid; gap: 1.2rem; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); }
-.card { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 12px; overflow: hidden; }
-.media { aspect-ratio: 1; display: grid; place-items: center; background: var(--pill); }
-.media > a, .media img { display: block; width: 100%; height: 100%; object-fit: contain; }
-.media audio { width: 90%; } .media video { width: 100%; height: 100%; background: #000; }
-model-viewer, .viewer { width: 100%; height: 100%; --poster-color: transparent; }
-.viewer { position: relative; overflow: hidden; } .viewer canvas { display: block; }
-.from-disk .media .viewer { display: none; }
-.missing { color: var(--muted); }
-.warning { color: #b3261e; font-weight: 600; padding: 1em; }
-figcaption { padding: .7rem .9rem .9rem; border-top: 1px solid var(--line); }
-.name { font-weight: 600; word-break: break-all; text-decoration: none; }
-.chain { list-style: none; display: flex; flex-wrap: wrap; align-items: center; gap: .35rem; padding: 0;
-  margin: .6rem 0 0; font-size: .85rem; }
-.chain li { display: flex; align-items: center; gap: .35rem; }
-.chain li + li::before { content: "→"; color: var(--muted); }
-.chain .text { min-width: 0; overflow-wrap: anywhere; } .key { color: var(--muted); font-size: .75rem; }
-.chain .call span { background: var(--pill); border-radius: 6px; padding: .05rem .45rem; }
-.chain .call b { font-weight: 600; } .chain .kind, .chain .session { color: var(--muted); font-style: italic; }
-.chain img { width: 36px; height: 36px; object-fit: cover; border-radius: 4px; border: 1px solid var(--line); }
-table { border-collapse: collapse; background: var(--card); border: 1px solid var(--line); font-size: .9rem; }
-th, td { text-align: left; padding: .35rem .8rem; border-bottom: 1px solid var(--line); }
-th { color: var(--muted); font-weight: 600; } .num { text-align: right; font-variant-numeric: tabular-nums; }
-.title { margin: 0 0 .2rem; font-size: 1.05rem; overflow-wrap: anywhere; }
-.disk-hint { display: none; padding: 1em; } .from-disk .disk-hint { display: block; }
-.from-disk .media model-viewer { display: none; }
-.every ul { list-style: none; padding: 0; display: grid; gap: .5rem;
-  grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); }
-.every li { display: flex; gap: .5rem; align-items: center; font-size: .85rem; word-break: break-all; }
-.every img { width: 48px; height: 48px; object-fit: cover; border-radius: 4px; }
-.every summary { cursor: pointer; color: var(--accent); margin: 1rem 0; }
-.timeline { width: 100%; max-width: 60rem; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
-  font-size: 11px; fill: var(--fg); }
-.timeline .grid { stroke: var(--line); } .timeline .tick { fill: var(--muted); text-anchor: middle; }
-.timeline .queue { fill: #a5b4fc; } .timeline .run { fill: #3b5bdb; } .timeline .error .run { fill: #c92a2a; }
-.timeline .cached rect { fill: #2b8a3e; } .timeline .cached text { fill: #2b8a3e; font-style: italic; }
-footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
-</style>
-</head>
-<body>
-<header>
-<h1>$title</h1>
-<p class="meta"><span class="badge $status_class">$status</span><span>model: $model</span><span>$date</span>\
-<span>$n_results results · $n_files files · $n_calls calls</span></p>
-$answer
-</header>
-<h2>Results</h2>
-<main class="grid">
-$cards
-</main>
-$every
-<h2>Timeline</h2>
-$timeline
-<h2>Calls</h2>
-$table
-<footer>Made by spacechain.$hint</footer>
-</body>
-</html>
-""")
+# The page around the cards, as data ($-placeholders filled by write_gallery; every value escaped).
+PAGE = Template(importlib.resources.files("spacechain.agent").joinpath("gallery.html").read_text(encoding="utf-8"))
 
 
 def write_gallery(

@@ -144,12 +144,65 @@ if (location.protocol !== 'file:') {
 """
 
 
+# Pinned <model-viewer> (3D), loaded only when the run made a 3D model. Version from
+# `npm view @google/model-viewer version`; the hash is of the file in the npm tarball:
+#   npm pack @google/model-viewer@4.4.0 && tar xzf google-model-viewer-4.4.0.tgz
+#   openssl dgst -sha384 -binary package/dist/model-viewer.min.js | openssl base64 -A
+# jsDelivr serves the npm bytes unchanged, so the browser's integrity check passes.
+MODEL_VIEWER_VERSION = "4.4.0"
+MODEL_VIEWER_URL = f"https://cdn.jsdelivr.net/npm/@google/model-viewer@{MODEL_VIEWER_VERSION}/dist/model-viewer.min.js"
+MODEL_VIEWER_SRI = "sha384-wjsPzEO+lXOf7d9csIDfAQpPt2OKuUU3m0K9qsdKIuzX4N8czSF6hdh23eAbZa3p"
+MODEL_VIEWER_ENV = "SPACECHAIN_MODEL_VIEWER"
+VIEWERS_ENV = "SPACECHAIN_VIEWERS"
+LOCAL_MODEL_VIEWER = "assets/model-viewer.min.js"
+VIEWER_MAX = 20 * 1024 * 1024
+
+
 class ViewerError(SpacechainError):
     kind = "viewer"
 
 
 def sri(data: bytes) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+
+
+def offline_model_viewer(cache_dir: Path | None = None) -> Path:
+    """The pinned model-viewer.min.js as a local file, for `--offline-viewers`: a copy kept in the user's
+    cache, else the package fetched from the npm registry (`npm pack`); either is checked against the pinned
+    hash, so the offline page runs the same bytes the CDN page would."""
+    from spacechain.agent.run import write_file
+    from spacechain.tools.files import own_dir
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    target = (cache_dir or base / "spacechain" / "viewers") / f"model-viewer-{MODEL_VIEWER_VERSION}.min.js"
+    if target.is_file() and sri(target.read_bytes()) == MODEL_VIEWER_SRI:
+        return target
+    npm = shutil.which("npm")
+    if not npm:
+        raise ViewerError(
+            "--offline-viewers needs npm to fetch the 3D viewer (install Node.js), or use --model-viewer."
+        )
+    package = f"@google/model-viewer@{MODEL_VIEWER_VERSION}"
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            subprocess.run(
+                [npm, "pack", package, "--pack-destination", tmp, "--silent"],
+                capture_output=True,
+                timeout=180,
+                check=True,
+            )
+            tgz = next(Path(tmp).glob("*.tgz"))
+            with tarfile.open(tgz) as tar:
+                member = tar.extractfile("package/dist/model-viewer.min.js")
+                data = member.read(VIEWER_MAX + 1) if member else b""
+        except (OSError, subprocess.SubprocessError, StopIteration, tarfile.TarError, KeyError):
+            raise ViewerError(
+                f"Could not fetch {package} from the npm registry; check the network or give --model-viewer FILE."
+            ) from None
+    if sri(data) != MODEL_VIEWER_SRI:
+        raise ViewerError(f"{package} from the npm registry does not match the pinned hash; not used.")
+    own_dir(target.parent)
+    return write_file(target, data)
 
 
 def script_hash(text: str) -> str:

@@ -22,7 +22,7 @@ import pytest
 from apps.spaces import make_glb
 from PIL import Image
 
-from spacechain.agent import gallery
+from spacechain.agent import gallery, viewers
 from spacechain.agent.gallery import MODEL_VIEWER_SRI, MODEL_VIEWER_URL, MODEL_VIEWER_VERSION, write_gallery
 
 TESTS = Path(__file__).resolve().parent
@@ -494,13 +494,13 @@ def test_offline_viewers_fetch_the_pinned_file_and_show_serves_it(
         pytest.skip("--offline-viewers needs npm")
     run_dir, manifest = run
     cache = tmp_path / "cache"
-    mv = gallery.offline_model_viewer(cache)  # npm pack from the registry, checked against the pinned hash
-    assert mv.parent == cache and gallery._sri(mv.read_bytes()) == MODEL_VIEWER_SRI
-    monkeypatch.setattr(gallery.shutil, "which", lambda name: None)  # the cached copy needs no npm
-    assert gallery.offline_model_viewer(cache) == mv
+    mv = viewers.offline_model_viewer(cache)  # npm pack from the registry, checked against the pinned hash
+    assert mv.parent == cache and viewers.sri(mv.read_bytes()) == MODEL_VIEWER_SRI
+    monkeypatch.setattr(viewers.shutil, "which", lambda name: None)  # the cached copy needs no npm
+    assert viewers.offline_model_viewer(cache) == mv
     mv.write_bytes(b"tampered")  # a changed copy is never used
-    with pytest.raises(gallery.ViewerError, match="needs npm"):
-        gallery.offline_model_viewer(cache)
+    with pytest.raises(viewers.ViewerError, match="needs npm"):
+        viewers.offline_model_viewer(cache)
 
     mv.write_bytes(b"export {};")
     write_gallery(run_dir, manifest, model_viewer=str(mv))
