@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import threading
 import time
 from dataclasses import replace
@@ -32,6 +31,7 @@ from .kinds import sniff
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
 from .space import AppConfig, Session, Space
+from .statebook import StateBook
 
 __all__ = ["Client", "Session", "Space"]
 
@@ -289,18 +289,15 @@ class Client:
         given = ep.given(inputs)
         values = self._validated(sp, ep, inputs)
         files.check_local(list(ep.params), given)  # the sandbox holds for cache hits too
-        # State slots matter whenever there is a cache, even for a call that skips it: a call that
-        # rewrites the session's State must unsettle what cached readers would match.
-        slots = self._state_slots(sp, ep.api_name) if self.cache is not None else None
-        writes_state = bool(slots and any(slots[1]))
-        cache = self.cache if use_cache and slots is not None else None  # unknown slots: never cached
-        key = None
-        if cache is not None and slots is not None:
-            key = self._cache_key(sp, ep, sess, values, slots)
-            hit = cache.get(key, files.out_dir)
-            if hit is not None:
-                return self._from_cache(sp, sess, ep, inputs, record, key, writes_state, *hit, on_update)
-            self._replay_pending_state(ref, sess, slots, timeout, files.out_dir)
+        book = self._book(sp, ep, sess, values, use_cache)
+        hit = book.lookup(files.out_dir)
+        if hit is not None:
+            return self._from_cache(sp, ep, inputs, record, book, *hit, on_update)
+        pending = book.pending_writer()
+        if pending is not None:
+            self.submit(
+                ref, *pending, session=sess.name, timeout=timeout, out_dir=files.out_dir, use_cache=False
+            ).result()
         scope = CallScope(timeout)  # a file URL among the inputs is fetched within the call's time
         with call_scope(scope):
             data = [
@@ -310,9 +307,7 @@ class Client:
         event_id = self._post(sp, ep, sess, data, timeout)
         sess.busy = record.event_id = event_id
         self.records.append(record)
-        if writes_state:
-            # Until this call succeeds, the session's State is unknown: nothing cached may match it.
-            sess.state_key, sess.pending_state = f"unsettled-{secrets.token_hex(8)}", None
+        book.submitted()
         poll = sp.contract.poll_url.replace("{endpoint}", ep.api_name).replace("{event_id}", event_id)
 
         def localise(outputs: list) -> list:
@@ -325,12 +320,8 @@ class Client:
             files.out_dir.mkdir(parents=True, exist_ok=True)
             result = files.localise(outputs, ep.api_name, ep.returns)
             record.files = [vars(f) for f in files.records]
-            if writes_state:
-                sess.state_key = key or f"uncached-{secrets.token_hex(8)}"
-            if cache is not None and key is not None and not any(f.problem for f in files.records):
-                cache.put(
-                    key, sp.label, ep.name, result, downloaded={f.local for f in files.records if f.direction == "out"}
-                )
+            downloaded = {f.local for f in files.records if f.direction == "out"}
+            book.finished(sp.label, ep.name, result, downloaded, flagged=any(f.problem for f in files.records))
             return result
 
         def release() -> None:
@@ -376,18 +367,6 @@ class Client:
             return frozenset()
         return self._config(sp).custom_values(ep)
 
-    def _replay_pending_state(
-        self, ref: str, sess: Session, slots: tuple[list[bool], list[bool]], timeout: float | None, out_dir: Path
-    ) -> None:
-        """The State a call needs came from the cache, so the server never built it: run the call that
-        writes it for real first, in the same session."""
-        if any(slots[0]) and sess.pending_state is not None:
-            pend_endpoint, pend_inputs = sess.pending_state
-            sess.pending_state = None
-            self.submit(
-                ref, pend_endpoint, pend_inputs, session=sess.name, timeout=timeout, out_dir=out_dir, use_cache=False
-            ).result()
-
     def _post(self, sp: Space, ep: Endpoint, sess: Session, data: list, timeout: float | None) -> str:
         """Submit with the session held (one call at a time per session); the event id, or the lock freed."""
         wait = self.session_wait if timeout is None else timeout
@@ -412,21 +391,20 @@ class Client:
             sess.lock.release()
             raise
 
-    def _cache_key(
-        self, sp: Space, ep: Endpoint, sess: Session, raw: list, slots: tuple[list[bool], list[bool]]
-    ) -> str:
-        """The call's cache key, with the session's State when the endpoint reads one. Only file
-        parameters' values are read as files. Without a Hub revision (a Space given by URL) the key
-        holds the app's identity, so another app served later at that URL never gets these outputs."""
+    def _book(self, sp: Space, ep: Endpoint, sess: Session, values: list, use_cache: bool) -> StateBook:
+        """This call's cache key and State roles. State slots matter whenever there is a cache, even for a
+        call that skips it: a call that rewrites the State must unsettle what cached readers would match.
+        Only file parameters' values are read as files. Without a Hub revision (a Space given by URL) the
+        key holds the app's identity, so another app served later at that URL never gets these outputs."""
+        slots = self._state_slots(sp, ep.api_name) if self.cache is not None else None
+        reads, writes = (any(slots[0]), any(slots[1])) if slots else (False, False)
+        if not (use_cache and slots is not None and self.cache is not None):
+            return StateBook(sess, None, None, reads, writes)  # unknown slots: never cached
         revision = (sp.status.sha if sp.status else None) or self._app_identity(sp)
-        return call_key(
-            sp.label,
-            revision,
-            ep.name,
-            raw,
-            sess.state_key if any(slots[0]) else None,
-            [p.takes_files for p in ep.params],
+        key = call_key(
+            sp.label, revision, ep.name, values, sess.state_key if reads else None, [p.takes_files for p in ep.params]
         )
+        return StateBook(sess, self.cache, key, reads, writes)
 
     def _app_identity(self, sp: Space) -> str:
         if sp.label not in self._identities:
@@ -436,20 +414,18 @@ class Client:
     def _from_cache(
         self,
         sp: Space,
-        sess: Session,
         ep: Endpoint,
         inputs: Any,
         record: CallRecord,
-        key: str,
-        writes_state: bool,
+        book: StateBook,
         hit: list,
         restored: list[str],
         on_update: Callable[[JobUpdate], None] | None,
     ) -> Job:
-        if writes_state:
-            sess.state_key, sess.pending_state = key, (ep.name, inputs)
+        book.served_from_cache(ep.name, inputs)
         record.status, record.outputs, record.cached = "complete", hit, True
-        record.event_id = f"cached-{key[:16]}"
+        assert book.key is not None  # a hit has a key
+        record.event_id = f"cached-{book.key[:16]}"
         record.finished_at = record.submitted_at
         record.files = [
             {
