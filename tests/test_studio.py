@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_support import cli_env
 from conftest import TEST_TOKEN
 from llm_stub import LLMStub
 from servers import free_port
@@ -84,16 +85,7 @@ def manifests(out: Path) -> dict[str, dict]:
 class Studio:
     def __init__(self, hub_url: str, stub: LLMStub, tmp: Path):
         self.out, self.stub, self.port = tmp / "runs", stub, free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPACECHAIN_", "HF_", "PYTEST_"))}
-        env.update(
-            HF_ENDPOINT=hub_url,
-            HF_TOKEN=TEST_TOKEN,
-            HF_HOME=str(tmp / "hf_home"),
-            HF_HUB_DISABLE_TELEMETRY="1",
-            LITELLM_LOCAL_MODEL_COST_MAP="True",
-            GRADIO_TEMP_DIR=str(tmp / "gradio"),
-            PYTHONUNBUFFERED="1",
-        )
+        env = cli_env(hub_url, tmp, GRADIO_TEMP_DIR=str(tmp / "gradio"))
         self.stderr = tempfile.TemporaryFile()
         args = ["ui", "--no-browser", "--port", str(self.port), "--model", "openai/scripted"]
         args += ["--api-base", stub.url, "--out", str(self.out), "--max-steps", "6"]
