@@ -10,6 +10,16 @@ from typing import Any
 __all__ = ["timeline_svg"]
 
 
+# The chart's own look, inside the SVG: the gallery and the studio draw it alike (page colours when the page
+# defines them).
+STYLE = (
+    ".timeline{font-size:11px;fill:var(--fg,#1d2127)} .timeline .grid{stroke:var(--line,#dfe3e8)}"
+    " .timeline .tick{fill:var(--muted,#687080);text-anchor:middle} .timeline .queue{fill:#a5b4fc}"
+    " .timeline .run{fill:#3b5bdb} .timeline .error .run{fill:#c92a2a} .timeline .cached rect{fill:#2b8a3e}"
+    " .timeline .cached text{fill:#2b8a3e;font-style:italic}"
+)
+
+
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -47,8 +57,9 @@ def timeline_svg(calls: list[dict]) -> str:
     scale = width / span
     height = 24 + lane_h * len(lanes)
     out = [
-        f'<svg class="timeline" role="img" aria-label="timeline of {len(bars)} calls" viewBox="0 0 {left + width + 10}'
-        f' {height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<svg class="timeline" role="img" aria-label="timeline of {len(bars)} calls" viewBox="0 0 {left + width + 30}'
+        f' {height}" xmlns="http://www.w3.org/2000/svg">',
+        f"<style>{STYLE}</style>",
     ]
     for n, lane in enumerate(lanes):
         y = n * lane_h
