@@ -9,8 +9,6 @@ the pinned model-viewer and any request to another host.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import importlib.resources
 import os
@@ -33,11 +31,10 @@ from spacechain.agent.viewers import (  # noqa: F401 - the gallery's viewer sett
     VIEWER_OF,
     VIEWERS_ENV,
     ViewerError,
-    copy_into,
     offline_model_viewer,
-    page_scripts,
+    script_hash,
+    viewer_scripts,
 )
-from spacechain.tools.files import own_dir
 from spacechain.tools.kinds import sniff
 
 KINDS = {
@@ -55,7 +52,7 @@ TITLE_MAX = 90
 # Our only inline script: marks a page opened from disk, where browsers refuse to fetch 3D files, so the
 # 3D cards say how to serve it. The CSP allows it by its hash, nothing else inline.
 DISK_SCRIPT = "if (location.protocol === 'file:') document.documentElement.classList.add('from-disk');"
-DISK_SCRIPT_SRC = "'sha256-" + base64.b64encode(hashlib.sha256(DISK_SCRIPT.encode()).digest()).decode() + "'"
+DISK_SCRIPT_SRC = script_hash(DISK_SCRIPT)
 
 
 def _esc(value: Any) -> str:
@@ -344,33 +341,15 @@ def write_gallery(
     run_dir = Path(run_dir).resolve()
     run = _Run(run_dir, [c for c in manifest.get("calls") or [] if isinstance(c, dict)])
     cards = run.results()
-    script, script_src, hint = "", "", ""
-    if any(kind == "model" for _, _, kind in run.cards()):
-        model_viewer = model_viewer or os.environ.get(MODEL_VIEWER_ENV) or None
-        if model_viewer:
-            # Never through a link planted in the run folder (assets/ or the file itself).
-            own_dir((run_dir / LOCAL_MODEL_VIEWER).parent)
-            write_file(run_dir / LOCAL_MODEL_VIEWER, Path(model_viewer).read_bytes())
-            script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', " 'self'"
-        else:
-            script = (
-                f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
-                'crossorigin="anonymous"></script>'
-            )
-            script_src = " " + MODEL_VIEWER_URL
-    if any(kind == "model3d" for _, _, kind in run.cards()):
-        viewers = viewers or os.environ.get(VIEWERS_ENV) or None
-        if viewers:
-            copy_into(run_dir, Path(viewers))
-        tags, sources = page_scripts(local=bool(viewers))
-        script, script_src = tags + "\n" + script, sources + script_src
-    if any(kind in ("model", "model3d") for _, _, kind in run.cards()):
-        script_src += " 'wasm-unsafe-eval'"  # model-viewer and the splat sorter compile WebAssembly
-        # Browsers refuse to fetch models from file:// pages.
-        hint = (
-            " 3D models load when this folder is served over http: <code>spacechain show RUN_DIR</code> "
-            "(or <code>python -m http.server</code> inside it)."
-        )
+    kinds = {kind for _, _, kind in run.cards()}
+    script, script_src = viewer_scripts(run_dir, kinds, model_viewer, viewers)
+    # Browsers refuse to fetch models from file:// pages.
+    hint = (
+        " 3D models load when this folder is served over http: <code>spacechain show RUN_DIR</code> "
+        "(or <code>python -m http.server</code> inside it)."
+        if kinds & {"model", "model3d"}
+        else ""
+    )
     status = str(manifest.get("status") or "unknown")
     answer = manifest.get("final_answer")
     titles = [run.title(i) for i, _, _ in cards]

@@ -296,3 +296,38 @@ def copy_into(run_dir: Path, viewers: Path) -> None:
     own_dir(run_dir / ASSETS)
     for name, path in fetch(FILES, viewers).items():
         write_file(run_dir / _local_name(name), path.read_bytes())
+
+
+def viewer_scripts(
+    run_dir: Path, kinds: set[str], model_viewer: str | None = None, viewers: str | os.PathLike | None = None
+) -> tuple[str, str]:
+    """(the <script> tags, their CSP script-src sources) for the viewers a page's cards need: model-viewer for
+    glTF ("model" cards), the splat and mesh viewers for other 3D files ("model3d"). A local `model_viewer`
+    (else $SPACECHAIN_MODEL_VIEWER) and `viewers` folder (else $SPACECHAIN_VIEWERS) are copied into the run
+    folder so the page needs no network; without them the page loads the pinned CDN copies."""
+    from spacechain.agent.run import write_file
+    from spacechain.tools.files import own_dir
+
+    script, script_src = "", ""
+    if "model" in kinds:
+        model_viewer = model_viewer or os.environ.get(MODEL_VIEWER_ENV) or None
+        if model_viewer:
+            # Never through a link planted in the run folder (assets/ or the file itself).
+            own_dir((run_dir / LOCAL_MODEL_VIEWER).parent)
+            write_file(run_dir / LOCAL_MODEL_VIEWER, Path(model_viewer).read_bytes())
+            script, script_src = f'<script type="module" src="{LOCAL_MODEL_VIEWER}"></script>', " 'self'"
+        else:
+            script = (
+                f'<script type="module" src="{MODEL_VIEWER_URL}" integrity="{MODEL_VIEWER_SRI}" '
+                'crossorigin="anonymous"></script>'
+            )
+            script_src = " " + MODEL_VIEWER_URL
+    if "model3d" in kinds:
+        viewers = viewers or os.environ.get(VIEWERS_ENV) or None
+        if viewers:
+            copy_into(run_dir, Path(viewers))
+        tags, sources = page_scripts(local=bool(viewers))
+        script, script_src = tags + "\n" + script, sources + script_src
+    if kinds & {"model", "model3d"}:
+        script_src += " 'wasm-unsafe-eval'"  # model-viewer and the splat sorter compile WebAssembly
+    return script, script_src
