@@ -18,16 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import (
-    KEEP,
-    holds,
-    is_filedata,
-    is_local_file,
-    is_url,
-    place,
-    sha256_file,
-    transform,
-)
+from .files import holds, is_local_file, place, sha256_file
+from .nested import KEEP, is_filedata, is_url, transform
 
 __all__ = ["CallCache", "Entry", "call_key", "default_cache_dir", "normalise"]
 

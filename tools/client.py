@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 from .cache import CallCache, call_key
+from .call import Call
 from .contract import Contract, contract_from_host
 from .errors import (
     RUNNING_STAGES,
     WAKING_STAGES,
-    BadAnswer,
     InvalidInputs,
-    NotGradioSpace,
-    SessionBusy,
     SpacechainError,
     space_not_running,
 )
-from .files import KEEP, FileIO, is_filedata, sha256_file, transform
-from .http import CallScope, Http, Limits, RetryPolicy, call_scope, find_token
+from .files import FileIO
+from .http import Http, Limits, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
-from .job import CallRecord, Job, JobUpdate, _now_iso, with_gpu_retry
-from .kinds import sniff
+from .job import CallRecord, Job, JobUpdate, with_gpu_retry
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
-from .space import AppConfig, Session, Space
+from .space import Session, Space
 from .statebook import StateBook
 
 __all__ = ["Client", "Session", "Space"]
@@ -94,7 +88,6 @@ class Client:
         self._spaces: dict[str, Space] = {}
         self._resolve_lock = threading.Lock()
         self._suspect: dict[str, str] = {}  # outputs whose bytes contradict their component → why
-        self._identities: dict[str, str] = {}  # URL-addressed Space → hash of its app (cache keys)
         self.records: list[CallRecord] = []
 
     def __enter__(self) -> Client:
@@ -126,48 +119,7 @@ class Client:
         return self.space(ref).contract
 
     def schema(self, ref: str) -> ApiSchema:
-        sp = self.space(ref)
-        if sp._schema is None:
-            resp = self.http.request(
-                "GET",
-                sp.contract.schema_url,
-                what=f"Reading the API of {sp.label}",
-                ok=lambda r: r.is_success or r.status_code == 404,
-            )
-            if resp.status_code == 404 and sp.contract.source != "agents.md":
-                # gradio 4.x serves its API without the /gradio_api prefix.
-                root = contract_from_host(sp.contract.space, sp.contract.host, api="")
-                legacy = replace(
-                    sp.contract,
-                    schema_url=root.schema_url,
-                    poll_url=root.poll_url,
-                    call_url=root.call_url,
-                    upload_url=root.upload_url,
-                )
-                resp = self.http.request(
-                    "GET",
-                    legacy.schema_url,
-                    what=f"Reading the API of {sp.label}",
-                    ok=lambda r: r.is_success or r.status_code == 404,
-                )
-                if resp.is_success:
-                    sp.contract = legacy
-            if resp.status_code == 404:
-                raise NotGradioSpace(
-                    f"{sp.label} serves no Gradio API at {sp.contract.schema_url}; "
-                    "is it a Gradio app (gradio 4.20 or newer)?"
-                )
-            try:
-                info = resp.json()
-            except (ValueError, RecursionError):
-                raise BadAnswer(
-                    f"{sp.label} did not return a Gradio API schema at {sp.contract.schema_url}; is it a Gradio app?"
-                ) from None
-            try:
-                sp._schema = ApiSchema.from_info(info)
-            except BadAnswer as exc:
-                raise BadAnswer(f"{sp.label}: {exc} (from {sp.contract.schema_url}); is it a Gradio app?") from None
-        return sp._schema
+        return self.space(ref).schema(self.http)
 
     def endpoint(self, ref: str, name: str) -> Endpoint:
         return self.schema(ref).endpoint(name, self.space(ref).label)
@@ -209,10 +161,15 @@ class Client:
 
     # ---------- files ----------
     def _files(self, sp: Space, out_dir: Path | None = None) -> FileIO:
-        io = FileIO(self.http, sp.api_root, Path(out_dir or self.out_dir), guard=self.upload_guard)
-        io._uploaded, io._server_paths = sp.uploaded, sp.server_paths  # shared per Space
-        io.suspect = self._suspect  # shared by every Space: a flagged output goes to none of them
-        return io
+        return FileIO(
+            self.http,
+            sp.api_root,
+            Path(out_dir or self.out_dir),
+            guard=self.upload_guard,
+            uploaded=sp.uploaded,  # shared per Space
+            server_paths=sp.server_paths,
+            suspect=self._suspect,  # shared by every Space: a flagged output goes to none of them
+        )
 
     def upload(self, ref: str, path: str) -> dict:
         """Upload a local file (or URL) to a Space; returns the FileData to pass as an input."""
@@ -248,19 +205,12 @@ class Client:
         A failure raises with the failed CallRecord as `.record`."""
         sp = self.space(ref)
         ep = self.schema(ref).endpoint(endpoint, sp.label)
-        sess = sp.session(session)
         files = self._files(sp, Path(out_dir) if out_dir else None)
-        record = CallRecord(
-            space=sp.label,
-            endpoint=ep.name,
-            session=sess.name,
-            inputs=_plain(inputs),
-            host=sp.contract.host,
-            submitted_at=_now_iso(),
-        )
+        call = Call.open(self.http, sp, ep, sp.session(session), files, inputs)
         try:
-            job = self._submit(ref, sp, ep, sess, record, files, inputs, timeout, on_update, use_cache)
+            job = self._submit(ref, call, inputs, timeout, on_update, use_cache)
         except SpacechainError as exc:
+            record = call.record
             record.status, record.error = "error", exc.to_dict()
             record.files = [vars(f) for f in files.records]
             self.records.append(record)
@@ -275,74 +225,33 @@ class Client:
     def _submit(
         self,
         ref: str,
-        sp: Space,
-        ep: Endpoint,
-        sess: Session,
-        record: CallRecord,
-        files: FileIO,
+        call: Call,
         inputs: Any,
         timeout: float | None,
         on_update: Callable[[JobUpdate], None] | None,
         use_cache: bool,
     ) -> Job:
         # validate and normalise → cache key and lookup → upload → submit → stream and localise
+        sp, ep, files = call.space, call.endpoint, call.files
         given = ep.given(inputs)
         values = self._validated(sp, ep, inputs)
         files.check_local(list(ep.params), given)  # the sandbox holds for cache hits too
-        book = self._book(sp, ep, sess, values, use_cache)
+        call.book = book = self._book(sp, ep, call.session, values, use_cache)
         hit = book.lookup(files.out_dir)
         if hit is not None:
-            return self._from_cache(sp, ep, inputs, record, book, *hit, on_update)
+            self.records.append(call.record)
+            return call.from_cache(inputs, *hit, on_update)
         pending = book.pending_writer()
         if pending is not None:
             self.submit(
-                ref, *pending, session=sess.name, timeout=timeout, out_dir=files.out_dir, use_cache=False
+                ref, *pending, session=call.session.name, timeout=timeout, out_dir=files.out_dir, use_cache=False
             ).result()
-        scope = CallScope(timeout)  # a file URL among the inputs is fetched within the call's time
-        with call_scope(scope):
-            data = [
-                files.shape_input(p, v) if p.takes_files and p.name in given and v is not None else v
-                for p, v in zip(ep.params, values)
-            ]
-        event_id = self._post(sp, ep, sess, data, timeout)
-        sess.busy = record.event_id = event_id
-        self.records.append(record)
-        book.submitted()
-        poll = sp.contract.poll_url.replace("{endpoint}", ep.api_name).replace("{event_id}", event_id)
-
-        def localise(outputs: list) -> list:
-            if len(outputs) != len(ep.returns):
-                # gradio sends a null for each gr.State output although /info lists none: drop them
-                # so outputs line up with the schema.
-                mask = (self._state_slots(sp, ep.api_name) or ([], []))[1]
-                if len(mask) == len(outputs):
-                    outputs = [v for v, hidden in zip(outputs, mask) if not hidden]
-            files.out_dir.mkdir(parents=True, exist_ok=True)
-            result = files.localise(outputs, ep.api_name, ep.returns)
-            record.files = [vars(f) for f in files.records]
-            downloaded = {f.local for f in files.records if f.direction == "out"}
-            book.finished(sp.label, ep.name, result, downloaded, flagged=any(f.problem for f in files.records))
-            return result
-
-        def release() -> None:
-            sess.busy = None
-            sess.lock.release()
-
+        call.post(call.upload(values, given, timeout), self.session_wait if timeout is None else timeout)
+        self.records.append(call.record)
         try:
-            return Job(
-                http=self.http,
-                space=sp.label,
-                poll_url=poll,
-                queue_status_url=f"{sp.api_root}/queue/status",
-                record=record,
-                localise=localise,
-                release=release,
-                on_update=on_update,
-                timeout=timeout,
-                idle_timeout=self.idle_timeout,
-            )
+            return Job(self.http, call, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout)
         except BaseException:
-            release()  # no reader thread was started, so nothing else will free the session
+            call.release()  # no reader thread was started, so nothing else will free the session
             raise
 
     def _validated(self, sp: Space, ep: Endpoint, inputs: Any) -> list:
@@ -365,95 +274,26 @@ class Client:
         have a dropdown with choices."""
         if not any(p.component == "Dropdown" and p.choices for p in ep.params):
             return frozenset()
-        return self._config(sp).custom_values(ep)
-
-    def _post(self, sp: Space, ep: Endpoint, sess: Session, data: list, timeout: float | None) -> str:
-        """Submit with the session held (one call at a time per session); the event id, or the lock freed."""
-        wait = self.session_wait if timeout is None else timeout
-        if not sess.lock.acquire(timeout=wait):
-            raise SessionBusy(
-                f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
-                f"{wait:g} s; wait for that call to finish, or use another session name."
-            )
-        try:
-            resp = self.http.request(
-                "POST",
-                f"{sp.api_root}/call/{ep.api_name}",
-                what=f"Calling {sp.label}{ep.name}",
-                json={"data": data, "session_hash": sess.hash},
-                # Only "not accepted" answers are retried: a second submission of an accepted job
-                # would run it twice.
-                retry_on=(429, 503),
-                resend_after_connect=True,
-            )
-            return _event_id(resp, f"{sp.label}{ep.name}")
-        except BaseException:
-            sess.lock.release()
-            raise
+        return sp.app_config(self.http).custom_values(ep)
 
     def _book(self, sp: Space, ep: Endpoint, sess: Session, values: list, use_cache: bool) -> StateBook:
         """This call's cache key and State roles. State slots matter whenever there is a cache, even for a
         call that skips it: a call that rewrites the State must unsettle what cached readers would match.
         Only file parameters' values are read as files. Without a Hub revision (a Space given by URL) the
         key holds the app's identity, so another app served later at that URL never gets these outputs."""
-        slots = self._state_slots(sp, ep.api_name) if self.cache is not None else None
+        slots = sp.app_config(self.http).state_slots(ep.api_name) if self.cache is not None else None
         reads, writes = (any(slots[0]), any(slots[1])) if slots else (False, False)
         if not (use_cache and slots is not None and self.cache is not None):
             return StateBook(sess, None, None, reads, writes)  # unknown slots: never cached
-        revision = (sp.status.sha if sp.status else None) or self._app_identity(sp)
         key = call_key(
-            sp.label, revision, ep.name, values, sess.state_key if reads else None, [p.takes_files for p in ep.params]
+            sp.label,
+            sp.identity(self.http),
+            ep.name,
+            values,
+            sess.state_key if reads else None,
+            [p.takes_files for p in ep.params],
         )
         return StateBook(sess, self.cache, key, reads, writes)
-
-    def _app_identity(self, sp: Space) -> str:
-        if sp.label not in self._identities:
-            self._identities[sp.label] = self._config(sp).identity(sp._schema)
-        return self._identities[sp.label]
-
-    def _from_cache(
-        self,
-        sp: Space,
-        ep: Endpoint,
-        inputs: Any,
-        record: CallRecord,
-        book: StateBook,
-        hit: list,
-        restored: list[str],
-        on_update: Callable[[JobUpdate], None] | None,
-    ) -> Job:
-        book.served_from_cache(ep.name, inputs)
-        record.status, record.outputs, record.cached = "complete", hit, True
-        assert book.key is not None  # a hit has a key
-        record.event_id = f"cached-{book.key[:16]}"
-        record.finished_at = record.submitted_at
-        record.files = [
-            {
-                "local": p,
-                "sha256": sha256_file(p),
-                "size": os.path.getsize(p),
-                "direction": "out",
-                "cached": True,
-                "kind": sniff(p),
-            }
-            for p in restored
-        ]
-        self.records.append(record)
-        if on_update:
-            on_update(JobUpdate("cached", 0.0))
-        return Job.finished(record, hit, space=sp.label)
-
-    def _config(self, sp: Space) -> AppConfig:
-        if sp.config is None:
-            try:
-                raw = self.http.request("GET", f"{sp.contract.host}/config", what=f"Reading {sp.label} config").json()
-            except (SpacechainError, ValueError, RecursionError):
-                raw = None  # older or proxied apps: work without it
-            sp.config = AppConfig(raw)
-        return sp.config
-
-    def _state_slots(self, sp: Space, api_name: str) -> tuple[list[bool], list[bool]] | None:
-        return self._config(sp).state_slots(api_name)
 
     def call(
         self,
@@ -492,35 +332,3 @@ class Client:
                 use_cache=use_cache,
             ).result()
         )
-
-
-_EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
-
-
-def _event_id(resp: Any, what: str) -> str:
-    """The event id of a submission's answer; anything else is a one-line BadAnswer."""
-    try:
-        body = resp.json()
-    except (ValueError, RecursionError):
-        body = None
-    event_id = body.get("event_id") if isinstance(body, dict) else None
-    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
-        got = "no event id" if event_id is None else f"the event id {str(event_id)[:40]!r}"
-        raise BadAnswer(
-            f"{what}: the Space answered the call with {got} (a non-empty text of letters, digits "
-            "and -_.: was expected); retry, or pick another Space."
-        )
-    return event_id
-
-
-def _plain(value: Any) -> Any:
-    """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
-
-    def visit(v: Any) -> Any:
-        if is_filedata(v):
-            return {"path": v.get("path"), "orig_name": v.get("orig_name")}
-        if isinstance(v, (dict, list, tuple)):
-            return KEEP
-        return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
-
-    return transform(value, visit)

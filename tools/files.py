@@ -12,73 +12,26 @@ import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from urllib.parse import quote, unquote, urlsplit
 
 from .errors import BadAnswer, TooLarge, UploadRefused
 from .http import LIMIT_ENV
 from .kinds import check_kind, expected_media
+from .nested import FILE_META, KEEP, is_filedata, is_url, transform
 from .schema import VIDEO_EXTS, Param
 
 __all__ = [
-    "FILE_META",
-    "leaves",
     "FileIO",
     "FileRecord",
-    "KEEP",
     "content_name",
-    "is_filedata",
     "is_local_file",
-    "is_url",
     "place",
     "safe_name",
     "sha256_file",
-    "transform",
 ]
 
-FILE_META = {"_type": "gradio.FileData"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def transform(value: Any, visit: Callable[[Any], Any]) -> Any:
-    """Rebuild a nested value (dicts, lists, tuples as lists). `visit` sees every node first and
-    returns its replacement, or KEEP to have the node's children visited (a leaf is kept as is)."""
-    new = visit(value)
-    if new is not KEEP:
-        return new
-    if isinstance(value, dict):
-        return {k: transform(v, visit) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [transform(v, visit) for v in value]
-    return value
-
-
-KEEP = object()
-
-
-def leaves(value: Any, at: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    """Every leaf of a nested value (dicts, lists, tuples) with its position, in order."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from leaves(v, (*at, k))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from leaves(v, (*at, i))
-    else:
-        yield at, value
-
-
-def is_url(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://"))
-
-
-def is_filedata(value: Any) -> bool:
-    if not isinstance(value, dict) or "path" not in value:
-        return False
-    meta = value.get("meta")
-    if isinstance(meta, dict) and meta.get("_type") == "gradio.FileData":
-        return True
-    return any(k in value for k in ("url", "orig_name", "mime_type", "is_stream"))
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -170,8 +123,8 @@ class FileIO:
     guard: Callable[[str], None] | None = None  # raises UploadRefused for paths the caller may not send
     max_file_size: int | None = None
     records: list[FileRecord] = field(default_factory=list)
-    _uploaded: dict[str, dict] = field(default_factory=dict)  # sha256 → FileData already on this server
-    _server_paths: set[str] = field(default_factory=set)
+    uploaded: dict[str, dict] = field(default_factory=dict)  # sha256 → FileData already on this server
+    server_paths: set[str] = field(default_factory=set)
     # Outputs whose bytes contradict their component (path → why), shared by the client: never uploaded.
     suspect: dict[str, str] = field(default_factory=dict)
     # What this call downloaded so far (a FileIO serves one call), against the http's Limits.
@@ -194,7 +147,7 @@ class FileIO:
         if is_filedata(value):
             value = value["path"]
         if isinstance(value, str):
-            return [value] if not is_url(value) and value not in self._server_paths and is_local_file(value) else []
+            return [value] if not is_url(value) and value not in self.server_paths and is_local_file(value) else []
         if isinstance(value, dict):
             value = list(value.values())
         if isinstance(value, (list, tuple)):
@@ -240,7 +193,7 @@ class FileIO:
             path = value["path"]
             if is_url(path):
                 return self.upload(self._fetch(path), orig_name=value.get("orig_name"), guarded=False)
-            if path not in self._server_paths and is_local_file(path):
+            if path not in self.server_paths and is_local_file(path):
                 return self.upload(path, orig_name=value.get("orig_name"))
             # A server-side path (uploaded earlier, or output of this same app): pass unchanged.
             return {**value, "meta": FILE_META}
@@ -271,7 +224,7 @@ class FileIO:
             raise UploadRefused(f"File {p.name} is {size} bytes; this Space accepts at most {self.max_file_size}.")
         digest = sha256_file(p)
         name = orig_name or p.name
-        if digest not in self._uploaded:
+        if digest not in self.uploaded:
             with open(p, "rb") as fh:
                 resp = self.http.request(
                     "POST",
@@ -295,12 +248,12 @@ class FileIO:
                     f"Uploading {p.name}: the Space answered {_shape(paths)} instead of a list of "
                     "server paths; it did not take the file: retry or pick another Space."
                 )
-            self._uploaded[digest] = {"path": paths[0], "meta": FILE_META, "orig_name": name}
-            self._server_paths.add(paths[0])
+            self.uploaded[digest] = {"path": paths[0], "meta": FILE_META, "orig_name": name}
+            self.server_paths.add(paths[0])
         self.records.append(
-            FileRecord(local=str(p), sha256=digest, remote=self._uploaded[digest]["path"], size=size, direction="in")
+            FileRecord(local=str(p), sha256=digest, remote=self.uploaded[digest]["path"], size=size, direction="in")
         )
-        return dict(self._uploaded[digest])
+        return dict(self.uploaded[digest])
 
     def _fetch(self, url: str) -> str:
         """Download a URL input so it can be uploaded here. Never with the token: the URL comes from

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import httpx
 
@@ -24,6 +24,10 @@ from .errors import (
 )
 from .http import CallScope, call_scope, error_for, read_capped
 from .stream import _parse, iter_sse, space_error
+
+if TYPE_CHECKING:
+    from .call import Call
+    from .http import Http
 
 __all__ = [
     "CallRecord",
@@ -50,8 +54,8 @@ class CallRecord:
 
     space: str
     endpoint: str
-    session: str
-    inputs: Any
+    session: str = "default"
+    inputs: Any = None
     host: str = ""
     event_id: str = ""
     status: str = "submitted"
@@ -83,21 +87,17 @@ class Job:
 
     def __init__(
         self,
+        http: Http,
+        call: Call,
         *,
-        http,
-        space: str,
-        poll_url: str,
-        queue_status_url: str,
-        record: CallRecord,
-        localise: Callable[[Any], Any],
-        release: Callable[[], None],
         on_update: Callable[[JobUpdate], None] | None = None,
         timeout: float | None = None,
         idle_timeout: float = 120.0,
     ):
-        self.http, self.space, self.record = http, space, record
-        self._poll_url, self._status_url = poll_url, queue_status_url
-        self._localise, self._release, self._on_update = localise, release, on_update
+        # The call localises its outputs and frees its session when the stream ends.
+        self._http, self.space, self.record, self._call = http, call.label, call.record, call
+        self._poll_url, self._status_url = call.poll_url, call.queue_status_url
+        self._on_update = on_update
         # One deadline for the call: the result stream and the downloads of its outputs.
         self._scope = CallScope(timeout)
         self._deadline = self._scope.deadline
@@ -114,14 +114,14 @@ class Job:
         self._seen_queued = False
         self._queue_size: int | None = None
         self._eta: float | None = None
-        self._thread = threading.Thread(target=self._run, name=f"job-{record.event_id[:8]}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"job-{call.record.event_id[:8]}", daemon=True)
         self._thread.start()
 
     @classmethod
     def finished(cls, record: CallRecord, outputs: list, space: str) -> Job:
         """An already-complete job (a cache hit): no request, no thread."""
         job = cls.__new__(cls)
-        job.record, job.space, job.http = record, space, None
+        job.record, job.space = record, space
         job._done = threading.Event()
         job._result, job._error, job._resp = outputs, None, None
         job._scope = CallScope(None)
@@ -181,7 +181,7 @@ class Job:
             sampler.start()
             with (
                 call_scope(self._scope),
-                self.http.client.stream(
+                self._http.client.stream(
                     "GET",
                     self._poll_url,
                     headers={"accept": "text/event-stream"},
@@ -194,14 +194,14 @@ class Job:
                     raise httpx.ReadError("closed")
                 what = f"Reading the result of {self.space}"
                 if not resp.is_success:
-                    read_capped(resp, self.http.limits.max_error_bytes, what, truncate=True)
+                    read_capped(resp, self._http.limits.max_error_bytes, what, truncate=True)
                     raise error_for(resp, what)
                 if "text/event-stream" not in resp.headers.get("content-type", ""):
                     raise BadAnswer(
                         f"{what}: the server answered {resp.headers.get('content-type') or 'untyped'} "
                         "data, not an event stream; is it a Gradio app?"
                     )
-                for event, text in iter_sse(resp, self.http.limits.max_event_bytes, what):
+                for event, text in iter_sse(resp, self._http.limits.max_event_bytes, what):
                     data = _parse(text)
                     last_event = (event, data)
                     if event == "heartbeat":
@@ -259,13 +259,13 @@ class Job:
                 self._error.record = self.record
                 self._emit("error")
             self._stamp()
-            self._release()
+            self._call.release()
             self._done.set()
 
     def _finish_ok(self, data: Any) -> None:
         self._emit("downloading")
         outputs = data if isinstance(data, list) else [data]
-        self._result = self._localise(outputs)
+        self._result = self._call.localise(outputs)
         self.record.outputs = self._result
         self.record.status = "complete"
         self._emit("complete")
@@ -297,7 +297,7 @@ class Job:
             if self._first_event is not None and self._started_est is not None:
                 return
             try:
-                resp = self.http.request(
+                resp = self._http.request(
                     "GET",
                     self._status_url,
                     what="Reading the queue",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InvalidInputs, SpacechainError
-from .files import is_local_file, is_url
+from .files import is_local_file
+from .nested import is_url
 from .schema import Endpoint, Return
 
 __all__ = ["PlanProblems", "check_batch", "check_pipeline"]

@@ -1,6 +1,6 @@
 """A resolved Space and what its app says of itself: sessions, uploads, and the /config facts the API
 schema leaves out (which inputs and outputs are gr.State, which dropdowns take any value, the app's
-identity for cache keys)."""
+identity for cache keys), each read once and kept for the client's life."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ import hashlib
 import json
 import secrets
 import threading
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from .contract import Contract
+from .contract import Contract, contract_from_host
+from .errors import BadAnswer, NotGradioSpace, SpacechainError
 from .hub import SpaceStatus
 from .limits import too_deep
 from .schema import ApiSchema, Endpoint
+
+if TYPE_CHECKING:
+    from .http import Http
 
 __all__ = ["AppConfig", "Session", "Space"]
 
@@ -85,6 +89,7 @@ class Space:
     config: AppConfig | None = None  # GET /config, fetched only when needed
     uploaded: dict[str, dict] = field(default_factory=dict)
     server_paths: set[str] = field(default_factory=set)
+    _identity: str | None = None
 
     @property
     def api_root(self) -> str:
@@ -96,6 +101,65 @@ class Space:
         if key not in self.sessions:
             self.sessions[key] = Session(key, secrets.token_hex(6))
         return self.sessions[key]
+
+    def schema(self, http: Http) -> ApiSchema:
+        """The app's API (`/info`), read once; a gradio 4.x app (no /gradio_api prefix) is found too."""
+        if self._schema is None:
+            resp = self._get_info(http, self.contract.schema_url)
+            if resp.status_code == 404 and self.contract.source != "agents.md":
+                root = contract_from_host(self.contract.space, self.contract.host, api="")
+                legacy = replace(
+                    self.contract,
+                    schema_url=root.schema_url,
+                    poll_url=root.poll_url,
+                    call_url=root.call_url,
+                    upload_url=root.upload_url,
+                )
+                resp = self._get_info(http, legacy.schema_url)
+                if resp.is_success:
+                    self.contract = legacy
+            self._schema = self._parse_info(resp)
+        return self._schema
+
+    def _get_info(self, http: Http, url: str) -> Any:
+        ok = lambda r: r.is_success or r.status_code == 404
+        return http.request("GET", url, what=f"Reading the API of {self.label}", ok=ok)
+
+    def _parse_info(self, resp: Any) -> ApiSchema:
+        where = self.contract.schema_url
+        if resp.status_code == 404:
+            raise NotGradioSpace(
+                f"{self.label} serves no Gradio API at {where}; is it a Gradio app (gradio 4.20 or newer)?"
+            )
+        try:
+            info = resp.json()
+        except (ValueError, RecursionError):
+            raise BadAnswer(
+                f"{self.label} did not return a Gradio API schema at {where}; is it a Gradio app?"
+            ) from None
+        try:
+            return ApiSchema.from_info(info)
+        except BadAnswer as exc:
+            raise BadAnswer(f"{self.label}: {exc} (from {where}); is it a Gradio app?") from None
+
+    def app_config(self, http: Http) -> AppConfig:
+        """`GET /config`, read only when a feature needs it; older or proxied apps work without it."""
+        if self.config is None:
+            try:
+                raw = http.request("GET", f"{self.contract.host}/config", what=f"Reading {self.label} config").json()
+            except (SpacechainError, ValueError, RecursionError):
+                raw = None
+            self.config = AppConfig(raw)
+        return self.config
+
+    def identity(self, http: Http) -> str:
+        """What a cache key holds for the app's revision: the Hub's commit, else a hash of the app served
+        (so another app served later at the same URL never gets this one's outputs)."""
+        if self.status and self.status.sha:
+            return self.status.sha
+        if self._identity is None:
+            self._identity = self.app_config(http).identity(self._schema)
+        return self._identity
 
 
 def _clean(cfg: Any) -> dict:

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from .client import Client
 from .errors import InvalidInputs, SpacechainError
-from .files import KEEP, transform
 from .job import Job, with_gpu_retry
+from .nested import KEEP, transform
 from .pipeline import run_batch, run_pipeline
 
 __all__ = ["MAX_WAIT_S", "TOOLSET", "ToolContext", "ToolSpec", "check_plain", "plain", "spec"]

@@ -1,0 +1,172 @@
+"""One call on its way: what the client prepared for it (Space, endpoint, session, files, cache book, record)
+and the steps that belong to it alone — upload its files, post it with the session held, answer it from the
+cache, and, for the Job reading its stream, localise the outputs and free the session."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import BadAnswer, SessionBusy
+from .files import FileIO, sha256_file
+from .http import CallScope, call_scope
+from .job import CallRecord, Job, JobUpdate, _now_iso
+from .kinds import sniff
+from .nested import KEEP, is_filedata, transform
+from .schema import Endpoint
+from .space import Session, Space
+from .statebook import StateBook
+
+if TYPE_CHECKING:
+    from .http import Http
+
+__all__ = ["Call"]
+
+_EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+
+
+@dataclass
+class Call:
+    http: Http
+    space: Space
+    endpoint: Endpoint
+    session: Session
+    files: FileIO
+    record: CallRecord
+    book: StateBook | None = None  # set once the inputs are validated (the key is made from them)
+
+    @classmethod
+    def open(cls, http: Http, space: Space, endpoint: Endpoint, session: Session, files: FileIO, inputs: Any) -> Call:
+        record = CallRecord(
+            space=space.label,
+            endpoint=endpoint.name,
+            session=session.name,
+            inputs=_plain(inputs),
+            host=space.contract.host,
+            submitted_at=_now_iso(),
+        )
+        return cls(http, space, endpoint, session, files, record)
+
+    @property
+    def label(self) -> str:
+        return self.space.label
+
+    @property
+    def poll_url(self) -> str:
+        url = self.space.contract.poll_url.replace("{endpoint}", self.endpoint.api_name)
+        return url.replace("{event_id}", self.record.event_id)
+
+    @property
+    def queue_status_url(self) -> str:
+        return f"{self.space.api_root}/queue/status"
+
+    def upload(self, values: list, given: dict, timeout: float | None) -> list:
+        """The data to submit: file inputs uploaded (a file URL among them fetched within the call's time)."""
+        with call_scope(CallScope(timeout)):
+            return [
+                self.files.shape_input(p, v) if p.takes_files and p.name in given and v is not None else v
+                for p, v in zip(self.endpoint.params, values)
+            ]
+
+    def post(self, data: list, wait: float) -> None:
+        """Submit with the session held (one call at a time per session); held until `release()`."""
+        sp, ep, sess = self.space, self.endpoint, self.session
+        if not sess.lock.acquire(timeout=wait):
+            raise SessionBusy(
+                f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
+                f"{wait:g} s; wait for that call to finish, or use another session name."
+            )
+        try:
+            resp = self.http.request(
+                "POST",
+                f"{sp.api_root}/call/{ep.api_name}",
+                what=f"Calling {sp.label}{ep.name}",
+                json={"data": data, "session_hash": sess.hash},
+                # Only "not accepted" answers are retried: a second submission of an accepted job
+                # would run it twice.
+                retry_on=(429, 503),
+                resend_after_connect=True,
+            )
+            sess.busy = self.record.event_id = _event_id(resp, f"{sp.label}{ep.name}")
+        except BaseException:
+            sess.lock.release()
+            raise
+        if self.book:
+            self.book.submitted()
+
+    def release(self) -> None:
+        self.session.busy = None
+        self.session.lock.release()
+
+    def localise(self, outputs: list) -> list:
+        """The outputs as the schema lists them, every file downloaded; the cache and State told."""
+        ep, files = self.endpoint, self.files
+        if len(outputs) != len(ep.returns):
+            # gradio sends a null for each gr.State output although /info lists none: drop them so
+            # outputs line up with the schema.
+            mask = (self.space.app_config(self.http).state_slots(ep.api_name) or ([], []))[1]
+            if len(mask) == len(outputs):
+                outputs = [v for v, hidden in zip(outputs, mask) if not hidden]
+        files.out_dir.mkdir(parents=True, exist_ok=True)
+        result = files.localise(outputs, ep.api_name, ep.returns)
+        self.record.files = [vars(f) for f in files.records]
+        if self.book:
+            downloaded = {f.local for f in files.records if f.direction == "out"}
+            flagged = any(f.problem for f in files.records)
+            self.book.finished(self.label, ep.name, result, downloaded, flagged=flagged)
+        return result
+
+    def from_cache(
+        self, inputs: Any, hit: list, restored: list[str], on_update: Callable[[JobUpdate], None] | None
+    ) -> Job:
+        assert self.book is not None and self.book.key is not None  # a hit has a key
+        self.book.served_from_cache(self.endpoint.name, inputs)
+        record = self.record
+        record.status, record.outputs, record.cached = "complete", hit, True
+        record.event_id = f"cached-{self.book.key[:16]}"
+        record.finished_at = record.submitted_at
+        record.files = [
+            {
+                "local": p,
+                "sha256": sha256_file(p),
+                "size": os.path.getsize(p),
+                "direction": "out",
+                "cached": True,
+                "kind": sniff(p),
+            }
+            for p in restored
+        ]
+        if on_update:
+            on_update(JobUpdate("cached", 0.0))
+        return Job.finished(record, hit, space=self.label)
+
+
+def _event_id(resp: Any, what: str) -> str:
+    """The event id of a submission's answer; anything else is a one-line BadAnswer."""
+    try:
+        body = resp.json()
+    except (ValueError, RecursionError):
+        body = None
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        got = "no event id" if event_id is None else f"the event id {str(event_id)[:40]!r}"
+        raise BadAnswer(
+            f"{what}: the Space answered the call with {got} (a non-empty text of letters, digits "
+            "and -_.: was expected); retry, or pick another Space."
+        )
+    return event_id
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as given, JSON-safe (paths stay paths; FileData keeps only its path)."""
+
+    def visit(v: Any) -> Any:
+        if is_filedata(v):
+            return {"path": v.get("path"), "orig_name": v.get("orig_name")}
+        if isinstance(v, (dict, list, tuple)):
+            return KEEP
+        return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+    return transform(value, visit)
