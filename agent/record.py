@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spacechain.tools import SpacechainError
+from spacechain.tools.job import CallRecord
 
 __all__ = ["FORMAT", "CallEntry", "FileEntry", "RunRecord", "StepEntry", "TurnEntry", "UserFile"]
 
@@ -55,27 +56,13 @@ class FileEntry:
 
 
 @dataclass
-class CallEntry:
-    space: str
-    endpoint: str
+class CallEntry(CallRecord):
+    """A call as the manifest keeps it: the client's CallRecord, numbered and placed in its turn and step."""
+
     id: int = 0
     turn: int = 0
     step: int = 0
-    session: str = "default"
-    inputs: Any = None
-    host: str = ""
-    event_id: str = ""
-    status: str = "submitted"
-    outputs: Any = None
-    error: dict | None = None
-    files: list[FileEntry] = field(default_factory=list)
-    submitted_at: str = ""
-    finished_at: str = ""
-    queue_s: float | None = None
-    run_s: float | None = None
-    total_s: float | None = None
-    generated: int = 0
-    cached: bool = False
+    files: list[FileEntry] = field(default_factory=list)  # a CallRecord's file dicts, typed
 
     @classmethod
     def from_dict(cls, data: Any, n: int) -> CallEntry:
@@ -211,6 +198,6 @@ class RunRecord:
 
 
 def _strings(value: Any) -> list[str]:
-    from spacechain.tools.files import leaves
+    from spacechain.tools.nested import leaves
 
     return [leaf for _, leaf in leaves(value) if isinstance(leaf, str)]

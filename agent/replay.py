@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from spacechain.tools import InvalidInputs, SpacechainError
-from spacechain.tools.files import is_local_file, leaves
+from spacechain.tools.files import is_local_file
+from spacechain.tools.nested import leaves
 
 from .record import RunRecord
 
