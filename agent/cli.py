@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import os
 import sys
-from typing import Any
+import typing
+from typing import Any, Callable, Optional
 
 import typer
+
+from .start import PlanOptions
 
 # Importing litellm otherwise fetches a cost map from the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -65,6 +70,47 @@ NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls ma
 WAKE = typer.Option(0.0, "--wake", min=0, callback=_seconds, help="Seconds to wait for a sleeping or starting Space")
 MAX_STEPS = typer.Option(20, "--max-steps", min=1, help="Most agent steps per goal")
 MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
+# The planning options of run, chat and ui, in the order --help lists them.
+_PLAN = (
+    ("model", Optional[str], MODEL),
+    ("api_base", Optional[str], API_BASE),
+    ("api_key", Optional[str], API_KEY),
+    ("max_steps", int, MAX_STEPS),
+    ("max_space_calls", Optional[int], MAX_CALLS),
+    ("no_cache", bool, NO_CACHE),
+)
+
+
+def plan_options(*, cache: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command's planning options, each defined once (the simonw/llm way of sharing options): the decorator
+    puts --model, --api-base, --api-key, --max-steps, --max-space-calls and, with `cache`, --no-cache into the
+    command's signature where its `opts` parameter is, and calls it with one PlanOptions (spacechain.agent.start).
+    A command without --no-cache keeps no call cache."""
+    shared = [(name, kind, option) for name, kind, option in _PLAN if cache or name != "no_cache"]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(command)
+        params: list[inspect.Parameter] = []
+        for name, param in inspect.signature(command).parameters.items():
+            if name == "opts":
+                kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+                params += [inspect.Parameter(n, kind, default=o, annotation=t) for n, t, o in shared]
+            else:
+                params.append(param.replace(annotation=hints.get(name, param.annotation)))
+
+        @functools.wraps(command)
+        def wrapper(**values: Any) -> Any:
+            plan = {name: values.pop(name) for name, _, _ in shared}
+            no_cache = plan.pop("no_cache", True)
+            return command(opts=PlanOptions(**plan, cache=not no_cache), **values)
+
+        # typer reads these (inspect.signature and typing.get_type_hints): the command's own parameters and
+        # the shared ones, with real types (the command's module has string annotations).
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -9,21 +9,17 @@ from typing import List, Optional
 import typer
 
 from .cli import (
-    API_BASE,
-    API_KEY,
     FILES,
-    MAX_CALLS,
-    MAX_STEPS,
-    MODEL,
     NO_CACHE,
     VIEWER,
-    _cache,
     _emit_json,
     _guard,
     app,
     echo,
     fail,
+    plan_options,
 )
+from .start import PlanOptions
 
 OFFLINE = typer.Option(
     False, "--offline-viewers", help="Copy the 3D viewer into the run folder (from npm) so the gallery needs no network"
@@ -70,61 +66,36 @@ def _finisher(run, viewer: Path | None, offline: bool = False):
 
 
 def _prepare(
+    opts: PlanOptions,
     goal: str,
     files: list[Path],
-    model: str | None,
-    api_base: str | None,
-    api_key: str | None,
     out: Path | None,
-    max_steps: int,
     model_viewer: Path | None,
-    no_cache: bool = False,
-    max_space_calls: int | None = None,
-    listeners: tuple = (),
     offline: bool = False,
+    listeners: tuple = (),
 ):
-    """Validate every option before any Space or LLM is called; returns (run, planner, finish)."""
-    from spacechain.agent import models
+    """The terminal's run: the core's run and planner (every option checked before any Space or LLM is
+    called) with the call board as a listener; returns (run, planner, finish)."""
     from spacechain.agent.display import terminal_view
-    from spacechain.agent.run import Run, default_run_dir
-    from spacechain.agent.runner import Planner
-    from spacechain.tools import UploadRefused
-    from spacechain.tools.files import is_local_file
+    from spacechain.agent.run import default_run_dir
+    from spacechain.agent.start import open_planner
 
-    for f in files:
-        if not is_local_file(str(f)):
-            raise UploadRefused(f"--file {f} does not exist; give the path of an existing file.")
     viewer = _viewer(model_viewer, offline)
-    spec = models.resolve(model, api_base, api_key)
-    models.check(spec)
-    run = Run(
-        out or default_run_dir(goal),
-        goal=goal,
-        model=spec.label,
-        user_files=[str(f) for f in files],
-        cache=_cache(no_cache),
-        max_space_calls=max_space_calls,
-    )
     view = terminal_view()
     view["listeners"] += list(listeners)
-    planner = Planner(run, models.load(spec), max_steps=max_steps, **view)
-    run.record_quota("before")
+    run, planner = open_planner(opts, goal, out or default_run_dir(goal), files=files, **view)
     return run, planner, _finisher(run, viewer, offline)
 
 
 @app.command()
+@plan_options()
 def run(
     goal: str = typer.Argument(..., help="What you want, in plain English"),
     files: List[Path] = FILES,
-    model: Optional[str] = MODEL,
-    api_base: Optional[str] = API_BASE,
-    api_key: Optional[str] = API_KEY,
+    opts: PlanOptions = PlanOptions(),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default ./spacechain-runs/<time>-<slug>)"),
-    max_steps: int = MAX_STEPS,
     model_viewer: Optional[Path] = VIEWER,
     offline_viewers: bool = OFFLINE,
-    no_cache: bool = NO_CACHE,
-    max_space_calls: Optional[int] = MAX_CALLS,
     as_json: bool = typer.Option(False, "--json", help="Print the answer, run folder and files as JSON."),
 ):
     """Plan and run a chain of Spaces for GOAL; writes a run folder with manifest.json and gallery.html."""
@@ -135,20 +106,7 @@ def run(
 
         text = clean_text(goal)  # bytes that are not UTF-8 could reach neither the model nor the manifest
         report = JsonReport()  # --json is one more listener of the planner's events
-        run_, planner, finish = _prepare(
-            text,
-            files,
-            model,
-            api_base,
-            api_key,
-            out,
-            max_steps,
-            model_viewer,
-            no_cache,
-            max_space_calls,
-            (report,),
-            offline_viewers,
-        )
+        run_, planner, finish = _prepare(opts, text, files, out, model_viewer, offline_viewers, (report,))
         try:
             result = planner.turn(text)
         finally:
@@ -172,47 +130,24 @@ def run(
 
 
 @app.command()
+@plan_options()
 def chat(
     files: List[Path] = FILES,
-    model: Optional[str] = MODEL,
-    api_base: Optional[str] = API_BASE,
-    api_key: Optional[str] = API_KEY,
+    opts: PlanOptions = PlanOptions(),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder shared by all turns"),
-    max_steps: int = MAX_STEPS,
     model_viewer: Optional[Path] = VIEWER,
     offline_viewers: bool = OFFLINE,
-    no_cache: bool = NO_CACHE,
-    max_space_calls: Optional[int] = MAX_CALLS,
 ):
     """An interactive session: goals turn after turn, with memory, sharing one run folder."""
 
     def body():
-        from spacechain.agent import models
         from spacechain.agent.repl import Repl
+        from spacechain.agent.start import load_model
 
-        run_, planner, finish = _prepare(
-            "chat",
-            files,
-            model,
-            api_base,
-            api_key,
-            out,
-            max_steps,
-            model_viewer,
-            no_cache,
-            max_space_calls,
-            (),
-            offline_viewers,
-        )
-
-        def load_model(name: str):
-            spec = models.resolve(name, api_base, api_key)
-            models.check(spec)
-            return models.load(spec)
-
+        run_, planner, finish = _prepare(opts, "chat", files, out, model_viewer, offline_viewers)
         history = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "spacechain" / "history"
         try:
-            code = Repl(planner, load_model, finish, history=history).loop()
+            code = Repl(planner, lambda name: load_model(opts, name).model, finish, history=history).loop()
         finally:
             run_.close()
             finish()
@@ -316,34 +251,18 @@ def replay(
 
     def body():
         from spacechain.agent.display import Board
-        from spacechain.agent.replay import apply_overrides, build_chain, load_manifest, replay_chain
-        from spacechain.agent.run import Run, default_run_dir
+        from spacechain.agent.run import default_run_dir
+        from spacechain.agent.start import REPLAY_MODEL, Replay, ReplayTurn, open_run
 
-        manifest = load_manifest(run_dir)
-        chain = build_chain(manifest)
-        apply_overrides(chain, _overrides(sets))
-        goal = f"{manifest.get('goal', '')} (replay)"
+        replay = Replay.load(run_dir, _overrides(sets))
         if dry_run:
-            return _check_replay(manifest, chain, set(_overrides(sets)), files, as_json)
+            return _check_replay(replay.manifest, replay.chain, replay.overridden, files, as_json)
         viewer = _viewer(model_viewer, offline_viewers)
-        run_ = Run(
-            out or default_run_dir(goal),
-            goal=goal,
-            model="replay (no LLM)",
-            cache=_cache(no_cache),
-            user_files=[str(f) for f in files],
-        )
+        opts = PlanOptions(cache=not no_cache)
+        run_ = open_run(opts, replay.goal, out or default_run_dir(replay.goal), REPLAY_MODEL, files)
         finish = _finisher(run_, viewer, offline_viewers)
-        run_.record_quota("before")
-        board = Board()
         try:
-            run_.begin_turn(goal)
-            with board.live():
-                replay_chain(run_, chain, set(_overrides(sets)), emit=board, user_files=manifest.get("user_files"))
-            run_.end_turn("success", f"replayed {len(chain.calls)} call(s)")
-        except BaseException as exc:
-            run_.end_turn("failed", str(exc))
-            raise
+            ReplayTurn(run_, replay, [Board()]).turn()
         finally:
             run_.close()
             gallery = finish()
