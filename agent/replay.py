@@ -18,7 +18,7 @@ from typing import Any
 
 from spacechain.tools import InvalidInputs, SpacechainError
 from spacechain.tools.files import is_local_file
-from spacechain.tools.nested import leaves
+from spacechain.tools.nested import KEEP, leaves, transform
 
 from .record import RunRecord
 
@@ -67,36 +67,33 @@ def build_chain(manifest: dict | RunRecord) -> Chain:
     index = {id(c): i for i, c in enumerate(calls)}
 
     def rewire(value: Any) -> Any:
-        if isinstance(value, str):
-            producer = record.producer(value)
-            if producer is not None and id(producer) in index:
-                pos = _index_outputs(producer.outputs).get(value)
-                if pos is not None:
-                    return Ref(index[id(producer)], pos)
-            return value
-        if isinstance(value, list):
-            return [rewire(v) for v in value]
-        if isinstance(value, dict):
-            return {k: rewire(v) for k, v in value.items()}
+        if not isinstance(value, str):
+            return KEEP
+        producer = record.producer(value)
+        if producer is not None and id(producer) in index:
+            pos = _index_outputs(producer.outputs).get(value)
+            if pos is not None:
+                return Ref(index[id(producer)], pos)
         return value
 
     chain = Chain(goal=record.goal)
     for c in calls:
-        chain.calls.append(ChainCall(c.space, c.endpoint, c.session, rewire(c.inputs), c.outputs))
+        chain.calls.append(ChainCall(c.space, c.endpoint, c.session, transform(c.inputs, rewire), c.outputs))
     return chain
 
 
 def resolve(value: Any, results: list) -> Any:
-    if isinstance(value, Ref):
-        out = results[value.call]
-        for key in value.path:
+    """`value` with every Ref replaced by the output it points at."""
+
+    def visit(v: Any) -> Any:
+        if not isinstance(v, Ref):
+            return KEEP
+        out = results[v.call]
+        for key in v.path:
             out = out[key]
         return out
-    if isinstance(value, list):
-        return [resolve(v, results) for v in value]
-    if isinstance(value, dict):
-        return {k: resolve(v, results) for k, v in value.items()}
-    return value
+
+    return transform(value, visit)
 
 
 def apply_overrides(chain: Chain, overrides: dict[str, Any]) -> None:

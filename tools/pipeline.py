@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
 from .job import with_gpu_retry
+from .nested import KEEP, transform
 from .plan import PlanProblems, check_batch, check_pipeline
 
 __all__ = ["fill", "run_batch", "run_pipeline"]
@@ -141,16 +142,16 @@ def fill(template: Any, item: Any, prev: list | None, stages: list[list]) -> Any
     is exactly one placeholder takes the value as it is (a file path, a number); placeholders inside
     longer text ("a photo of {prompt}") are replaced by their text. An unknown name is an error, never
     sent to a Space as literal text."""
-    if isinstance(template, str):
-        m = _REF.match(template.strip())
+
+    def visit(value: Any) -> Any:
+        if not isinstance(value, str):
+            return KEEP
+        m = _REF.match(value.strip())
         if m:
             return _lookup(m.group(1), m.group(2), item, prev, stages)
-        return _PLACEHOLDER.sub(lambda m: str(_lookup(m.group(1), m.group(2), item, prev, stages)), template)
-    if isinstance(template, dict):
-        return {k: fill(v, item, prev, stages) for k, v in template.items()}
-    if isinstance(template, list):
-        return [fill(v, item, prev, stages) for v in template]
-    return template
+        return _PLACEHOLDER.sub(lambda m: str(_lookup(m.group(1), m.group(2), item, prev, stages)), value)
+
+    return transform(template, visit)
 
 
 def _lookup(name: str, index: str | None, item: Any, prev: list | None, stages: list[list]) -> Any:
