@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .cli import API_BASE, API_KEY, MAX_CALLS, MODEL, _guard, app, echo, fail
+from .cli import _guard, app, echo, fail, plan_options
+from .start import PlanOptions
 
 INSTALL_HINT = 'the studio needs Gradio: pip install "spacechain[ui]"'
 
 
 @app.command()
+@plan_options(cache=False)  # the studio keeps no call cache
 def ui(
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
     browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the page in a browser"),
-    model: Optional[str] = MODEL,
-    api_base: Optional[str] = API_BASE,
-    api_key: Optional[str] = API_KEY,
+    opts: PlanOptions = PlanOptions(),
     out: Path = typer.Option(Path("spacechain-runs"), "--out", help="Folder of run folders (one per session)"),
-    max_steps: int = typer.Option(20, "--max-steps", min=1, help="Most agent steps per goal"),
-    max_space_calls: Optional[int] = MAX_CALLS,
 ):
     """The studio: a local web page to run goals and watch each Space call and output as it comes."""
     try:
@@ -33,11 +30,12 @@ def ui(
         import os
 
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
-        from spacechain.agent.studio import Session, StudioConfig, launch
+        from spacechain.agent.studio import launch
+        from spacechain.agent.studio_session import Session
         from spacechain.tools import SpacechainError
 
         out.mkdir(parents=True, exist_ok=True)
-        session = Session(StudioConfig(out.resolve(), model, api_base, api_key, max_steps, max_space_calls))
+        session = Session(out.resolve(), opts)
         try:
             launch(session, port, browser, announce=lambda url: echo(url))
         except OSError as exc:

@@ -11,36 +11,14 @@ never rendered as Markdown or HTML. The HF token stays in the run's client; noth
 from __future__ import annotations
 
 import html
-import os
-import queue
-import shutil
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .events import (
-    CallSubmitted,
-    CallUpdated,
-    Event,
-    FinalAnswer,
-    TurnEnded,
-)
-from .studio_view import (  # noqa: F401 - View is part of this module's surface
-    KINDS,
-    POOLS,
-    View,
-    calls_html,
-    chain_text,
-    key_inputs,
-    kind_of,
-    one_line,
-    overflow,
-    quota_text,
-    steps_html,
-)
+from .studio_session import Session, parse_sets, past_runs, text_inputs
+from .studio_view import POOLS, View, calls_html, kind_of, one_line, overflow, steps_html
 
-__all__ = ["Session", "StudioConfig", "View", "build_app", "launch"]
+__all__ = ["build_app", "launch"]
 
 _TICK_S = 0.2  # how often the page is refreshed while a turn runs
 
@@ -56,282 +34,6 @@ def _viewer(gr, kind: str):
     if kind == "model3d":
         return gr.Model3D(height=320, **common)
     return gr.File(**common)
-
-
-@dataclass
-class StudioConfig:
-    out: Path
-    model: str | None = None
-    api_base: str | None = None
-    api_key: str | None = None
-    max_steps: int = 20
-    max_space_calls: int | None = None
-
-
-class Session:
-    """The studio's conversation: one Run and one Planner, made at the first goal, kept until "New
-    session". Turns and replays run in a worker thread; their events reach the page through a queue."""
-
-    def __init__(self, cfg: StudioConfig):
-        from . import models
-
-        self.cfg = cfg
-        self.spec = models.resolve(cfg.model, cfg.api_base, cfg.api_key)
-        models.check(self.spec)
-        self.model = models.load(self.spec)
-        self.run: Any = None
-        self.planner: Any = None
-        self.view = View()
-        self._queue: queue.Queue = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._active: Any = None  # the Run the worker is using (the session's, or a replay's)
-        self._stopper: Callable[[], None] | None = None
-        self._stopping = False
-        self._lock = threading.Lock()
-
-    # ---- model ----
-    def timeline(self) -> str:
-        """The gallery's timeline of this session's calls (inline SVG), empty before the first call."""
-        from .gallery import timeline_svg
-
-        calls = self.run.snapshot()["calls"] if self.run is not None else []
-        return f'<div class="sc-timeline">{timeline_svg(calls)}</div>' if calls else ""
-
-    def switch_model(self, name: str) -> str:
-        from . import models
-
-        spec = models.resolve(name, self.cfg.api_base, self.cfg.api_key)
-        models.check(spec)
-        model = models.load(spec)
-        with self._lock:
-            self.spec, self.model = spec, model
-            if self.planner is not None:
-                self.planner.set_model(model)
-                self.run.manifest["model"] = spec.label
-        return spec.label
-
-    # ---- state ----
-    def busy(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
-
-    def quota(self) -> str:
-        run = self._active or self.run
-        return quota_text(run.manifest.get("quota") or {}) if run is not None else ""
-
-    def listen(self, event: Event) -> None:
-        self._queue.put(event)
-        if self._stopping and isinstance(event, (CallSubmitted, CallUpdated)) and self._active is not None:
-            self._active.cancel_all()  # a call the model's code submitted after Stop
-
-    def chain_of(self, path: str) -> str:
-        run = self._active or self.run
-        if run is None:
-            return ""
-        return chain_text(run.snapshot()["calls"], path)
-
-    def _new_run(self, goal: str, model_label: str):
-        from .run import Run, default_run_dir
-
-        run_dir = self.cfg.out / default_run_dir(goal).name
-        n = 2
-        while (run_dir / "manifest.json").exists():  # two runs in one second with one goal
-            run_dir = run_dir.with_name(f"{default_run_dir(goal).name}-{n}")
-            n += 1
-        return Run(run_dir, goal=goal, model=model_label, max_space_calls=self.cfg.max_space_calls)
-
-    def _ensure_planner(self, goal: str) -> None:
-        from .runner import Planner
-
-        if self.planner is None:
-            self.run = self._new_run(goal, self.spec.label)
-            self.planner = Planner(self.run, self.model, max_steps=self.cfg.max_steps, listeners=[self.listen])
-            self.run.record_quota("before")
-
-    def new_session(self) -> None:
-        if self.busy():
-            from spacechain.tools import SpacechainError
-
-            raise SpacechainError("A turn is running; press Stop first.")
-        self.close()
-        self.view = View()
-
-    def close(self) -> None:
-        if self.run is not None:
-            self.run.close()
-            self.write_gallery(self.run)
-        self.run = self.planner = None
-
-    @staticmethod
-    def write_gallery(run) -> None:
-        from .gallery import write_gallery
-
-        run.save()
-        write_gallery(run.dir, run.snapshot())
-
-    # ---- turns ----
-    def start_turn(self, goal: str, files: list[str]) -> None:
-        from spacechain.tools import SpacechainError
-
-        from .run import clean_text
-
-        goal = clean_text(goal or "").strip()
-        if not goal:
-            raise SpacechainError("Type a goal first: what you want, in plain English.")
-        if self.busy():
-            raise SpacechainError("A turn is running; wait for it or press Stop.")
-        self._ensure_planner(goal)
-        for f in files:
-            self.run.allow(copy_input(self.run.dir, f))
-        self.view.steps, self.view.calls, self.view.answer, self.view.status = [], {}, "", "running"
-        planner, run = self.planner, self.run
-
-        def work() -> None:
-            try:
-                planner.turn(goal)
-            except Exception as exc:  # the turn is recorded as failed; the page gets one line
-                self._queue.put(RuntimeError(one_line(exc)))
-            finally:
-                run.record_quota("after")
-                self.write_gallery(run)
-
-        self._start(work, run, planner.stop)
-
-    def start_replay(self, run_dir: Path, sets: dict[str, str], files: list[str]) -> View:
-        """Re-run a recorded chain without the LLM in a new run folder: text inputs from `sets`, the
-        recorded run's own files replaced in order by `files`."""
-        from spacechain.tools import SpacechainError
-
-        from .replay import apply_overrides, build_chain, load_manifest, replay_chain
-
-        if self.busy():
-            raise SpacechainError("A turn is running; wait for it or press Stop.")
-        manifest = load_manifest(run_dir)
-        chain = build_chain(manifest)
-        apply_overrides(chain, sets)
-        goal = f"{manifest.get('goal', '')} (replay)"
-        run = self._new_run(goal, "replay (no LLM)")
-        try:
-            recorded = [f.get("path") for f in manifest.get("user_files", [])]
-            swap = {old: run.allow(copy_input(run.dir, new)) for old, new in zip(recorded, files)}
-            for call in chain.calls:
-                call.inputs = _swap_paths(call.inputs, swap)
-        except BaseException:
-            run.close()
-            raise
-        view = View(status="replaying")
-        cancelled = threading.Event()
-
-        def work() -> None:
-            try:
-                run.record_quota("before")
-                run.begin_turn(goal)
-                replay_chain(run, chain, set(sets), emit=self.listen, user_files=manifest.get("user_files"))
-                run.end_turn("success", f"replayed {len(chain.calls)} call(s)")
-                self._queue.put(FinalAnswer(1, f"replayed {len(chain.calls)} call(s) into {run.dir}"))
-                self._queue.put(TurnEnded(1, "success"))
-            except Exception as exc:
-                status = "interrupted" if cancelled.is_set() else "failed"
-                run.end_turn(status, None if cancelled.is_set() else one_line(exc))
-                self._queue.put(TurnEnded(1, status, error=None if cancelled.is_set() else one_line(exc)))
-            finally:
-                run.close()
-                self.write_gallery(run)
-
-        def stop() -> None:
-            cancelled.set()
-            run.cancel_all()
-
-        self._start(work, run, stop)
-        return view
-
-    def _start(self, work: Callable[[], None], run, stop: Callable[[], None]) -> None:
-        self._queue = queue.Queue()
-        self._active, self._stopper, self._stopping = run, stop, False
-        self._worker = threading.Thread(target=work, daemon=True, name="spacechain-studio-turn")
-        self._worker.start()
-
-    def stop(self) -> bool:
-        if not self.busy() or self._stopper is None:
-            return False
-        self._stopping = True
-        self._stopper()
-        return True
-
-    def drain(self, view: View) -> list[str]:
-        """Apply the queued events to `view`; returns the one-line errors the worker reported."""
-        errors: list[str] = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return errors
-            if isinstance(item, Exception):
-                errors.append(str(item))
-            else:
-                view.apply(item, self.chain_of)
-
-
-def copy_input(run_dir: Path, path: str) -> str:
-    """A file the user gave on the page, copied into the run's inputs/ with its name and bytes (once: the
-    page keeps a file in its upload box from turn to turn)."""
-    import filecmp
-
-    src = Path(path)
-    inputs = run_dir / "inputs"
-    inputs.mkdir(exist_ok=True)
-    name = src.name.split("/")[-1] or "file"
-    dest, n = inputs / name, 2
-    while dest.exists():
-        if filecmp.cmp(src, dest, shallow=False):
-            return str(dest)
-        dest, n = inputs / f"{src.stem}-{n}{src.suffix}", n + 1
-    shutil.copyfile(src, dest)
-    return str(dest)
-
-
-def _swap_paths(value: Any, swap: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return swap.get(value, value)
-    if isinstance(value, list):
-        return [_swap_paths(v, swap) for v in value]
-    if isinstance(value, dict):
-        if set(value) >= {"path"} and isinstance(value.get("path"), str) and value["path"] in swap:
-            return {**value, "path": swap[value["path"]]}
-        return {k: _swap_paths(v, swap) for k, v in value.items()}
-    return value
-
-
-def past_runs(out: Path) -> list[str]:
-    """Run folders under --out, newest first."""
-    if not out.is_dir():
-        return []
-    runs = [d for d in out.iterdir() if d.is_dir() and (d / "manifest.json").is_file()]
-    return [d.name for d in sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True)]
-
-
-def text_inputs(manifest: dict) -> str:
-    """The chain's text inputs as `N.name=value` lines, for the replay box."""
-    lines = []
-    calls = [c for c in manifest.get("calls", []) if c.get("status") == "complete"]
-    for n, c in enumerate(calls, start=1):
-        for name, value in (c.get("inputs") or {}).items() if isinstance(c.get("inputs"), dict) else []:
-            if isinstance(value, str) and not os.path.isabs(value) and "\n" not in value:
-                lines.append(f"{n}.{name}={value}")
-    return "\n".join(lines)
-
-
-def parse_sets(text: str) -> dict[str, str]:
-    from spacechain.tools import InvalidInputs
-
-    sets = {}
-    for line in (text or "").splitlines():
-        if not line.strip():
-            continue
-        name, sep, value = line.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInputs(f"Each line of the inputs box is name=value (or N.name=value); got {line!r}.")
-        sets[name.strip()] = value
-    return sets
 
 
 # ---------------------------------------------------------------- the page
@@ -355,7 +57,7 @@ def build_app(session: Session):
 
     from .replay import load_manifest
 
-    out = session.cfg.out
+    out = session.out
 
     with gr.Blocks(title="spacechain studio") as demo:
         gr.Markdown("# spacechain studio")
@@ -369,7 +71,7 @@ def build_app(session: Session):
                     new_btn = gr.Button("New session", elem_id="new-session")
                 status = gr.Textbox(label="Status", interactive=False, elem_id="status")
             with gr.Column(scale=1):
-                model_box = gr.Textbox(label="Model", value=session.spec.label, elem_id="model")
+                model_box = gr.Textbox(label="Model", value=session.llm.spec.label, elem_id="model")
                 switch_btn = gr.Button("Switch model", elem_id="switch-model")
                 quota = gr.Textbox(label="ZeroGPU quota", interactive=False, elem_id="quota", visible=False)
         answer = gr.Textbox(label="Answer", interactive=False, lines=2, elem_id="answer")
@@ -553,7 +255,7 @@ def launch(session: Session, port: int = 0, browser: bool = True, announce: Call
             quiet=True,
             show_error=False,
             share=False,
-            allowed_paths=[str(session.cfg.out.resolve())],
+            allowed_paths=[str(session.out.resolve())],
             css=CSS,
             footer_links=[],
         )

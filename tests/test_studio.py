@@ -372,7 +372,7 @@ def test_ui_on_a_taken_port_is_one_line(llm, tmp_path):
 
 def test_view_rows_kinds_and_escaping():
     from spacechain.agent.events import CallFinished, CallSubmitted, StepFinished
-    from spacechain.agent.studio import View, calls_html, key_inputs, kind_of, steps_html
+    from spacechain.agent.studio_view import View, calls_html, key_inputs, kind_of, steps_html
 
     view = View()
     for n in (1, 2):
