@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from subprocess import run as sh
+from typing import Callable
 
 from conftest import TEST_TOKEN
 
@@ -79,6 +81,11 @@ def cli_env(hub_url: str, tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def scripted_args(*words: str, api_base: str, out: Path) -> list[str]:
+    """`spacechain <words>` with the scripted LLM at `api_base` (the `llm` fixture's url) and its run folder `out`."""
+    return [*words, "--model", "openai/scripted", "--api-base", api_base, "--out", str(out)]
+
+
 def spacechain(args: list[str], env: dict[str, str], timeout: float = 180):
     return sh([SPACECHAIN, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=None)
 
@@ -89,3 +96,21 @@ def error_lines(stderr: str) -> list[str]:
 
 def manifest(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
+
+
+def has_call(manifest_path: Path, endpoint: str) -> bool:
+    """Whether a running command's manifest records a call to `endpoint` yet (it may be mid-write)."""
+    try:
+        calls = json.loads(manifest_path.read_text())["calls"]
+    except (OSError, ValueError):
+        return False
+    return any(c["endpoint"] == endpoint for c in calls)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -288,6 +288,15 @@ def make(tmp_path: Path):
 
 
 @pytest.fixture
+def private_toolbox(hub_env, app_launcher) -> str:
+    """acme/toolbox served by an app process of this test's own (its URL): a cancelled /slow job keeps that
+    app's worker busy for a while, which must not slow the shared one down for later tests."""
+    url = app_launcher(["misc"])["misc"]
+    hub_env.update_space("acme/toolbox", host=url)
+    return url
+
+
+@pytest.fixture
 def hub_client(hub_env, tmp_path: Path):
     """A spacechain Client on the Hub stand-in with the test token, outputs under tmp_path/out."""
     from spacechain.tools import Client

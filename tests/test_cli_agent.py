@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
+from cli_support import (
+    CHAIN,
+    GOAL,
+    SPACECHAIN,
+    blob,
+    cli_env,
+    error_lines,
+    has_call,
+    manifest,
+    scripted_args,
+    spacechain,
+    wait_for,
+)
 from servers import Reply, ScriptedServer, free_port
 
 # --------------------------------------------------------------------------- full runs
@@ -21,7 +33,7 @@ def test_run_json_full_chain(hub_env, llm, tmp_path: Path):
     stub = llm(CHAIN)
     out = tmp_path / "run"
     proc = spacechain(
-        ["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out), "--json"],
+        [*scripted_args("run", GOAL, api_base=stub.url, out=out), "--json"],
         cli_env(hub_env.url, tmp_path),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -68,18 +80,7 @@ def test_run_without_final_answer_stops_at_max_steps(hub_env, llm, tmp_path: Pat
     )
     out = tmp_path / "run"
     proc = spacechain(
-        [
-            "run",
-            "a lighthouse",
-            "--model",
-            "openai/scripted",
-            "--api-base",
-            stub.url,
-            "--out",
-            str(out),
-            "--max-steps",
-            "2",
-        ],
+        [*scripted_args("run", "a lighthouse", api_base=stub.url, out=out), "--max-steps", "2"],
         cli_env(hub_env.url, tmp_path),
     )
     assert proc.returncode not in (0, None)
@@ -97,19 +98,9 @@ def test_run_without_final_answer_stops_at_max_steps(hub_env, llm, tmp_path: Pat
 
 def test_bad_file_fails_before_any_llm_or_hub_request(hub_env, scripted: ScriptedServer, tmp_path: Path):
     hub_env.clear_log()
+    nope, out = tmp_path / "nope.png", tmp_path / "run"
     proc = spacechain(
-        [
-            "run",
-            "describe it",
-            "--file",
-            str(tmp_path / "nope.png"),
-            "--model",
-            "openai/scripted",
-            "--api-base",
-            scripted.url + "/v1",
-            "--out",
-            str(tmp_path / "run"),
-        ],
+        scripted_args("run", "describe it", "--file", str(nope), api_base=scripted.url + "/v1", out=out),
         cli_env(hub_env.url, tmp_path),
     )
     assert proc.returncode not in (0, None)
@@ -126,7 +117,7 @@ def test_unreachable_llm_backend_is_one_line_before_any_hub_request(hub_env, tmp
     hub_env.clear_log()
     base = f"http://127.0.0.1:{free_port()}/v1"
     proc = spacechain(
-        ["run", "anything", "--model", "openai/scripted", "--api-base", base, "--out", str(tmp_path / "run")],
+        scripted_args("run", "anything", api_base=base, out=tmp_path / "run"),
         cli_env(hub_env.url, tmp_path),
     )
     assert proc.returncode not in (0, None)
@@ -174,7 +165,7 @@ def test_terminal_run_streams_tokens_from_litellm(hub_env, llm, tmp_path: Path):
     env.pop("NO_COLOR")
     child = pexpect.spawn(
         SPACECHAIN,
-        ["run", "a streamed cat", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out)],
+        scripted_args("run", "a streamed cat", api_base=stub.url, out=out),
         env=env,
         dimensions=(40, 200),
         encoding="utf-8",
@@ -194,9 +185,7 @@ def test_terminal_run_streams_tokens_from_litellm(hub_env, llm, tmp_path: Path):
     assert Path(m["files"][0]).is_file()
 
 
-def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, app_launcher, llm, tmp_path: Path):
-    # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
-    hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
+def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, private_toolbox, llm, tmp_path: Path):
     stub = llm(
         [
             blob('img = run_space("acme/flux-lite", "/generate", {"prompt": "before the cancel"})[0]\nprint(img)'),
@@ -206,28 +195,15 @@ def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, app_launc
     )
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [
-            SPACECHAIN,
-            "run",
-            "slow things",
-            "--model",
-            "openai/scripted",
-            "--api-base",
-            stub.url,
-            "--out",
-            str(out),
-            "--json",
-        ],
+        [SPACECHAIN, *scripted_args("run", "slow things", api_base=stub.url, out=out), "--json"],
         env=cli_env(hub_env.url, tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not _has_call(out / "manifest.json", "/slow"):
-            assert time.monotonic() < deadline and proc.poll() is None, "the /slow call never started"
-            time.sleep(0.1)
+        wait_for(lambda: has_call(out / "manifest.json", "/slow") or proc.poll() is not None, 60, "the /slow call")
+        assert proc.poll() is None, "the /slow call never started"
         time.sleep(0.5)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -249,13 +225,6 @@ def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, app_launc
     assert m["files"] == [gen["outputs"][0]] == result["files"]
     assert (out / "gallery.html").is_file()
     assert len(stub.requests) == 2
-
-
-def _has_call(manifest_path: Path, endpoint: str) -> bool:
-    try:
-        return any(c["endpoint"] == endpoint for c in json.loads(manifest_path.read_text())["calls"])
-    except (OSError, ValueError):
-        return False
 
 
 def test_llm_backend_failing_mid_run_is_one_line_with_the_cause(hub_env, scripted: ScriptedServer, tmp_path: Path):
@@ -286,7 +255,7 @@ def test_llm_backend_failing_mid_run_is_one_line_with_the_cause(hub_env, scripte
     )
     out = tmp_path / "run"
     proc = spacechain(
-        ["run", "an outage", "--model", "openai/scripted", "--api-base", scripted.url + "/v1", "--out", str(out)],
+        scripted_args("run", "an outage", api_base=scripted.url + "/v1", out=out),
         cli_env(hub_env.url, tmp_path),
     )
     assert proc.returncode not in (0, None)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import SPACECHAIN, assert_one_error_line, blob, cli_env, error_lines, spacechain
+from cli_support import SPACECHAIN, assert_one_error_line, blob, cli_env, error_lines, scripted_args, spacechain
 from cli_support import cli as run
+from http_support import returned, text_param
 from servers import Reply, ScriptedServer, sse
 
 from spacechain.agent.display import SafeConsole, clean, print_stats
@@ -387,21 +388,8 @@ def test_stats_print_markup_and_escapes_literally() -> None:
 
 def _toolbox(srv: ScriptedServer, text: str, error: str | None = None) -> ScriptedServer:
     """A Gradio-shaped app: /x(text) -> [text], or an error with that message."""
-    param = {
-        "label": "text",
-        "parameter_name": "text",
-        "parameter_has_default": True,
-        "parameter_default": "",
-        "type": {"type": "string"},
-        "python_type": {"type": "str", "description": ""},
-        "component": "Textbox",
-    }
-    ret = {
-        "label": "out",
-        "type": {"type": "string"},
-        "python_type": {"type": "str", "description": ""},
-        "component": "Textbox",
-    }
+    param = {**text_param("text"), "parameter_has_default": True, "parameter_default": ""}
+    ret = returned(text_param("out"))
     srv.add(
         "/gradio_api/info",
         Reply(
@@ -482,7 +470,7 @@ def test_repl_prints_markup_and_hostile_text_literally(hub_env, llm, tmp_path: P
     ]
     env = cli_env(hub_env.url, tmp_path)
     proc = subprocess.run(
-        [SPACECHAIN, "chat", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(tmp_path / "run")],
+        [SPACECHAIN, *scripted_args("chat", api_base=stub.url, out=tmp_path / "run")],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,

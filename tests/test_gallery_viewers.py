@@ -230,14 +230,14 @@ def test_every_viewer_renders_served_offline_cdn_and_from_disk(
 
 
 def test_run_with_offline_viewers(viewer_files: tuple[Path, Path], hub_env: Any, llm: Any, tmp_path: Path) -> None:
-    from cli_support import CHAIN, GOAL, cli_env, error_lines, spacechain
+    from cli_support import CHAIN, GOAL, cli_env, error_lines, scripted_args, spacechain
 
     folder, _ = viewer_files
     xdg = tmp_path / "xdg"
     shutil.copytree(folder, xdg / "spacechain" / "viewers")  # fetched once by the fixture, as a first run does
     env = {**cli_env(hub_env.url, tmp_path), "XDG_CACHE_HOME": str(xdg)}
     out = tmp_path / "run"
-    args = ["run", GOAL, "--model", "openai/scripted", "--api-base", llm(CHAIN).url, "--out", str(out)]
+    args = scripted_args("run", GOAL, api_base=llm(CHAIN).url, out=out)
     proc = spacechain([*args, "--offline-viewers"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     page = (out / "gallery.html").read_text()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pexpect
-from cli_support import SPACECHAIN, blob, cli_env
+from cli_support import SPACECHAIN, blob, cli_env, has_call, scripted_args, wait_for
 from PIL import Image
 
 PROMPT = "spacechain>"  # prompt_toolkit moves the cursor instead of printing the space
@@ -21,26 +21,7 @@ def printed_line(pattern: str) -> str:
     return r"\n" + ESCAPES + pattern + r"\r?\n"
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def slow_call_started(manifest_path: Path) -> bool:
-    try:
-        calls = json.loads(manifest_path.read_text())["calls"]
-    except (OSError, ValueError):
-        return False
-    return any(c["endpoint"] == "/slow" for c in calls)
-
-
-def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):
-    # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
-    hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
+def test_chat_session(hub_env, private_toolbox, llm, tmp_path: Path):
     stub = llm(
         [
             # turn 1
@@ -60,7 +41,7 @@ def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):
     env = cli_env(hub_env.url, tmp_path, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")
     child = pexpect.spawn(
         SPACECHAIN,
-        ["chat", "--model", "openai/scripted", "--api-base", stub.url, "--out", str(out)],
+        scripted_args("chat", api_base=stub.url, out=out),
         env=env,
         dimensions=(40, 200),
         encoding="utf-8",
@@ -105,7 +86,7 @@ def test_chat_session(hub_env, app_launcher, llm, tmp_path: Path):
         child.expect_exact(PROMPT)
 
         child.sendline("wait for a slow job")
-        wait_for(lambda: slow_call_started(out / "manifest.json"), 30, "the /slow call")
+        wait_for(lambda: has_call(out / "manifest.json", "/slow"), 30, "the /slow call")
         time.sleep(0.5)
         t0 = time.monotonic()
         child.sendintr()

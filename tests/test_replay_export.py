@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from artifacts_check import glb_source
 from artifacts_check import sha256 as sha
-from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, spacechain
+from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, scripted_args, spacechain
 from PIL import Image
 
 from spacechain.agent.replay import Chain, ChainCall, export_script, replay_chain
@@ -26,7 +26,7 @@ def recorded(hub_env, llm, tmp_path) -> tuple[Path, dict]:
     stub = llm(CHAIN)
     env = cli_env(hub_env.url, tmp_path)
     run_dir = tmp_path / "run"
-    res = spacechain(["run", GOAL, "--model", "openai/scripted", "--api-base", stub.url, "--out", str(run_dir)], env)
+    res = spacechain(scripted_args("run", GOAL, api_base=stub.url, out=run_dir), env)
     assert res.returncode == 0, res.stderr
     return run_dir, env
 
@@ -106,18 +106,7 @@ def test_max_space_calls_stops_the_agent_cleanly(hub_env, llm, tmp_path):
     stub = llm(CHAIN)
     run_dir = tmp_path / "budget"
     res = spacechain(
-        [
-            "run",
-            GOAL,
-            "--model",
-            "openai/scripted",
-            "--api-base",
-            stub.url,
-            "--out",
-            str(run_dir),
-            "--max-space-calls",
-            "1",
-        ],
+        [*scripted_args("run", GOAL, api_base=stub.url, out=run_dir), "--max-space-calls", "1"],
         cli_env(hub_env.url, tmp_path),
     )
     assert res.returncode != 0
@@ -149,17 +138,7 @@ def test_seed_goal_six_landmarks_pipelined_into_a_gallery(hub_env, llm, tmp_path
     )
     run_dir = tmp_path / "paris"
     res = spacechain(
-        [
-            "run",
-            "a 3D gallery of six Paris landmarks",
-            "--model",
-            "openai/scripted",
-            "--api-base",
-            stub.url,
-            "--out",
-            str(run_dir),
-            "--json",
-        ],
+        [*scripted_args("run", "a 3D gallery of six Paris landmarks", api_base=stub.url, out=run_dir), "--json"],
         cli_env(hub_env.url, tmp_path),
     )
     assert res.returncode == 0, res.stderr
