@@ -10,42 +10,38 @@ from servers import Reply, ScriptedServer
 FILE_META = {"_type": "gradio.FileData"}
 
 
-def _text(name: str) -> dict:
+def _param(name: str, component: str, schema: dict, python_type: str) -> dict:
+    """A parameter as /gradio_api/info describes it (required: no default)."""
     return {
         "label": name,
         "parameter_name": name,
         "parameter_has_default": False,
         "parameter_default": None,
-        "type": {"type": "string"},
-        "python_type": {"type": "str", "description": ""},
-        "component": "Textbox",
+        "type": schema,
+        "python_type": {"type": python_type, "description": ""},
+        "component": component,
     }
 
 
-def _image(name: str) -> dict:
-    return {
-        "label": name,
-        "parameter_name": name,
-        "parameter_has_default": False,
-        "parameter_default": None,
-        "type": {
-            "title": "ImageData",
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "meta": {"type": "object"}},
-        },
-        "python_type": {"type": "filepath", "description": ""},
-        "component": "Image",
-    }
+def text_param(name: str) -> dict:
+    return _param(name, "Textbox", {"type": "string"}, "str")
 
 
-def _ret(param: dict) -> dict:
+def image_param(name: str) -> dict:
+    properties = {"path": {"type": "string"}, "meta": {"type": "object"}}
+    schema = {"title": "ImageData", "type": "object", "properties": properties}
+    return _param(name, "Image", schema, "filepath")
+
+
+def returned(param: dict) -> dict:
+    """The same component as an endpoint's return value."""
     return {k: param[k] for k in ("label", "type", "python_type", "component")}
 
 
 INFO = {
     "named_endpoints": {
-        "/x": {"parameters": [], "returns": [_ret(_text("out"))]},
-        "/img": {"parameters": [_image("image")], "returns": [_ret(_image("result"))]},
+        "/x": {"parameters": [], "returns": [returned(text_param("out"))]},
+        "/img": {"parameters": [image_param("image")], "returns": [returned(image_param("result"))]},
     },
     "unnamed_endpoints": {},
 }

@@ -149,49 +149,46 @@ def test_unknown_event_id_is_a_one_line_error(hub_env, make):
 # --------------------------------------------------------------------------- failures the model must see
 
 
-def test_failing_space_error_reaches_the_model_which_switches(hub_env, make):
-    planner, run, model = make(
-        [
-            code('out = run_space("acme/toolbox", "/fail", {"prompt": "x"})\nprint(out)'),
-            code('out = run_space("acme/toolbox", "/echo", {"text": "plan B"})[0]\nprint(out["text"]["value"])'),
-            code('final_answer("switched")'),
-        ]
-    )
-    result = planner.turn("try a failing Space")
+@pytest.mark.parametrize(
+    "bad, expected, fallback, seen, calls",
+    [
+        pytest.param(
+            'out = run_space("acme/toolbox", "/fail", {"prompt": "x"})\nprint(out)',
+            "acme/toolbox failed (Bad prompt): Prompt is empty; write something",
+            'out = run_space("acme/toolbox", "/echo", {"text": "plan B"})[0]\nprint(out["text"]["value"])',
+            "plan B",
+            [("/fail", "error", "space_error"), ("/echo", "complete", None)],
+            id="failing",
+        ),
+        pytest.param(
+            'print(run_space("acme/sleepy", "/noop", {}))',
+            "Space acme/sleepy is not running (stage SLEEPING): it is asleep; a request wakes it, so retry in a "
+            "minute or pick another Space.",
+            'print(run_space("acme/toolbox", "/noop", {}))',
+            "['ok']",
+            [("/noop", "complete", None)],  # a Space that is not running is refused before any call
+            id="sleeping",
+        ),
+    ],
+)
+def test_a_space_error_reaches_the_model_which_switches(hub_env, make, bad, expected, fallback, seen, calls):
+    planner, run, model = make([code(bad), code(fallback), code('final_answer("switched")')])
+    result = planner.turn("switch Spaces when one fails")
     assert result.success and result.answer == "switched"
 
-    expected = "acme/toolbox failed (Bad prompt): Prompt is empty; write something"
     steps = action_steps(planner)
     assert expected in str(steps[0].error)
     # The Space's message reaches the model as one line, not a traceback.
     line = next(line for line in model.text_seen(1).splitlines() if expected in line)
     assert "Traceback" not in model.text_seen(1)
     assert line.strip().endswith(expected)
-    assert "plan B" in steps[1].observations
+    assert seen in steps[1].observations
 
     run.close()
     m = manifest(run)
     assert expected in m["steps"][0]["error"] and m["steps"][1]["error"] is None
-    failed, echoed = m["calls"]
-    assert failed["status"] == "error" and failed["error"]["error"] == "space_error"
-    assert failed["error"]["message"] == expected
-    assert echoed["status"] == "complete"
-
-
-def test_sleeping_space_error_reaches_the_model(hub_env, make):
-    planner, run, model = make(
-        [
-            code('print(run_space("acme/sleepy", "/noop", {}))'),
-            code('print(run_space("acme/toolbox", "/noop", {}))'),
-            code('final_answer("used the toolbox")'),
-        ]
-    )
-    result = planner.turn("call a sleeping Space")
-    assert result.success
-    err = str(action_steps(planner)[0].error)
-    assert "Space acme/sleepy is not running (stage SLEEPING)" in err and "pick another Space" in err
-    assert "Space acme/sleepy is not running (stage SLEEPING)" in model.text_seen(1)
-    assert "['ok']" in action_steps(planner)[1].observations
+    assert [(c["endpoint"], c["status"], (c.get("error") or {}).get("error")) for c in m["calls"]] == calls
+    assert all(c["error"]["message"] == expected for c in m["calls"] if c["status"] == "error")
 
 
 def test_max_steps_is_not_success_even_with_a_fallback_answer(hub_env, make):
@@ -455,9 +452,7 @@ def test_interrupt_on_step_two_keeps_a_valid_manifest(hub_env, make):
     assert not list(run.dir.glob(".manifest.*.tmp"))
 
 
-def test_interrupt_during_a_call_cancels_the_job(hub_env, app_launcher, make):
-    # A private toolbox: the cancelled /slow job keeps that app's worker busy for a while.
-    hub_env.update_space("acme/toolbox", host=app_launcher(["misc"])["misc"])
+def test_interrupt_during_a_call_cancels_the_job(hub_env, private_toolbox, make):
     planner, run, model = make(
         [
             code('print(run_space("acme/toolbox", "/slow", {"seconds": 30}))'),

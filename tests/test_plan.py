@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from agent_support import action_steps
 from scripted_model import code
 
 from spacechain.tools.pipeline import run_batch, run_pipeline
@@ -85,11 +86,7 @@ def test_the_model_gets_the_plan_check_as_a_tool(hub_env, make):
         ]
     )
     assert planner.turn("check a plan").success
-    steps = [
-        s
-        for s in planner.agent.memory.steps
-        if getattr(s, "observations", None) is not None or getattr(s, "error", None) is not None
-    ][-3:]
+    steps = action_steps(planner)
     assert "'ok': False" in steps[0].observations and "width expects a number" in steps[0].observations
     assert "No endpoint /generat on acme/flux-lite" in str(steps[1].error)
     assert run.client.records == []
