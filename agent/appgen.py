@@ -15,6 +15,7 @@ from typing import Any
 
 from spacechain.tools import InvalidInputs, SpacechainError
 from spacechain.tools.kinds import kind_of_name, media_of, sniff
+from spacechain.tools.nested import KEEP, transform_at
 
 from .replay import Ref, _index_outputs, build_chain
 
@@ -66,27 +67,28 @@ def plan_app(manifest: dict, title: str | None = None) -> dict:
         return ident
 
     def encode(value: Any, param: str, n: int) -> Any:
-        if isinstance(value, Ref):
-            return {"$ref": [value.call, *value.path]}
-        if isinstance(value, str) and value in user_files:
-            if value not in by_file:
-                by_file[value] = unique(param, n)
+        def visit(v: Any, at: tuple) -> Any:
+            if isinstance(v, Ref):
+                return {"$ref": [v.call, *v.path]}
+            if isinstance(v, dict) and set(v) in MARKERS:
+                return {"$lit": v}
+            if not (isinstance(v, str) and v in user_files):
+                return KEEP
+            if v not in by_file:
+                name = next((k for k in reversed(at) if isinstance(k, str)), param)  # the nearest key
+                by_file[v] = unique(name, n)
                 inputs.append(
                     {
-                        "name": by_file[value],
-                        "label": _label(param),
-                        "kind": _family(value) if _family(value) in UPLOADS else "file",
-                        "value": value,
+                        "name": by_file[v],
+                        "label": _label(name),
+                        "kind": _family(v) if _family(v) in UPLOADS else "file",
+                        "value": v,
                         "advanced": False,
                     }
                 )
-            return {"$input": by_file[value]}
-        if isinstance(value, list):
-            return [encode(v, param, n) for v in value]
-        if isinstance(value, dict):
-            coded = {k: encode(v, k, n) for k, v in value.items()}
-            return {"$lit": value} if set(value) in MARKERS else coded
-        return value
+            return {"$input": by_file[v]}
+
+        return transform_at(value, visit)
 
     calls = []
     for n, call in enumerate(chain.calls):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import holds, is_local_file, place, sha256_file
-from .nested import KEEP, is_filedata, is_url, transform
+from .nested import KEEP, is_filedata, is_url, transform, transform_at
 
 __all__ = ["CallCache", "Entry", "call_key", "default_cache_dir", "normalise"]
 
@@ -165,20 +165,16 @@ class CallCache:
         tmp = d.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
         files: list[dict] = []
 
-        def store(v: Any, at: list) -> Any:
-            if isinstance(v, str) and v in downloaded:
-                name = os.path.basename(v)
-                if not _plain_name(name):
-                    raise ValueError(f"unusable file name {name!r}")
-                if not (tmp / "files" / name).exists():
-                    shutil.copyfile(v, tmp / "files" / name)
-                files.append({"at": at, "name": name, "sha256": sha256_file(tmp / "files" / name)})
-                return name
-            if isinstance(v, dict):
-                return {k: store(x, at + [k]) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [store(x, at + [i]) for i, x in enumerate(v)]
-            return v
+        def store(v: Any, at: tuple) -> Any:
+            if not (isinstance(v, str) and v in downloaded):
+                return KEEP
+            name = os.path.basename(v)
+            if not _plain_name(name):
+                raise ValueError(f"unusable file name {name!r}")
+            if not (tmp / "files" / name).exists():
+                shutil.copyfile(v, tmp / "files" / name)
+            files.append({"at": list(at), "name": name, "sha256": sha256_file(tmp / "files" / name)})
+            return name
 
         try:
             (tmp / "files").mkdir(parents=True)
@@ -187,7 +183,7 @@ class CallCache:
                 "space": space,
                 "endpoint": endpoint,
                 "created": time.time(),
-                "outputs": store(outputs, []),
+                "outputs": transform_at(outputs, store),
                 "files": files,
             }
             (tmp / "entry.json").write_text(json.dumps(meta, allow_nan=False), encoding="utf-8")

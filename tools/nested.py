@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-__all__ = ["FILE_META", "KEEP", "is_filedata", "is_url", "leaves", "transform"]
+__all__ = ["FILE_META", "KEEP", "is_filedata", "is_url", "leaves", "transform", "transform_at"]
 
 FILE_META = {"_type": "gradio.FileData"}
 
@@ -13,13 +13,18 @@ FILE_META = {"_type": "gradio.FileData"}
 def transform(value: Any, visit: Callable[[Any], Any]) -> Any:
     """Rebuild a nested value (dicts, lists, tuples as lists). `visit` sees every node first and
     returns its replacement, or KEEP to have the node's children visited (a leaf is kept as is)."""
-    new = visit(value)
+    return transform_at(value, lambda node, at: visit(node))
+
+
+def transform_at(value: Any, visit: Callable[[Any, tuple], Any], at: tuple = ()) -> Any:
+    """`transform` whose `visit` also gets each node's position (keys and indexes from the top)."""
+    new = visit(value, at)
     if new is not KEEP:
         return new
     if isinstance(value, dict):
-        return {k: transform(v, visit) for k, v in value.items()}
+        return {k: transform_at(v, visit, (*at, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [transform(v, visit) for v in value]
+        return [transform_at(v, visit, (*at, i)) for i, v in enumerate(value)]
     return value
 
 
