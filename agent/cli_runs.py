@@ -191,18 +191,6 @@ def show(
     _guard(body)
 
 
-def _overrides(pairs: list[str]) -> dict[str, str]:
-    from spacechain.tools import InvalidInputs
-
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInputs(f"--set expects name=value (or N.name=value for call N); got {pair!r}.")
-        out[name.strip()] = value
-    return out
-
-
 def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path], as_json: bool) -> None:
     """`replay --dry-run`: the same checks as a replay, in a scratch run folder that is removed after."""
     import shutil
@@ -252,9 +240,9 @@ def replay(
     def body():
         from spacechain.agent.display import Board
         from spacechain.agent.run import default_run_dir
-        from spacechain.agent.start import REPLAY_MODEL, Replay, ReplayTurn, open_run
+        from spacechain.agent.start import REPLAY_MODEL, Replay, ReplayTurn, open_run, overrides
 
-        replay = Replay.load(run_dir, _overrides(sets))
+        replay = Replay.load(run_dir, overrides(sets))
         if dry_run:
             return _check_replay(replay.manifest, replay.chain, replay.overridden, files, as_json)
         viewer = _viewer(model_viewer, offline_viewers)

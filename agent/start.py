@@ -107,6 +107,19 @@ def open_planner(
     return run, planner
 
 
+def overrides(pairs: Sequence[str], what: str = "--set expects") -> dict[str, str]:
+    """A replay's changes to its inputs, `name=value` or `N.name=value` (call N only); `what` starts the error."""
+    from spacechain.tools import InvalidInputs
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInputs(f"{what} name=value (or N.name=value for call N); got {pair!r}.")
+        out[name.strip()] = value
+    return out
+
+
 @dataclass
 class Replay:
     """A recorded run's chain made ready to run again: its manifest, the chain with the user's changes

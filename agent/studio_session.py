@@ -248,14 +248,7 @@ def text_inputs(manifest: dict) -> str:
 
 
 def parse_sets(text: str) -> dict[str, str]:
-    from spacechain.tools import InvalidInputs
+    """The replay box's lines (blank ones skipped) as the replay's changes to its inputs."""
+    from .start import overrides
 
-    sets = {}
-    for line in (text or "").splitlines():
-        if not line.strip():
-            continue
-        name, sep, value = line.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInputs(f"Each line of the inputs box is name=value (or N.name=value); got {line!r}.")
-        sets[name.strip()] = value
-    return sets
+    return overrides([line for line in (text or "").splitlines() if line.strip()], "Each line of the inputs box is")
