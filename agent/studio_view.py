@@ -128,11 +128,12 @@ class View:
 
 
 def chain_text(calls: list[dict], path: str) -> str:
-    """The call that made `path`: Space, endpoint and its key inputs (files by name, text cut short)."""
-    for c in calls:
-        if any(f.get("local") == path and f.get("direction") == "out" for f in c.get("files") or []):
-            return f"{c.get('space')} /{str(c.get('endpoint', '')).lstrip('/')} ({key_inputs(c.get('inputs'))})"
-    return ""
+    """The call that made `path` (the run record's answer): Space, endpoint and its key inputs (files by
+    name, text cut short)."""
+    from .record import RunRecord
+
+    call = RunRecord.from_dict({"calls": calls}).producer(path)
+    return f"{call.space} /{call.endpoint.lstrip('/')} ({key_inputs(call.inputs)})" if call else ""
 
 
 def key_inputs(inputs: Any, limit: int = 4) -> str:
