@@ -3,10 +3,9 @@ repeat: 0) and wall times."""
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 
+from _common import option, timed
 from _servers import loopback
 from pipeline import LANDMARKS, STAGES
 
@@ -22,18 +21,14 @@ def main(delay: float) -> dict:
         for label in ("first", "repeat"):
             with Client(out_dir=tempfile.mkdtemp(), cache=cache) as client:
                 client.schema("acme/flux-lite"), client.schema("acme/trellis-lite")
-                t0 = time.perf_counter()
-                res = run_pipeline(client, [{"prompt": p} for p in LANDMARKS], STAGES)
-                out[f"{label}_s"] = time.perf_counter() - t0
+                res, out[f"{label}_s"] = timed(lambda: run_pipeline(client, [{"prompt": p} for p in LANDMARKS], STAGES))
                 out[f"{label}_space_calls"] = sum(1 for r in client.records if not r.cached and r.event_id)
                 assert all("error" not in r for r in res), res
     return out
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--delay", type=float, default=0.5)
-    r = main(ap.parse_args().delay)
+    r = main(option(__doc__, "--delay", 0.5))
     print(
         f"first run {r['first_s']:.2f} s, {r['first_space_calls']} Space calls | repeat {r['repeat_s']:.3f} s, "
         f"{r['repeat_space_calls']} Space calls | speed-up {r['first_s'] / r['repeat_s']:.0f}x"

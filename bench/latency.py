@@ -3,26 +3,17 @@ spacechain vs gradio_client's Client.predict vs a bare httpx POST + SSE read (th
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import tempfile
-import time
 
 import httpx
+from _common import median_s, option
 from _servers import loopback
 
 from spacechain.tools import Client
 
 
 def median_ms(fn, n: int) -> float:
-    for _ in range(5):
-        fn()  # warm-up: connections, caches
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    return median_s(fn, n, warmup=5) * 1000
 
 
 def main(n: int) -> dict:
@@ -58,9 +49,7 @@ def main(n: int) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("-n", type=int, default=60)
-    r = main(ap.parse_args().n)
+    r = main(option(__doc__, "-n", 60))
     print(
         f"floor {r['floor_ms']:.1f} ms | spacechain {r['spacechain_ms']:.1f} ms | gradio_client "
         f"{r['gradio_client_ms']:.1f} ms | spacechain/gradio_client {r['vs_gradio_client']:.3f} | "

@@ -4,10 +4,9 @@ ratio to the pipeline bound (first-stage time + 6 × the slowest stage time)."""
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 
+from _common import option, timed
 from _servers import loopback
 
 from spacechain.tools import Client
@@ -36,12 +35,8 @@ def main(delay: float) -> dict:
     with loopback(["text2img", "img2_3d"], delay=delay):
         with Client(out_dir=tempfile.mkdtemp()) as client:
             client.schema("acme/flux-lite"), client.schema("acme/trellis-lite")  # resolve outside the timing
-            t0 = time.perf_counter()
-            seq = sequential(client)
-            t_seq = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            res = run_pipeline(client, [{"prompt": p} for p in LANDMARKS], STAGES)
-            t_pipe = time.perf_counter() - t0
+            seq, t_seq = timed(lambda: sequential(client))
+            res, t_pipe = timed(lambda: run_pipeline(client, [{"prompt": p} for p in LANDMARKS], STAGES))
     assert len(seq) == 6 and all("error" not in r for r in res), res
     bound = delay * (STAGE_UNITS[0] + len(LANDMARKS) * max(STAGE_UNITS))
     return {
@@ -54,9 +49,7 @@ def main(delay: float) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--delay", type=float, default=0.5, help="seconds per unit of fake compute")
-    r = main(ap.parse_args().delay)
+    r = main(option(__doc__, "--delay", 0.5, help="seconds per unit of fake compute"))
     print(
         f"sequential {r['sequential_s']:.2f} s | pipelined {r['pipelined_s']:.2f} s | "
         f"speed-up {r['speedup']:.2f}x | bound {r['bound_s']:.2f} s | pipelined/bound {r['ratio_to_bound']:.3f}"
