@@ -27,6 +27,7 @@ __all__ = [
     "FinalAnswer",
     "Listener",
     "StepCode",
+    "StepEvent",
     "StepFinished",
     "StepStarted",
     "TextDelta",
@@ -63,37 +64,37 @@ class TurnEnded(Event):
 
 
 @dataclass(frozen=True)
-class StepStarted(Event):
-    kind: ClassVar[str] = "step_started"
+class StepEvent(Event):
+    """About one step of a turn: its fields start with (turn, step), in the constructor and in to_dict()."""
+
     turn: int
     step: int
 
 
 @dataclass(frozen=True)
-class TextDelta(Event):
+class StepStarted(StepEvent):
+    kind: ClassVar[str] = "step_started"
+
+
+@dataclass(frozen=True)
+class TextDelta(StepEvent):
     """A piece of the model's reply as it streams (only when the backend streams)."""
 
     kind: ClassVar[str] = "text_delta"
-    turn: int
-    step: int
     text: str
 
 
 @dataclass(frozen=True)
-class StepCode(Event):
+class StepCode(StepEvent):
     """The code of a step, about to run."""
 
     kind: ClassVar[str] = "step_code"
-    turn: int
-    step: int
     code: str
 
 
 @dataclass(frozen=True)
-class StepFinished(Event):
+class StepFinished(StepEvent):
     kind: ClassVar[str] = "step_finished"
-    turn: int
-    step: int
     thought: str | None
     code: str | None
     observations: str | None

@@ -8,9 +8,21 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from scripted_model import code
 
-from spacechain.agent.events import CallFinished, CallSubmitted, Emitter, Event, StepFinished, TurnEnded
+from spacechain.agent.events import (
+    CallFinished,
+    CallSubmitted,
+    Emitter,
+    Event,
+    StepCode,
+    StepEvent,
+    StepFinished,
+    StepStarted,
+    TextDelta,
+    TurnEnded,
+)
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
@@ -54,6 +66,36 @@ def test_a_chain_is_told_as_events_in_order(hub_env, make):
     assert isinstance(end, TurnEnded) and end.status == "success" and glb in end.files
     json.dumps([e.to_dict() for e in seen])  # every event is plain data
     run.close()
+
+
+@pytest.mark.parametrize(
+    "event, wire",
+    [
+        (StepStarted(1, 2), {"event": "step_started", "turn": 1, "step": 2}),
+        (TextDelta(1, 2, "he"), {"event": "text_delta", "turn": 1, "step": 2, "text": "he"}),
+        (StepCode(1, 2, "x = 1"), {"event": "step_code", "turn": 1, "step": 2, "code": "x = 1"}),
+        (
+            StepFinished(1, 2, "t", "x = 1", "obs", None, False, 0.5, 10, 3),
+            {
+                "event": "step_finished",
+                "turn": 1,
+                "step": 2,
+                "thought": "t",
+                "code": "x = 1",
+                "observations": "obs",
+                "error": None,
+                "final": False,
+                "duration_s": 0.5,
+                "tokens_in": 10,
+                "tokens_out": 3,
+            },
+        ),
+    ],
+)
+def test_step_events_take_and_give_turn_and_step_first(event: Event, wire: dict):
+    """The JSON form (and its key order) that `--json`, the studio and MCP progress read."""
+    assert isinstance(event, StepEvent)
+    assert list(event.to_dict().items()) == list(wire.items())
 
 
 def test_a_failing_listener_does_not_stop_the_others():
