@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps.spaces import make_glb
+from apps.glb import make_glb
 from PIL import Image
 
 from spacechain.agent import gallery

@@ -1,0 +1,127 @@
+"""acme/toolbox: small endpoints for the client's edge cases (types, streams, errors, timing, files)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import gradio as gr
+from apps.media import delay, out_path, prompt_color, write_png
+
+
+def echo(
+    text: str,
+    number: float = 1.5,
+    count: int = 2,
+    flag: bool = False,
+    choice: str = "a",
+    tags: list[str] | None = None,
+    data: Any = None,
+) -> dict[str, Any]:
+    """Return every received value with its Python type name."""
+    got = {"text": text, "number": number, "count": count, "flag": flag, "choice": choice, "tags": tags, "data": data}
+    return {k: {"value": v, "type": type(v).__name__} for k, v in got.items()}
+
+
+def stream(steps: int = 5) -> Iterator[str]:
+    """Yield 'step 0' .. 'step N-1'."""
+    for i in range(int(steps)):
+        delay(0.2)
+        yield f"step {i}"
+
+
+def fail(prompt: str = "") -> str:
+    """Always raises a visible gr.Error."""
+    raise gr.Error("Prompt is empty; write something", title="Bad prompt")
+
+
+def hidden_fail() -> str:
+    """Raises a plain exception; show_error=False hides its message."""
+    raise ValueError("secret detail")
+
+
+def quota() -> str:
+    """Raises the ZeroGPU quota error exactly like the `spaces` package does."""
+    raise gr.Error(
+        "You have exceeded your free ZeroGPU quota (60s requested vs. 56s left). Try again in 0:09:48. "
+        "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens",
+        title="ZeroGPU quota exceeded",
+        print_exception=False,
+    )
+
+
+def slow(seconds: float = 5) -> str:
+    """Sleep, then return 'done'."""
+    time.sleep(float(seconds))
+    return "done"
+
+
+def noop() -> str:
+    """Return 'ok' at once."""
+    return "ok"
+
+
+def gallery(n: int = 3) -> list[tuple[str, str]]:
+    """Return n small PNGs with captions."""
+    out = []
+    for i in range(int(n)):
+        caption = f"image {i}"
+        out.append((write_png(prompt_color(caption), (32, 32), caption, {"prompt": caption}), caption))
+    return out
+
+
+def files(files: list[str] | None) -> tuple[str, str]:
+    """List names and sizes of the uploaded files; also return the listing as a file."""
+    lines = [f"{Path(f).name} {Path(f).stat().st_size}" for f in files or []]
+    text = "\n".join(lines)
+    path = out_path(".txt").with_name("listing.txt")
+    path.write_text(text)
+    return text, str(path)
+
+
+def count_upload(file: str) -> str:
+    """Return the size of the uploaded file in bytes."""
+    return str(Path(file).stat().st_size)
+
+
+def build_misc() -> gr.Blocks:
+    with gr.Blocks(title="Toolbox") as demo:
+        with gr.Tab("echo"):
+            e_in = [
+                gr.Textbox(label="Text"),
+                gr.Number(label="Number", value=1.5),
+                gr.Number(label="Count", value=2, precision=0),
+                gr.Checkbox(label="Flag", value=False),
+                gr.Dropdown(["a", "b", "c"], label="Choice", value="a"),
+                gr.CheckboxGroup(["x", "y", "z"], label="Tags"),
+                gr.JSON(label="Data"),
+            ]
+            e_out = gr.JSON(label="Received")
+            gr.Button("echo").click(echo, e_in, e_out, api_name="echo")
+        with gr.Tab("stream"):
+            s_steps = gr.Number(label="Steps", value=5, precision=0)
+            s_out = gr.Textbox(label="Progress")
+            gr.Button("stream").click(stream, s_steps, s_out, api_name="stream")
+        with gr.Tab("errors"):
+            f_prompt = gr.Textbox(label="Prompt", value="")
+            err_out = gr.Textbox(label="Output")
+            gr.Button("fail").click(fail, f_prompt, err_out, api_name="fail")
+            gr.Button("hidden").click(hidden_fail, None, err_out, api_name="hidden_fail")
+            gr.Button("quota").click(quota, None, err_out, api_name="quota")
+        with gr.Tab("timing"):
+            secs = gr.Number(label="Seconds", value=5)
+            t_out = gr.Textbox(label="Result")
+            gr.Button("slow").click(slow, secs, t_out, api_name="slow")
+            gr.Button("noop").click(noop, None, t_out, api_name="noop")
+        with gr.Tab("files"):
+            n = gr.Number(label="N", value=3, precision=0)
+            gal = gr.Gallery(label="Gallery")
+            gr.Button("gallery").click(gallery, n, gal, api_name="gallery")
+            many = gr.File(label="Files", file_count="multiple")
+            listing, listing_file = gr.Textbox(label="Listing"), gr.File(label="Listing file")
+            gr.Button("files").click(files, many, [listing, listing_file], api_name="files")
+            one = gr.File(label="File")
+            size = gr.Textbox(label="Size")
+            gr.Button("count").click(count_upload, one, size, api_name="count_upload")
+    return demo
