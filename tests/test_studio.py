@@ -278,7 +278,9 @@ def test_stop_cancels_a_slow_call_and_ends_the_turn(studio, page):
     wait_status(page, r"turn 3 interrupted", timeout=20)
     assert time.monotonic() - started < 15
     page.locator("#calls tr[data-state='cancelled']").first.wait_for()
-    assert page.locator("#run").is_enabled()  # ready for the next goal
+    # Ready for the next goal once the worker has written the gallery (a tick after the status may say so).
+    page.locator("#run:not([disabled])").wait_for(timeout=10_000)
+    assert page.locator("#run").is_enabled()
     (m,) = manifests(studio.out).values()
     assert m["turns"][2]["status"] == "interrupted"
     assert len(m["user_files"]) == 1  # the photo still in the upload box is not copied again each turn
