@@ -23,9 +23,11 @@ __all__ = [
     "PlanOptions",
     "Replay",
     "ReplayTurn",
+    "check_files",
     "load_model",
     "open_planner",
     "open_run",
+    "overrides",
 ]
 
 REPLAY_MODEL = "replay (no LLM)"  # the manifest's model of a replay
@@ -175,9 +177,9 @@ class ReplayTurn:
             )
         except BaseException as exc:
             interrupted = self._stopping or isinstance(exc, KeyboardInterrupt)
-            error = None if interrupted else " ".join(str(exc).split())
-            run.end_turn("interrupted" if interrupted else "failed", error)
-            self.events.emit(TurnEnded(turn, "interrupted" if interrupted else "failed", error=error))
+            status, error = ("interrupted", None) if interrupted else ("failed", " ".join(str(exc).split()))
+            run.end_turn(status, error)
+            self.events.emit(TurnEnded(turn, status, error=error))
             raise
         done = f"replayed {len(replay.chain.calls)} call(s)"
         run.end_turn("success", done)
