@@ -217,15 +217,10 @@ def copy_input(run_dir: Path, path: str) -> str:
 
 
 def _swap_paths(value: Any, swap: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return swap.get(value, value)
-    if isinstance(value, list):
-        return [_swap_paths(v, swap) for v in value]
-    if isinstance(value, dict):
-        if set(value) >= {"path"} and isinstance(value.get("path"), str) and value["path"] in swap:
-            return {**value, "path": swap[value["path"]]}
-        return {k: _swap_paths(v, swap) for k, v in value.items()}
-    return value
+    """`value` with each recorded user file (a path, or a FileData's path) replaced by the new one."""
+    from spacechain.tools.nested import KEEP, transform
+
+    return transform(value, lambda v: swap.get(v, v) if isinstance(v, str) else KEEP)
 
 
 def past_runs(out: Path) -> list[str]:
