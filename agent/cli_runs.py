@@ -49,18 +49,13 @@ def _viewer(model_viewer: Path | None, offline: bool = False) -> Path | None:
 
 def _finisher(run, viewer: Path | None, offline: bool = False):
     from spacechain.agent.display import print_quota, print_stats
-    from spacechain.agent.gallery import write_gallery
+    from spacechain.agent.start import finish_run
 
     def finish() -> Path:
         print_stats(run.stats())
-        run.save()
+        gallery = finish_run(run, str(viewer) if viewer else None, offline)
         print_quota(run.manifest.get("quota") or {})  # read "after" when the run was closed
-        viewers = None
-        if offline:
-            from spacechain.agent.viewers import offline_viewers
-
-            viewers = offline_viewers()  # checked copies already in the cache: no network here
-        return write_gallery(run.dir, run.snapshot(), str(viewer) if viewer else None, viewers)
+        return gallery
 
     return finish
 

@@ -109,6 +109,20 @@ def open_planner(
     return run, planner
 
 
+def finish_run(run: Run, viewer: str | None = None, offline: bool = False) -> Path:
+    """The run's manifest saved and its gallery written — after every turn and at the end — with a local
+    model-viewer copy, or with `offline` the checked viewer copies from the cache (no network); the gallery."""
+    from .gallery import write_gallery
+
+    run.save()
+    viewers = None
+    if offline:
+        from .viewers import offline_viewers
+
+        viewers = offline_viewers()
+    return write_gallery(run.dir, run.snapshot(), viewer, viewers)
+
+
 def overrides(pairs: Sequence[str], what: str = "--set expects") -> dict[str, str]:
     """A replay's changes to its inputs, `name=value` or `N.name=value` (call N only); `what` starts the error."""
     from spacechain.tools import InvalidInputs

@@ -101,10 +101,9 @@ class Session:
 
     @staticmethod
     def write_gallery(run) -> None:
-        from .gallery import write_gallery
+        from .start import finish_run
 
-        run.save()
-        write_gallery(run.dir, run.snapshot())
+        finish_run(run)
 
     # ---- turns ----
     def start_turn(self, goal: str, files: list[str]) -> None:
