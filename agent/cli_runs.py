@@ -73,8 +73,9 @@ def _prepare(
     called) with the call board as a listener; returns (run, planner, finish)."""
     from spacechain.agent.display import terminal_view
     from spacechain.agent.run import default_run_dir
-    from spacechain.agent.start import open_planner
+    from spacechain.agent.start import check_files, open_planner
 
+    check_files(files)  # the user's files first, before the viewers may be fetched
     viewer = _viewer(model_viewer, offline)
     view = terminal_view()
     view["listeners"] += list(listeners)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spacechain.tools import SpacechainError
-from spacechain.tools.job import CallRecord
+from spacechain.tools.job import CallFacts
 
 __all__ = ["FORMAT", "CallEntry", "FileEntry", "RunRecord", "StepEntry", "TurnEntry", "UserFile"]
 
@@ -56,13 +56,13 @@ class FileEntry:
 
 
 @dataclass
-class CallEntry(CallRecord):
-    """A call as the manifest keeps it: the client's CallRecord, numbered and placed in its turn and step."""
+class CallEntry(CallFacts):
+    """A call as the manifest keeps it: the client's record of it, numbered, placed in its turn and step."""
 
     id: int = 0
     turn: int = 0
     step: int = 0
-    files: list[FileEntry] = field(default_factory=list)  # a CallRecord's file dicts, typed
+    files: list[FileEntry] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: Any, n: int) -> CallEntry:

@@ -1,5 +1,6 @@
 """How every front end starts work — the CLI's run, chat and replay, the studio — the same way: the options a
-planning front end takes, a run with its planner, and a replay told to listeners as a turn.
+planning front end takes, a run with its planner, a replay told to listeners as a turn, and the run's
+manifest and gallery written at the end of each turn.
 
 Nothing here draws or parses arguments. Heavy modules are imported inside the functions, so a front end
 that imports this module for its options stays light (`spacechain --help`)."""
@@ -24,6 +25,7 @@ __all__ = [
     "Replay",
     "ReplayTurn",
     "check_files",
+    "finish_run",
     "load_model",
     "open_planner",
     "open_run",
@@ -47,6 +49,8 @@ class PlanOptions:
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A backend resolved and checked (`spec`, for its label) with its smolagents Model."""
+
     spec: ModelSpec
     model: Any  # a smolagents Model
 
@@ -61,6 +65,7 @@ def load_model(opts: PlanOptions, name: str | None = None) -> LoadedModel:
 
 
 def check_files(files: Sequence[Path | str]) -> None:
+    """Every file the user gave exists (a one-line UploadRefused otherwise), before anything is started."""
     from spacechain.tools import UploadRefused
     from spacechain.tools.files import is_local_file
 

@@ -130,9 +130,12 @@ class View:
 def chain_text(calls: list[dict], path: str) -> str:
     """The call that made `path` (the run record's answer): Space, endpoint and its key inputs (files by
     name, text cut short)."""
-    from .record import RunRecord
+    from .record import RecordError, RunRecord
 
-    call = RunRecord.from_dict({"calls": calls}).producer(path)
+    try:
+        call = RunRecord.from_dict({"calls": calls}).producer(path)
+    except RecordError:  # a malformed entry: no chain shown rather than a broken page
+        return ""
     return f"{call.space} /{call.endpoint.lstrip('/')} ({key_inputs(call.inputs)})" if call else ""
 
 

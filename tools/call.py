@@ -29,6 +29,9 @@ _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 
 @dataclass
 class Call:
+    """A call between its validation and its end. The client makes it and walks it through the ladder; the
+    Job reading its result stream asks it to `localise` the outputs and to `release` the session."""
+
     http: Http
     space: Space
     endpoint: Endpoint
@@ -39,6 +42,7 @@ class Call:
 
     @classmethod
     def open(cls, http: Http, space: Space, endpoint: Endpoint, session: Session, files: FileIO, inputs: Any) -> Call:
+        """A call with its record begun (the inputs as given, JSON-safe, and the time)."""
         record = CallRecord(
             space=space.label,
             endpoint=endpoint.name,
@@ -93,10 +97,11 @@ class Call:
         except BaseException:
             sess.lock.release()
             raise
-        if self.book:
+        if self.book is not None:
             self.book.submitted()
 
     def release(self) -> None:
+        """Free the session for its next call (once, when the stream has ended or was never started)."""
         self.session.busy = None
         self.session.lock.release()
 
@@ -112,7 +117,7 @@ class Call:
         files.out_dir.mkdir(parents=True, exist_ok=True)
         result = files.localise(outputs, ep.api_name, ep.returns)
         self.record.files = [vars(f) for f in files.records]
-        if self.book:
+        if self.book is not None:
             downloaded = {f.local for f in files.records if f.direction == "out"}
             flagged = any(f.problem for f in files.records)
             self.book.finished(self.label, ep.name, result, downloaded, flagged=flagged)
@@ -121,6 +126,7 @@ class Call:
     def from_cache(
         self, inputs: Any, hit: list, restored: list[str], on_update: Callable[[JobUpdate], None] | None
     ) -> Job:
+        """A finished Job for a cache hit: the stored outputs restored into the output folder, recorded as cached."""
         assert self.book is not None and self.book.key is not None  # a hit has a key
         self.book.served_from_cache(self.endpoint.name, inputs)
         record = self.record

@@ -239,20 +239,22 @@ class Client:
         call.book = book = self._book(sp, ep, call.session, values, use_cache)
         hit = book.lookup(files.out_dir)
         if hit is not None:
+            job = call.from_cache(inputs, *hit, on_update)
             self.records.append(call.record)
-            return call.from_cache(inputs, *hit, on_update)
+            return job
         pending = book.pending_writer()
         if pending is not None:
             self.submit(
                 ref, *pending, session=call.session.name, timeout=timeout, out_dir=files.out_dir, use_cache=False
             ).result()
         call.post(call.upload(values, given, timeout), self.session_wait if timeout is None else timeout)
-        self.records.append(call.record)
         try:
-            return Job(self.http, call, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout)
+            job = Job(call, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout)
         except BaseException:
             call.release()  # no reader thread was started, so nothing else will free the session
             raise
+        self.records.append(call.record)
+        return job
 
     def _validated(self, sp: Space, ep: Endpoint, inputs: Any) -> list:
         """The inputs as the positional list the endpoint takes: names mapped, defaults filled, every

@@ -27,9 +27,9 @@ from .stream import _parse, iter_sse, space_error
 
 if TYPE_CHECKING:
     from .call import Call
-    from .http import Http
 
 __all__ = [
+    "CallFacts",
     "CallRecord",
     "GPU_RETRY_WAITS_S",
     "Job",
@@ -49,8 +49,9 @@ class JobUpdate:
 
 
 @dataclass
-class CallRecord:
-    """Everything about one call, for manifests and JSON output. Values only, no live objects."""
+class CallFacts:
+    """What one call was — where, with what, how it ended, how long it took — but its files (whose type
+    the live record and the run record's entry each declare). Values only, no live objects."""
 
     space: str
     endpoint: str
@@ -61,7 +62,6 @@ class CallRecord:
     status: str = "submitted"
     outputs: Any = None
     error: dict | None = None
-    files: list[dict] = field(default_factory=list)
     submitted_at: str = ""
     finished_at: str = ""
     queue_s: float | None = None  # estimated from the Space's queue size (the REST stream has no rank)
@@ -72,6 +72,13 @@ class CallRecord:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class CallRecord(CallFacts):
+    """Everything about one call, for manifests and JSON output; its files as the client recorded them."""
+
+    files: list[dict] = field(default_factory=list)
 
 
 def _now_iso() -> str:
@@ -87,7 +94,6 @@ class Job:
 
     def __init__(
         self,
-        http: Http,
         call: Call,
         *,
         on_update: Callable[[JobUpdate], None] | None = None,
@@ -95,7 +101,7 @@ class Job:
         idle_timeout: float = 120.0,
     ):
         # The call localises its outputs and frees its session when the stream ends.
-        self._http, self.space, self.record, self._call = http, call.label, call.record, call
+        self._http, self.space, self.record, self._call = call.http, call.label, call.record, call
         self._poll_url, self._status_url = call.poll_url, call.queue_status_url
         self._on_update = on_update
         # One deadline for the call: the result stream and the downloads of its outputs.
