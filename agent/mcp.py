@@ -23,7 +23,7 @@ import mcp_types as types
 from mcp.server import Server
 
 from spacechain import __version__
-from spacechain.tools import Client, Job, JobUpdate, SpacechainError, UploadRefused
+from spacechain.tools import Cancelled, Client, Job, JobUpdate, SpacechainError, UploadRefused
 from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Background", "McpContext", "SpacechainMcp", "UploadGuard", "serve"]
@@ -99,6 +99,7 @@ class Background:
     def __init__(self, name: str):
         self.event_id = f"{name}-{secrets.token_hex(6)}"
         self.jobs: list[Job] = []  # every Space job it submitted, for progress messages
+        self.cancelled = False
         self._done = threading.Event()
         self._value: Any = None
         self._error: BaseException | None = None
@@ -126,6 +127,12 @@ class Background:
             raise self._error
         return self._value
 
+    def cancel(self) -> None:
+        """The client cancelled the tool call: its Space jobs are cancelled and it submits no more."""
+        self.cancelled = True
+        for job in list(self.jobs):
+            job.cancel()
+
 
 class McpContext(ToolContext):
     """Submissions keep their latest update (progress messages) and, inside a Background, count as its jobs."""
@@ -141,12 +148,16 @@ class McpContext(ToolContext):
         return ctx
 
     def submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
+        if self.owner is not None and self.owner.cancelled:
+            raise Cancelled(f"{space}: not submitted, the tool call was cancelled.")
         latest = _Latest()
         job = self.client.submit(space, endpoint, inputs, session=session, use_cache=self.use_cache, on_update=latest)
         self.jobs[job.event_id] = job
         self.latest[job.event_id] = latest
         if self.owner is not None:
             self.owner.jobs.append(job)
+            if self.owner.cancelled:  # cancelled while this one was being submitted
+                job.cancel()
         return job
 
     def status(self, entry: Job | Background) -> str:
@@ -257,7 +268,13 @@ class SpacechainMcp:
             scoped = self.ctx.scoped(handle)
             handle.start(lambda: spec.call(scoped, **args))
             self.ctx.jobs[handle.event_id] = cast(Job, handle)  # poll_result finds it like any job
-            await self._wait(ctx, handle, timeout)
+            try:
+                await self._wait(ctx, handle, timeout)
+            except anyio.get_cancelled_exc_class():
+                # The client cancelled before it got a handle: nobody could collect the result, so the
+                # GPU time is not spent. (Cancelling a poll_result only stops that wait.)
+                handle.cancel()
+                raise
             if not handle.done():
                 return {
                     "status": "running",

@@ -196,6 +196,22 @@ def test_slow_call_returns_handle_then_poll_result_with_progress(work) -> None:
     anyio.run(main)
 
 
+def test_a_cancelled_tool_call_cancels_its_space_job(work) -> None:
+    async def main() -> None:
+        async with _stdio(work) as client:
+            calls = Calls(client)
+            ticks = {"space": "acme/toolbox", "endpoint": "/ticks"}
+            with anyio.move_on_after(2.0) as scope:  # the SDK client tells the server it gave up
+                await client.call_tool("run_space", {**ticks, "inputs": {"seconds": 60}, "timeout": 90})
+            assert scope.cancelled_caught
+            # /ticks runs one job at a time, on one session: had the first kept running, this one would wait.
+            t0 = time.monotonic()
+            assert await calls.ok("run_space", {**ticks, "inputs": {"seconds": 0.5}, "timeout": 30}) == ["done"]
+            assert time.monotonic() - t0 < 15
+
+    anyio.run(main)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -57,6 +57,16 @@ def slow(seconds: float = 5) -> str:
     return "done"
 
 
+def ticks(seconds: float = 5) -> Iterator[str]:
+    """Yield every 0.1 s for `seconds`, then 'done': a long job Gradio can stop between yields (a plain
+    function's thread cannot be stopped, so a cancelled /slow keeps the endpoint busy)."""
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        time.sleep(0.1)
+        yield "running"
+    yield "done"
+
+
 def noop() -> str:
     """Return 'ok' at once."""
     return "ok"
@@ -114,6 +124,7 @@ def build_misc() -> gr.Blocks:
             t_out = gr.Textbox(label="Result")
             gr.Button("slow").click(slow, secs, t_out, api_name="slow")
             gr.Button("noop").click(noop, None, t_out, api_name="noop")
+            gr.Button("ticks").click(ticks, secs, t_out, api_name="ticks")
         with gr.Tab("files"):
             n = gr.Number(label="N", value=3, precision=0)
             gal = gr.Gallery(label="Gallery")
