@@ -1,4 +1,4 @@
-"""Commands on single Spaces and the call cache: inspect, call, search, quota, cache."""
+"""Commands on single Spaces, their kept sessions and the call cache: inspect, call, search, quota, session, cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, List, Optional
 import typer
 
 from .cli import (
+    NO_CACHE,
     WAKE,
     _cache,
     _emit_json,
@@ -77,7 +78,7 @@ def call(
     timeout: float = typer.Option(
         600.0, "--timeout", callback=_positive_seconds, help="Seconds before the job is cancelled"
     ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Call the Space even if this call was made before"),
+    no_cache: bool = NO_CACHE,
     wake: float = WAKE,
     as_json: bool = typer.Option(False, "--json", help="Print outputs and the call record as JSON."),
     session: Optional[str] = typer.Option(
@@ -94,7 +95,7 @@ def call(
         with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
             values = _parse_inputs(client, space, endpoint, inputs)
             if session:  # the Gradio session an earlier process kept under this name
-                from .cli_mcp import restore_session, save_session
+                from .sessions import restore_session, save_session
 
                 restore_session(client, space, session)
             board = Board()
@@ -215,5 +216,46 @@ def cache_clear():
 
         cache = CallCache()
         echo(f"removed {cache.clear()} cached call(s) from {cache.root}")
+
+    _guard(body)
+
+
+session_app = typer.Typer(help="Sessions kept by `spacechain call --session NAME`.", no_args_is_help=True)
+app.add_typer(session_app, name="session")
+
+
+@session_app.command("ls")
+def session_ls(as_json: bool = typer.Option(False, "--json", help="Print sessions as JSON.")):
+    """List kept sessions: name, Space, last use."""
+
+    def body():
+        from .sessions import kept_sessions, sessions_dir
+
+        found = [
+            {"name": d.get("name"), "space": d.get("space"), "updated": d.get("updated")} for _, d in kept_sessions()
+        ]
+        if as_json:
+            _emit_json({"dir": str(sessions_dir()), "sessions": found})
+            return
+        for s in found:
+            echo(f"{s['name'] or '?'}  {s['space'] or '?'}  {s['updated'] or '?'}")
+        echo(f"{len(found)} session(s) in {sessions_dir()}", err=True)
+
+    _guard(body)
+
+
+@session_app.command("clear")
+def session_clear(name: Optional[str] = typer.Argument(None, help="Only this session name (all Spaces)")):
+    """Forget kept sessions (all of them, or those named NAME)."""
+
+    def body():
+        from .sessions import kept_sessions, sessions_dir
+
+        gone = 0
+        for path, data in kept_sessions():
+            if name is None or data.get("name") == name or path.name.endswith(f"--{name}.json"):
+                path.unlink(missing_ok=True)
+                gone += 1
+        echo(f"removed {gone} session(s) from {sessions_dir()}")
 
     _guard(body)

@@ -26,7 +26,7 @@ from spacechain import __version__
 from spacechain.tools import Cancelled, Client, Job, JobUpdate, SpacechainError, UploadRefused
 from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
-__all__ = ["DEFAULT_TIMEOUT_S", "Background", "McpContext", "SpacechainMcp", "UploadGuard", "serve"]
+__all__ = ["DEFAULT_TIMEOUT_S", "Background", "McpContext", "SpacechainMcp", "UploadGuard", "mcp_client", "serve"]
 
 # MCP clients give up on a call after 60–120 s: answer before that, with a handle if the job still runs.
 DEFAULT_TIMEOUT_S = 50.0
@@ -315,6 +315,14 @@ def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise SpacechainError(f"timeout must be a number of seconds (0 to {MAX_WAIT_S:g}); got {value!r}.")
     return min(float(value), MAX_WAIT_S)
+
+
+def mcp_client(out_dir: Path, allow: list[Path], cache: Any, wake: float) -> Client:
+    """The server's one client. URLs come from the agent's model, not from the user: none becomes a trusted
+    origin. Uploads only from the `allow` folders and the server's own outputs."""
+    client = Client(out_dir=out_dir, cache=cache, wake_timeout=wake, trust_named_urls=False)
+    client.upload_guard = UploadGuard(client, allow)
+    return client
 
 
 def serve(client: Client, *, use_cache: bool, http_port: int | None = None) -> None:
