@@ -208,6 +208,15 @@ def test_a_cancelled_tool_call_cancels_its_space_job(work) -> None:
             t0 = time.monotonic()
             assert await calls.ok("run_space", {**ticks, "inputs": {"seconds": 0.5}, "timeout": 30}) == ["done"]
             assert time.monotonic() - t0 < 15
+            # A batch one item at a time: the running item is cancelled and the next one never submitted.
+            batch = {**ticks, "inputs_list": [{"seconds": 60}, {"seconds": 60}], "max_concurrency": 1}
+            with anyio.move_on_after(2.0) as scope:
+                await client.call_tool("run_space_batch", {**batch, "timeout": 90})
+            assert scope.cancelled_caught
+            await anyio.sleep(1.0)  # time for a second item to be submitted, were it going to be
+            t0 = time.monotonic()
+            assert await calls.ok("run_space", {**ticks, "inputs": {"seconds": 0.5}, "timeout": 30}) == ["done"]
+            assert time.monotonic() - t0 < 15
 
     anyio.run(main)
 
