@@ -50,6 +50,18 @@ def overflow(outputs: list[dict]) -> list[str]:
     return extra
 
 
+def partial_text(outputs: list) -> str:
+    """What a generating call sent last, in a few words: its first text output, else its first file's name
+    (partial files are not downloaded)."""
+    for value in outputs:
+        if isinstance(value, str) and value.strip():
+            return one_line(value, 160)
+    for value in outputs:
+        if isinstance(value, dict) and isinstance(value.get("path"), str):
+            return f"file {one_line(value.get('orig_name') or Path(value['path']).name, 80)}"
+    return one_line(outputs, 160) if outputs else ""
+
+
 def one_line(text: Any, limit: int = 300) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -82,7 +94,12 @@ class View:
             self.calls[self.rows[event.call]] = {"state": "submitted", "elapsed": 0.0, "queue": None}
         elif isinstance(event, CallUpdated):
             row = self.rows.get(event.call, event.call)
+            latest = self.calls.get(row, {}).get("partial")  # a generator's latest yield, kept between updates
+            if event.partial:
+                latest = f"#{event.generated}: {partial_text(event.partial)}"
             self.calls[row] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
+            if latest:
+                self.calls[row]["partial"] = latest
         elif isinstance(event, CallFinished):
             state = "cancelled" if event.error and "cancelled" in event.error else event.state
             row = self.rows.get(event.call, event.call)
@@ -178,6 +195,8 @@ def calls_html(calls: dict[str, dict]) -> str:
     for label, c in calls.items():
         queue_size = "" if c.get("queue") is None else str(c["queue"])
         err = html.escape(one_line(c["error"], 200)) if c.get("error") else ""
+        if not err and c.get("partial") and c.get("state") == "generating":
+            err = f'<span class="sc-partial">{html.escape(c["partial"])}</span>'
         rows.append(
             f'<tr class="sc-call" data-state="{html.escape(str(c.get("state")))}"><td>{html.escape(label)}</td>'
             f"<td>{html.escape(str(c.get('state')))}</td><td>{float(c.get('elapsed') or 0):.1f} s</td>"
