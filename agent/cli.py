@@ -46,14 +46,14 @@ def _positive_seconds(value: float) -> float:
     return value
 
 
-def _base_url(value: str | None) -> str | None:
+def _url(value: str | None, what: str = "--api-base URL") -> str | None:
     if value is None:
         return value
     from spacechain.tools import InvalidReference
     from spacechain.tools.refs import split_url
 
     try:
-        split_url(value.strip(), "--api-base URL")
+        split_url(value.strip(), what)
     except InvalidReference as exc:
         raise typer.BadParameter(str(exc)) from None
     return value.strip()
@@ -63,7 +63,7 @@ _MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm)
 # Options shared by several commands (typer builds a parameter from each use).
 FILES = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable")
 MODEL = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP)
-API_BASE = typer.Option(None, "--api-base", callback=_base_url, help="Base URL of the LLM server")
+API_BASE = typer.Option(None, "--api-base", callback=_url, help="Base URL of the LLM server")
 API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
 VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
 NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")

@@ -7,9 +7,13 @@ from typing import List, Optional
 
 import typer
 
-from .cli import NO_CACHE, WAKE, _cache, _guard, app, echo, fail
+from .cli import NO_CACHE, WAKE, _cache, _guard, _url, app, echo, fail
 
 INSTALL_HINT = 'the MCP server needs the mcp package: pip install "spacechain[mcp]"'
+
+
+def _app_urls(values: List[str]) -> List[str]:
+    return [url for value in values if (url := _url(value, "--trust URL"))]
 
 
 @app.command("mcp")
@@ -20,6 +24,9 @@ def mcp_command(
     out: Path = typer.Option(Path("spacechain-outputs"), "--out", help="Folder for output files"),
     allow: List[Path] = typer.Option(
         [], "--allow", help="A folder whose files may be uploaded; repeatable (default: the working directory)"
+    ),
+    trust: List[str] = typer.Option(
+        [], "--trust", callback=_app_urls, help="An app URL on your own network the tools may call; repeatable"
     ),
     no_cache: bool = NO_CACHE,
     wake: float = WAKE,
@@ -39,7 +46,7 @@ def mcp_command(
         if missing:
             raise fail(f"--allow {missing[0]} is not a folder; give an existing folder.")
         cache = _cache(no_cache)
-        client = mcp_client(out_dir, folders, cache, wake)
+        client = mcp_client(out_dir, folders, cache, wake, trust=trust)
         if http:
             import socket
 

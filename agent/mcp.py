@@ -16,14 +16,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import Any, Callable, Sequence, cast
 
 import anyio
 import mcp_types as types
 from mcp.server import Server
 
 from spacechain import __version__
-from spacechain.tools import Cancelled, Client, Job, JobUpdate, SpacechainError, UploadRefused
+from spacechain.tools import Cancelled, Client, Job, JobUpdate, SpacechainError, UnsafeURL, UploadRefused
 from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Background", "McpContext", "SpacechainMcp", "UploadGuard", "mcp_client", "serve"]
@@ -238,6 +238,8 @@ class SpacechainMcp:
         try:
             value = await self.dispatch(ctx, params.name, dict(params.arguments or {}))
             text = self._redact(json.dumps(value, ensure_ascii=False, allow_nan=False, default=str))
+        except UnsafeURL as exc:  # the user, not the model, names the apps on their network
+            return self._error(f"{exc} Or restart the server with `spacechain mcp --trust URL` for that app.")
         except SpacechainError as exc:
             return self._error(str(exc))
         except ValueError as exc:  # NaN or infinity in a Space's output
@@ -317,10 +319,13 @@ def _seconds(value: Any) -> float:
     return min(float(value), MAX_WAIT_S)
 
 
-def mcp_client(out_dir: Path, allow: list[Path], cache: Any, wake: float) -> Client:
-    """The server's one client. URLs come from the agent's model, not from the user: none becomes a trusted
-    origin. Uploads only from the `allow` folders and the server's own outputs."""
+def mcp_client(out_dir: Path, allow: list[Path], cache: Any, wake: float, trust: Sequence[str] = ()) -> Client:
+    """The server's one client. URLs in tool calls come from the agent's model, not from the user: only the
+    origins the user gave with --trust may be on a private network. Uploads only from the `allow` folders
+    and the server's own outputs."""
     client = Client(out_dir=out_dir, cache=cache, wake_timeout=wake, trust_named_urls=False)
+    for url in trust:
+        client.trust(url)
     client.upload_guard = UploadGuard(client, allow)
     return client
 

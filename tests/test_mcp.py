@@ -221,6 +221,19 @@ def test_a_cancelled_tool_call_cancels_its_space_job(work) -> None:
     anyio.run(main)
 
 
+def test_only_apps_the_user_trusts_may_be_on_the_local_network(work, spaces) -> None:
+    app = spaces["misc"]  # a Gradio app on 127.0.0.1, named by URL rather than through the Hub
+
+    async def main() -> None:
+        async with _stdio(work) as client:
+            msg = await Calls(client).error("run_space", {"space": app, "endpoint": "/noop", "inputs": {}})
+            assert "private or local address" in msg and "--trust URL" in msg
+        async with _stdio(work, "--trust", app) as client:
+            assert await Calls(client).ok("run_space", {"space": app, "endpoint": "/noop", "inputs": {}}) == ["ok"]
+
+    anyio.run(main)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
