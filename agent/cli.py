@@ -46,7 +46,7 @@ def _positive_seconds(value: float) -> float:
     return value
 
 
-def _url(value: str | None, what: str = "--api-base URL") -> str | None:
+def _url(value: str | None, what: str) -> str | None:
     if value is None:
         return value
     from spacechain.tools import InvalidReference
@@ -59,11 +59,15 @@ def _url(value: str | None, what: str = "--api-base URL") -> str | None:
     return value.strip()
 
 
+def _base_url(value: str | None) -> str | None:
+    return _url(value, "--api-base URL")  # typer gives a callback of one parameter just the value
+
+
 _MODEL_HELP = "LLM: org/model (HF Inference Providers), provider/model (litellm), or hf:org/model"
 # Options shared by several commands (typer builds a parameter from each use).
 FILES = typer.Option([], "--file", "-f", help="A local file the agent may use; repeatable")
 MODEL = typer.Option(None, "--model", "-m", envvar="SPACECHAIN_MODEL", help=_MODEL_HELP)
-API_BASE = typer.Option(None, "--api-base", callback=_url, help="Base URL of the LLM server")
+API_BASE = typer.Option(None, "--api-base", callback=_base_url, help="Base URL of the LLM server")
 API_KEY = typer.Option(None, "--api-key", help="API key for the LLM backend")
 VIEWER = typer.Option(None, "--model-viewer", help="Local model-viewer.min.js for an offline gallery")
 NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls made before")
