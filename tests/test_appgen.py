@@ -4,11 +4,13 @@ through Playwright, and pushed to the Hub stand-in."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -17,11 +19,11 @@ import httpx
 import pytest
 from agent_support import make_planner
 from artifacts_check import glb_source, sha256
+from cli_support import SPACECHAIN, error_lines
 from conftest import HUB_SCRIPT, TEST_TOKEN, default_hub_config, launch_apps
 from PIL import Image
 from scripted_model import code
 from servers import free_port, start_process, stop_process
-from test_cli_agent import SPACECHAIN, error_lines
 
 from spacechain.agent.appgen import generate_app, plan_app
 from spacechain.tools import SpacechainError
@@ -40,8 +42,8 @@ def photo(path: Path, color: tuple[int, int, int]) -> Path:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Own slow copies of the test Spaces (so a run is visibly mid-way for a while) behind an own Hub stand-in."""
     tmp = tmp_path_factory.mktemp("appgen")
-    apps, urls = launch_apps(["text2img", "img2_3d"], tmp / "gradio", delay=0.6)
-    cfg = default_hub_config({"text2img": urls["text2img"], "img2_3d": urls["img2_3d"], "misc": None}, tmp / "h.log")
+    apps, urls = launch_apps(["text2img", "img2_3d", "misc"], tmp / "gradio", delay=0.6)
+    cfg = default_hub_config(urls, tmp / "h.log")
     (tmp / "hub.json").write_text(json.dumps(cfg))
     hub, ready = start_process([sys.executable, str(HUB_SCRIPT), str(tmp / "hub.json")], ready_timeout=30)
     env = {
@@ -92,30 +94,40 @@ def served(stack: dict, recorded: Path) -> Iterator[dict]:
     (site / "parent-venv.pth").write_text(here + "\n")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "-r", str(folder / "requirements.txt")], check=True, timeout=300)
+    with start_app(venv, folder, stack["env"]) as app:
+        yield {**app, "folder": folder, "venv": venv}
+
+
+@contextlib.contextmanager
+def start_app(venv: Path, folder: Path, stack_env: dict) -> Iterator[dict]:
+    """`python app.py` of a generated folder, in `venv`, on a free port of 127.0.0.1; stopped by PID after."""
     port = free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("HF_", "SPACE_", "GRADIO_", "SPACECHAIN_", "PYTEST"))
     }
-    env.update(stack["env"], GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), PYTHONUNBUFFERED="1")
-    log = open(tmp / "app.log", "wb")
+    env.update(stack_env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), PYTHONUNBUFFERED="1")
+    log_path = folder.parent / f"{folder.name}.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen(
         [str(venv / "bin" / "python"), "app.py"], cwd=folder, env=env, stdout=log, stderr=log, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/gradio_api/info", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, (tmp / "app.log").read_text()[-3000:]
-        time.sleep(0.3)
-    else:
-        pytest.fail("the generated app did not start: " + (tmp / "app.log").read_text()[-3000:])
-    yield {"url": url, "folder": folder, "venv": venv, "env": env}
-    stop_process(proc)
-    log.close()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/gradio_api/info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            time.sleep(0.3)
+        else:
+            pytest.fail("the generated app did not start: " + log_path.read_text()[-3000:])
+        yield {"url": url, "env": env}
+    finally:
+        stop_process(proc)
+        log.close()
 
 
 def test_plan_exposes_the_user_photo_prompt_and_advanced_values(recorded: Path):
@@ -232,6 +244,46 @@ def test_gradio_client_gets_each_stage_and_the_visitors_photo_byte_for_byte(serv
     assert Image.open(yields[image_at][1]).text["prompt"] == "a wooden owl"
     assert glb_source(yields[glb_at][3]) == sha256(new_photo)  # the Space got the visitor's bytes unchanged
     assert yields[-1][0].startswith("Done in")
+
+
+def sound(path: Path, seconds: float) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(b"\x00\x01" * int(8000 * seconds))
+    return path
+
+
+@pytest.fixture(scope="module")
+def audio_app(stack: dict, served: dict) -> Iterator[dict]:
+    """A second app, from a run whose user file is a recording (→ acme/toolbox /count_upload), served from the
+    same venv."""
+    tmp = stack["tmp"]
+    recording = sound(tmp / "memo.wav", 0.25)
+    src = f'n = run_space("acme/toolbox", "/count_upload", {{"file": "{recording}"}})[0]\nfinal_answer(n)'
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in stack["env"].items():
+            mp.setenv(k, v)
+        planner, run, _ = make_planner(tmp / "audio-run", [code(src)], goal="measure my memo", files=[str(recording)])
+        try:
+            planner.turn("measure my memo")
+        finally:
+            run.close()
+    folder = generate_app(run.dir, tmp / "audio_app")
+    with start_app(served["venv"], folder, stack["env"]) as app:
+        yield {**app, "folder": folder}
+
+
+def test_a_visitors_recording_goes_in_an_audio_input_to_the_space(audio_app: dict, tmp_path: Path):
+    from gradio_client import Client, handle_file
+
+    spec = json.loads((audio_app["folder"] / "app.json").read_text())
+    assert [(i["name"], i["kind"]) for i in spec["inputs"]] == [("file", "audio")]  # a player, not a file box
+    visitor = sound(tmp_path / "mine.wav", 0.6)  # another length than the recorded one: a new size
+    client = Client(audio_app["url"], verbose=False)
+    job = client.submit(file=handle_file(str(visitor)), api_name="/run")
+    job.result(timeout=120)
+    results = [y[1] for y in job.outputs() if isinstance(y[1], list)]  # the call's outputs, as JSON
+    assert results == [[str(visitor.stat().st_size)]]  # the Space measured the visitor's file, unchanged
 
 
 def test_two_visitors_at_once_get_their_own_results(served: dict, tmp_path: Path):
