@@ -74,6 +74,8 @@ NO_CACHE = typer.Option(False, "--no-cache", help="Call Spaces even for calls ma
 WAKE = typer.Option(0.0, "--wake", min=0, callback=_seconds, help="Seconds to wait for a sleeping or starting Space")
 MAX_STEPS = typer.Option(20, "--max-steps", min=1, help="Most agent steps per goal")
 MAX_CALLS = typer.Option(None, "--max-space-calls", min=0, help="Stop the agent after this many Space calls")
+PORT = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)")
+BROWSER = typer.Option(True, "--browser/--no-browser", help="Open the page in a browser")
 # The planning options of run, chat and ui, in the order --help lists them.
 _PLAN = (
     ("model", Optional[str], MODEL),

@@ -9,8 +9,10 @@ from typing import List, Optional
 import typer
 
 from .cli import (
+    BROWSER,
     FILES,
     NO_CACHE,
+    PORT,
     VIEWER,
     _emit_json,
     _guard,
@@ -155,8 +157,8 @@ def chat(
 @app.command()
 def show(
     run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
-    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
-    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the gallery in a browser"),
+    port: int = PORT,
+    browser: bool = BROWSER,
 ):
     """Serve a run's gallery on 127.0.0.1 (3D models do not load from file://) until Ctrl-C."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .cli import _guard, app, echo, fail, plan_options
+from .cli import BROWSER, PORT, _guard, app, echo, fail, plan_options
 from .start import PlanOptions
 
 INSTALL_HINT = 'the studio needs Gradio: pip install "spacechain[ui]"'
@@ -15,8 +15,8 @@ INSTALL_HINT = 'the studio needs Gradio: pip install "spacechain[ui]"'
 @app.command()
 @plan_options(cache=False)  # the studio keeps no call cache
 def ui(
-    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: any free)"),
-    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the page in a browser"),
+    port: int = PORT,
+    browser: bool = BROWSER,
     opts: PlanOptions = PlanOptions(),
     out: Path = typer.Option(Path("spacechain-runs"), "--out", help="Folder of run folders (one per session)"),
 ):
