@@ -137,7 +137,8 @@ def plan_app(manifest: dict, title: str | None = None) -> dict:
 
 
 def _outputs(completed: list[dict]) -> list[dict]:
-    """The first file each call produced (the stage's result), or the last call's outputs when none is a file."""
+    """The first file each call produced (the stage's result); when none is a file, the last call's outputs:
+    its text when it returned one, else all of them as JSON."""
     shown = []
     for n, c in enumerate(completed):
         files = {f.get("local"): f.get("kind") for f in c.get("files", []) if f.get("direction") == "out"}
@@ -146,7 +147,12 @@ def _outputs(completed: list[dict]) -> list[dict]:
                 label = f"{c['space']} {c['endpoint']}"
                 shown.append({"call": n, "path": list(path), "kind": _family(value, files[value]), "label": label})
                 break
-    return shown or [{"call": len(completed) - 1, "path": [], "kind": "json", "label": "Result"}]
+    if shown:
+        return shown
+    last = completed[-1].get("outputs") if completed else None
+    if isinstance(last, list) and len(last) == 1 and isinstance(last[0], str):  # one text: a transcript, a caption
+        return [{"call": len(completed) - 1, "path": [0], "kind": "text", "label": "Result"}]
+    return [{"call": len(completed) - 1, "path": [], "kind": "json", "label": "Result"}]
 
 
 def _version() -> str:

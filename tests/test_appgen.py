@@ -282,8 +282,9 @@ def test_a_visitors_recording_goes_in_an_audio_input_to_the_space(audio_app: dic
     client = Client(audio_app["url"], verbose=False)
     job = client.submit(file=handle_file(str(visitor)), api_name="/run")
     job.result(timeout=120)
-    results = [y[1] for y in job.outputs() if isinstance(y[1], list)]  # the call's outputs, as JSON
-    assert results == [[str(visitor.stat().st_size)]]  # the Space measured the visitor's file, unchanged
+    assert spec["outputs"] == [{"call": 0, "path": [0], "kind": "text", "label": "Result"}]  # its text, not JSON
+    results = [y[1] for y in job.outputs() if isinstance(y[1], str)]
+    assert results[-1:] == [str(visitor.stat().st_size)]  # the Space measured the visitor's file, unchanged
 
 
 def test_two_visitors_at_once_get_their_own_results(served: dict, tmp_path: Path):
