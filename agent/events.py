@@ -170,7 +170,10 @@ class CallWatch:
 
     def update(self, u: JobUpdate) -> None:
         if u.state not in ("complete", "error", "cached"):
-            self._emit(CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial))
+            with self._lock:
+                ended = self._ended
+            if not ended:  # the queue sampler may still report once the call has ended: it must not undo it
+                self._emit(CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial))
             return
         with self._lock:
             self._ended = True

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, cast
+from urllib.parse import urlsplit
 
 import anyio
 import mcp_types as types
@@ -24,6 +25,7 @@ from mcp.server import Server
 
 from spacechain import __version__
 from spacechain.tools import Cancelled, Client, Job, JobUpdate, SpacechainError, UnsafeURL, UploadRefused
+from spacechain.tools.nested import is_url
 from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Background", "McpContext", "SpacechainMcp", "UploadGuard", "mcp_client", "serve"]
@@ -235,11 +237,17 @@ class SpacechainMcp:
         return types.ListToolsResult(tools=self.tools)
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        space = (params.arguments or {}).get("space")
         try:
             value = await self.dispatch(ctx, params.name, dict(params.arguments or {}))
             text = self._redact(json.dumps(value, ensure_ascii=False, allow_nan=False, default=str))
-        except UnsafeURL as exc:  # the user, not the model, names the apps on their network
-            return self._error(f"{exc} Or restart the server with `spacechain mcp --trust URL` for that app.")
+        except UnsafeURL as exc:
+            # The user, not the model, names the apps on their network: the hint only when the refused URL is
+            # the app the call named, never for a URL a Space sent back.
+            origin = urlsplit(space).netloc if isinstance(space, str) and is_url(space) else ""
+            if origin and origin in str(exc):
+                return self._error(f"{exc} Or restart the server with `spacechain mcp --trust URL` for that app.")
+            return self._error(str(exc))
         except SpacechainError as exc:
             return self._error(str(exc))
         except ValueError as exc:  # NaN or infinity in a Space's output
@@ -291,7 +299,15 @@ class SpacechainMcp:
             if entry is not None:
                 await self._wait(ctx, entry, timeout)
             args["timeout"] = 0  # done now, or the handle again
-        return await anyio.to_thread.run_sync(lambda: spec.call(self.ctx, **args))
+        if name != "call_space":
+            return await anyio.to_thread.run_sync(lambda: spec.call(self.ctx, **args))
+        owner = Background(name)  # holds the job it submits, for a cancel
+        scoped = self.ctx.scoped(owner)
+        try:
+            return await anyio.to_thread.run_sync(lambda: spec.call(scoped, **args))
+        except anyio.get_cancelled_exc_class():
+            owner.cancel()  # the thread has ended (it is waited for): its job, if any, is submitted
+            raise
 
     async def _wait(self, ctx: Any, entry: Job | Background, timeout: float) -> None:
         """Wait for `entry` up to `timeout`, with a progress notification about every second (sent only

@@ -63,7 +63,7 @@ def partial_text(outputs: list) -> str:
 
 
 def one_line(text: Any, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
+    line = " ".join(str(text)[: limit * 4].split())  # a streaming Space may resend megabytes each time
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -123,3 +123,20 @@ def test_the_planner_and_the_toolset_draw_nothing():
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not any(n.split(".")[0] in ("rich", "typer", "prompt_toolkit") for n in names), path
         assert ".display" not in names and "display" not in names, path
+
+
+def test_a_call_that_ended_is_never_reported_running_again(hub_client, spaces):
+    """The queue sampler may send one more update after the job's last: a listener must not see the call
+    go back to running (the studio's row lost its outcome)."""
+    from spacechain.agent.events import CallUpdated, CallWatch
+    from spacechain.tools import JobUpdate
+
+    seen: list[Event] = []
+    watch = CallWatch("acme/toolbox /noop", seen.append)
+    job = hub_client.submit("acme/toolbox", "/noop", {}, on_update=watch.update)
+    watch.attach(job)
+    assert job.result(timeout=30) == ["ok"]
+    watch.update(JobUpdate("running", 1.0, queue_size=0))  # late, as from the sampler
+    ends = [n for n, e in enumerate(seen) if isinstance(e, CallFinished)]
+    assert len(ends) == 1 and seen[ends[0]].state == "complete"
+    assert not any(isinstance(e, CallUpdated) for e in seen[ends[0] :])
