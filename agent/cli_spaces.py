@@ -89,7 +89,7 @@ def call(
 
     def body():
         from spacechain.agent.display import Board
-        from spacechain.agent.events import CallSubmitted, CallWatch
+        from spacechain.agent.events import CallWatch
         from spacechain.tools import Client, SpacechainError
 
         with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
@@ -103,7 +103,7 @@ def call(
             watch = CallWatch(label, board)
             try:
                 with board.live():
-                    board(CallSubmitted(label, space, endpoint, None))
+                    board(watch.submitted(space, endpoint, None))
                     job = client.submit(
                         space, endpoint, values, session=session, timeout=timeout, on_update=watch.update
                     )

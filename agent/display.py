@@ -76,7 +76,8 @@ class Board:
 
     def __init__(self, console: Console = err):
         self.console = console
-        self._rows: dict[str, tuple[str, Event | None, float]] = {}
+        # One row per call, keyed by (label, number): a batch's parallel calls of one endpoint apart.
+        self._rows: dict[tuple[str, int], tuple[str, Event | None, float]] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
 
@@ -92,11 +93,12 @@ class Board:
     def _row(self, event: CallSubmitted | CallUpdated | CallFinished) -> None:
         now = time.monotonic()
         with self._lock:
-            start = self._rows.get(event.call, ("", None, now))[2]
+            key = (event.call, event.n)
+            start = self._rows.get(key, ("", None, now))[2]
             if isinstance(event, CallSubmitted):
-                self._rows[event.call] = ("submitted", None, now)
+                self._rows[key] = ("submitted", None, now)
             else:
-                self._rows[event.call] = (event.state, event, start)
+                self._rows[key] = (event.state, event, start)
         if self._live:
             self._live.update(self.render())
         elif isinstance(event, CallFinished) and event.state == "complete" and not self.console.is_terminal:
@@ -112,7 +114,7 @@ class Board:
         now = time.monotonic()
         with self._lock:
             rows = list(self._rows.items())
-        for label, (state, u, start) in rows:
+        for (label, _), (state, u, start) in rows:
             detail = []
             if isinstance(u, CallUpdated):
                 if u.queue_size and state == "waiting":

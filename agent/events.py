@@ -5,6 +5,7 @@ Every event is a frozen dataclass of plain values; `to_dict()` gives its JSON fo
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -112,6 +113,7 @@ class CallSubmitted(Event):
     space: str
     endpoint: str
     session: str | None
+    n: int = 0  # the call's number (1 on) in this process: tells apart parallel calls of one endpoint
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class CallUpdated(Event):
     eta_s: float | None = None
     generated: int = 0
     partial: list | None = None
+    n: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class CallFinished(Event):
     outputs: Any = None
     files: list[str] = field(default_factory=list)
     error: str | None = None
+    n: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,12 +158,16 @@ class BudgetHit(Event):
 Listener = Callable[[Event], None]
 
 
+_CALL_NUMBERS = itertools.count(1)
+
+
 class CallWatch:
     """One call's updates as events. Its end is told from the job's own last update, which comes before
     the job counts as done, so a listener sees an output before the model's code can pass it on."""
 
     def __init__(self, label: str, emit: Callable[[Event], None]):
         self.label, self._emit = label, emit
+        self.n = next(_CALL_NUMBERS)
         self._start = time.monotonic()
         self._lock = threading.Lock()
         self._job: Job | None = None
@@ -173,7 +181,9 @@ class CallWatch:
             with self._lock:
                 ended = self._ended
             if not ended:  # the queue sampler may still report once the call has ended: it must not undo it
-                self._emit(CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial))
+                self._emit(
+                    CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial, self.n)
+                )
             return
         with self._lock:
             self._ended = True
@@ -201,8 +211,16 @@ class CallWatch:
                 plain(rec.outputs),
                 files,
                 error,
+                self.n,
             )
         )
+
+    def submitted(self, space: str, endpoint: str, session: str | None) -> CallSubmitted:
+        return CallSubmitted(self.label, space, endpoint, session, self.n)
+
+    def failed(self, error: str) -> CallFinished:
+        """The call refused before it reached the Space (invalid inputs, the budget, an unsafe file)."""
+        return CallFinished(self.label, "error", self.elapsed(), error=error, n=self.n)
 
 
 class JsonReport:

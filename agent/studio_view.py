@@ -76,8 +76,9 @@ class View:
     outputs: list[dict] = field(default_factory=list)  # {"path", "chain"}
     answer: str = ""
     status: str = ""
-    # Events name a call "space /endpoint": the row of its latest submission, "#2" and on for repeats.
-    rows: dict[str, str] = field(default_factory=dict)
+    # A call's row: "space /endpoint", "#2" and on for repeats; found by the call's number (parallel calls
+    # of one endpoint each keep their own row), or by its label for events that carry none.
+    rows: dict[int | str, str] = field(default_factory=dict)
 
     def apply(self, event: Event, chain_of: Callable[[str], str]) -> None:
         if isinstance(event, StepStarted):
@@ -90,10 +91,10 @@ class View:
             )
         elif isinstance(event, CallSubmitted):
             n = sum(1 for row in self.calls if row == event.call or row.startswith(f"{event.call} #"))
-            self.rows[event.call] = event.call if n == 0 else f"{event.call} #{n + 1}"
-            self.calls[self.rows[event.call]] = {"state": "submitted", "elapsed": 0.0, "queue": None}
+            self.rows[event.n or event.call] = event.call if n == 0 else f"{event.call} #{n + 1}"
+            self.calls[self.rows[event.n or event.call]] = {"state": "submitted", "elapsed": 0.0, "queue": None}
         elif isinstance(event, CallUpdated):
-            row = self.rows.get(event.call, event.call)
+            row = self.rows.get(event.n or event.call, event.call)
             latest = self.calls.get(row, {}).get("partial")  # a generator's latest yield, kept between updates
             if event.partial:
                 latest = f"#{event.generated}: {partial_text(event.partial)}"
@@ -102,7 +103,7 @@ class View:
                 self.calls[row]["partial"] = latest
         elif isinstance(event, CallFinished):
             state = "cancelled" if event.error and "cancelled" in event.error else event.state
-            row = self.rows.get(event.call, event.call)
+            row = self.rows.get(event.n or event.call, event.call)
             self.calls[row] = {"state": state, "elapsed": event.elapsed_s, "queue": None, "error": event.error}
             for f in event.files:
                 if f not in {o["path"] for o in self.outputs}:

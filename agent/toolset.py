@@ -13,7 +13,7 @@ from smolagents import Tool
 from spacechain.tools import Job, SpacechainError
 from spacechain.tools.toolset import MAX_WAIT_S, TOOLSET, ToolContext, ToolSpec
 
-from .events import BudgetHit, CallFinished, CallSubmitted, CallWatch, Event
+from .events import BudgetHit, CallWatch, Event
 from .run import BudgetExceeded, Run
 
 __all__ = ["MAX_WAIT_S", "RunContext", "make_tools", "smolagents_tool"]
@@ -31,9 +31,8 @@ class RunContext(ToolContext):
         self._emit = emit or (lambda event: None)
 
     def submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
-        label = f"{space} /{endpoint.lstrip('/')}"
-        self._emit(CallSubmitted(label, space, endpoint, session))
-        watch = CallWatch(label, self._emit)
+        watch = CallWatch(f"{space} /{endpoint.lstrip('/')}", self._emit)
+        self._emit(watch.submitted(space, endpoint, session))
         try:
             with self._run.budget_slot():
                 job = self.client.submit(
@@ -42,7 +41,7 @@ class RunContext(ToolContext):
         except SpacechainError as exc:
             if isinstance(exc, BudgetExceeded):
                 self._emit(BudgetHit(self._run.max_space_calls or 0))
-            self._emit(CallFinished(label, "error", watch.elapsed(), error=str(exc)))
+            self._emit(watch.failed(str(exc)))
             raise
         watch.attach(job)
         return job

@@ -38,3 +38,31 @@ def test_a_generating_call_shows_its_latest_output_live():
     assert "#3: file x.png" in calls_html(view.calls)
     view.apply(CallFinished(label, "complete", 1.5, outputs=["step 4"]), lambda f: "")
     assert "sc-partial" not in calls_html(view.calls)  # done: the row shows the outcome, not a stale partial
+
+
+def test_parallel_calls_of_one_endpoint_keep_their_own_rows():
+    """A batch runs several calls of one endpoint at once: each event finds its own call's row, in the
+    studio and on the terminal board."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from spacechain.agent.display import Board
+    from spacechain.agent.events import CallFinished, CallSubmitted, CallUpdated
+    from spacechain.agent.studio_view import View
+
+    label, view = "acme/flux-lite /generate", View()
+    board = Board(Console(file=StringIO(), width=120))
+    events = [
+        CallSubmitted(label, "acme/flux-lite", "/generate", "item-0", n=7),
+        CallSubmitted(label, "acme/flux-lite", "/generate", "item-1", n=8),
+        CallFinished(label, "complete", 1.0, n=7),  # the first one ends first
+        CallUpdated(label, "running", 1.5, n=8),
+    ]
+    for e in events:
+        view.apply(e, lambda f: "")
+        board(e)
+    assert {row: c["state"] for row, c in view.calls.items()} == {label: "complete", f"{label} #2": "running"}
+    text = StringIO()
+    Console(file=text, width=120).print(board.render())
+    assert [line.split()[2] for line in text.getvalue().splitlines()] == ["complete", "running"]
