@@ -66,6 +66,7 @@ class Run:
         self.dir = Path(run_dir).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._savers: list[threading.Thread] = []  # the threads saving the manifest when a job ends
         self._allowed: set[str] = set()
         self.jobs: dict[str, Job] = {}
         self.client = client or Client(token=token, out_dir=self.dir, cache=cache)
@@ -206,7 +207,10 @@ class Run:
             closing = self._closing
         if closing:
             job.cancel()  # submitted by a worker thread after the run began to close (Ctrl-C)
-        threading.Thread(target=self._save_when_done, args=(job,), daemon=True).start()
+        saver = threading.Thread(target=self._save_when_done, args=(job,), daemon=True)
+        with self._lock:
+            self._savers = [t for t in self._savers if t.is_alive()] + [saver]
+        saver.start()
 
     def _add_call(self, record: CallRecord) -> None:
         entry = {"id": len(self.manifest["calls"]) + 1, "step": self.step, "turn": len(self.manifest["turns"])}
@@ -300,6 +304,10 @@ class Run:
         for job in list(self.jobs.values()):
             job.wait(max(0.0, deadline - time.monotonic()))
         self.cancel_all()  # jobs tracked while waiting
+        with self._lock:
+            savers = list(self._savers)
+        for saver in savers:  # a save of a job's end still writing: no temp file outlives the close
+            saver.join(max(0.0, deadline - time.monotonic()))
         self._settle_unfinished()
         if "quota" in self.manifest and "after" not in self.manifest["quota"]:
             self.record_quota("after")  # saves
