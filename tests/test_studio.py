@@ -335,6 +335,21 @@ def test_past_run_again_with_a_new_photo(studio, page, tmp_path):
     assert glb_extras(extract["outputs"][0])["source_sha256"] == hashlib.sha256(new_photo.read_bytes()).hexdigest()
 
 
+def test_a_new_session_is_a_new_run_without_the_old_memory(studio, page):
+    before = manifests(studio.out)
+    page.locator("#new-session").click()
+    wait_status(page, "new session")
+    studio.stub.delay_s, studio.stub.replies = 0, [blob('final_answer("nothing before this")')]
+    asked = len(studio.stub.requests)
+    run_goal(page, "what was my first goal?")
+    wait_status(page, r"turn 1 done")
+    assert page.locator("#answer textarea").input_value() == "nothing before this"
+    assert GOAL not in json.dumps(studio.stub.requests[asked:])  # the figurine turn is not in its prompt
+    ((name, m),) = {k: v for k, v in manifests(studio.out).items() if k not in before}.items()
+    assert m["goal"] == "what was my first goal?" and [t["status"] for t in m["turns"]] == ["success"]
+    assert (studio.out / name / "gallery.html").is_file()
+
+
 def test_no_token_reaches_the_page(studio, page):
     seen = b"\n".join(page.bodies) + page.content().encode()
     for path in ("/", "/config", "/gradio_api/info"):
