@@ -350,6 +350,27 @@ def test_a_new_session_is_a_new_run_without_the_old_memory(studio, page):
     assert (studio.out / name / "gallery.html").is_file()
 
 
+def test_an_audio_output_plays_in_its_card(studio, page):
+    studio.stub.replies = [
+        blob('print(run_space("acme/toolbox", "/tone", {"seconds": 0.5}))', "Make a tone."),
+        blob('final_answer("a tone")'),
+    ]
+    run_goal(page, "make me a short tone")
+    wait_status(page, r"turn 2 done")
+    card = page.locator("#audio-0")
+    card.wait_for(state="visible")
+    assert "acme/toolbox /tone" in card.inner_text()
+    # The player decoded the file: it shows the tone's length (0.5 s, shown rounded up), which only the
+    # browser's decoding of the WAV can tell.
+    card.get_by_text("0:01").first.wait_for(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "studio-audio.png"), full_page=True)
+    # What the page plays is the run's own file, byte for byte.
+    (m,) = [v for v in manifests(studio.out).values() if v["goal"] == "what was my first goal?"]
+    made = Path([c for c in m["calls"] if c["endpoint"] == "/tone"][0]["outputs"][0])
+    served = httpx.get(card.locator("a[data-testid=download-link]").first.get_attribute("href"), timeout=10)
+    assert served.status_code == 200 and served.content == made.read_bytes()
+
+
 def test_no_token_reaches_the_page(studio, page):
     seen = b"\n".join(page.bodies) + page.content().encode()
     for path in ("/", "/config", "/gradio_api/info"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import struct
 import time
+import wave
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -90,6 +93,17 @@ def files(files: list[str] | None) -> tuple[str, str]:
     return text, str(path)
 
 
+def tone(seconds: float = 0.5) -> str:
+    """A 440 Hz tone of `seconds` as a WAV file."""
+    rate = 8000
+    path = out_path(".wav").with_name("tone.wav")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        frames = (int(12000 * math.sin(2 * math.pi * 440 * t / rate)) for t in range(int(rate * float(seconds))))
+        w.writeframes(b"".join(struct.pack("<h", f) for f in frames))
+    return str(path)
+
+
 def count_upload(file: str) -> str:
     """Return the size of the uploaded file in bytes."""
     return str(Path(file).stat().st_size)
@@ -135,4 +149,6 @@ def build_misc() -> gr.Blocks:
             one = gr.File(label="File")
             size = gr.Textbox(label="Size")
             gr.Button("count").click(count_upload, one, size, api_name="count_upload")
+            tone_secs = gr.Number(label="Tone seconds", value=0.5)
+            gr.Button("tone").click(tone, tone_secs, gr.Audio(label="Tone", type="filepath"), api_name="tone")
     return demo
