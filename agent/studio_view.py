@@ -205,7 +205,7 @@ def calls_html(calls: dict[str, dict]) -> str:
         )
     if not rows:
         return '<p class="sc-empty">No Space calls yet.</p>'
-    head = "<tr><th>Space call</th><th>state</th><th>elapsed</th><th>queue</th><th></th></tr>"
+    head = "<tr><th>Space call</th><th>state</th><th>elapsed</th><th>queue</th><th>details</th></tr>"
     return f'<table class="sc-calls">{head}{"".join(rows)}</table>'
 
 
