@@ -77,7 +77,8 @@ class Board:
     def __init__(self, console: Console = err):
         self.console = console
         # One row per call, keyed by (label, number): a batch's parallel calls of one endpoint apart.
-        self._rows: dict[tuple[str, int], tuple[str, Event | None, float]] = {}
+        # With its state, last event, start and a generating call's latest words (kept across heartbeats).
+        self._rows: dict[tuple[str, int], tuple[str, Event | None, float, str]] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
 
@@ -94,11 +95,13 @@ class Board:
         now = time.monotonic()
         with self._lock:
             key = (event.call, event.n)
-            start = self._rows.get(key, ("", None, now))[2]
+            _, _, start, latest = self._rows.get(key, ("", None, now, ""))
             if isinstance(event, CallSubmitted):
-                self._rows[key] = ("submitted", None, now)
+                self._rows[key] = ("submitted", None, now, "")
             else:
-                self._rows[key] = (event.state, event, start)
+                if isinstance(event, CallUpdated) and event.partial:
+                    latest = clean(event.latest(60))  # a streaming Space's latest words, never raw
+                self._rows[key] = (event.state, event, start, latest)
         if self._live:
             self._live.update(self.render())
         elif isinstance(event, CallFinished) and event.state == "complete" and not self.console.is_terminal:
@@ -114,7 +117,7 @@ class Board:
         now = time.monotonic()
         with self._lock:
             rows = list(self._rows.items())
-        for (label, _), (state, u, start) in rows:
+        for (label, _), (state, u, start, latest) in rows:
             detail = []
             if isinstance(u, CallUpdated):
                 if u.queue_size and state == "waiting":
@@ -123,6 +126,8 @@ class Board:
                     detail.append(f"eta {u.eta_s:.0f}s")
                 if u.generated:
                     detail.append(f"{u.generated} partial")
+                if latest and state == "generating":
+                    detail.append(latest)
             elapsed = u.elapsed_s if isinstance(u, CallFinished) else now - start
             table.add_row(
                 Text(label, style="bold"),

@@ -128,6 +128,24 @@ class CallUpdated(Event):
     partial: list | None = None
     n: int = 0
 
+    def latest(self, limit: int = 160) -> str:
+        """What a generating call sent last, in a few words: its first text output, else its first file's
+        name (partial files are not downloaded); "" without a partial."""
+        outputs = self.partial or []
+        for value in outputs:
+            if isinstance(value, str) and value.strip():
+                return _brief(value, limit)
+        for value in outputs:
+            if isinstance(value, dict) and isinstance(value.get("path"), str):
+                name = value.get("orig_name") or value["path"].rsplit("/", 1)[-1]
+                return f"file {_brief(name, limit // 2)}"
+        return _brief(outputs, limit) if outputs else ""
+
+
+def _brief(text: Any, limit: int) -> str:
+    line = " ".join(str(text)[: limit * 4].split())  # a streaming Space may resend megabytes each time
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
 
 @dataclass(frozen=True)
 class CallFinished(Event):

@@ -50,18 +50,6 @@ def overflow(outputs: list[dict]) -> list[str]:
     return extra
 
 
-def partial_text(outputs: list) -> str:
-    """What a generating call sent last, in a few words: its first text output, else its first file's name
-    (partial files are not downloaded)."""
-    for value in outputs:
-        if isinstance(value, str) and value.strip():
-            return one_line(value, 160)
-    for value in outputs:
-        if isinstance(value, dict) and isinstance(value.get("path"), str):
-            return f"file {one_line(value.get('orig_name') or Path(value['path']).name, 80)}"
-    return one_line(outputs, 160) if outputs else ""
-
-
 def one_line(text: Any, limit: int = 300) -> str:
     line = " ".join(str(text)[: limit * 4].split())  # a streaming Space may resend megabytes each time
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -97,7 +85,7 @@ class View:
             row = self.rows.get(event.n or event.call, event.call)
             latest = self.calls.get(row, {}).get("partial")  # a generator's latest yield, kept between updates
             if event.partial:
-                latest = f"#{event.generated}: {partial_text(event.partial)}"
+                latest = f"#{event.generated}: {event.latest()}"
             self.calls[row] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
             if latest:
                 self.calls[row]["partial"] = latest

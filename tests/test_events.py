@@ -140,3 +140,20 @@ def test_a_call_that_ended_is_never_reported_running_again(hub_client, spaces):
     ends = [n for n, e in enumerate(seen) if isinstance(e, CallFinished)]
     assert len(ends) == 1 and seen[ends[0]].state == "complete"
     assert not any(isinstance(e, CallUpdated) for e in seen[ends[0] :])
+
+
+def test_the_board_shows_a_streaming_calls_latest_words_cleaned():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from spacechain.agent.display import Board
+    from spacechain.agent.events import CallUpdated
+
+    board, label = Board(Console(file=StringIO(), width=160)), "acme/toolbox /stream"
+    board(CallSubmitted(label, "acme/toolbox", "/stream", None, n=1))
+    board(CallUpdated(label, "generating", 0.5, generated=2, partial=["step 1 \x1b[31mred\x1b[0m text"], n=1))
+    board(CallUpdated(label, "generating", 0.9, generated=2, n=1))  # a heartbeat: the words stay
+    out = StringIO()
+    Console(file=out, width=160).print(board.render())
+    assert "2 partial · step 1 red text" in out.getvalue() and "\x1b[31m" not in out.getvalue()
