@@ -217,3 +217,27 @@ def test_call_json_prints_the_failed_record(hub_env, tmp_path):
     out = json.loads(res.stdout)
     assert out["outputs"] is None and out["error"]["error"] == "quota_exceeded"
     assert out["error"]["retry_after_s"] == 588 and out["record"]["status"] == "error"
+
+
+def test_ui_without_gradio_says_how_to_install(tmp_path):
+    fake = tmp_path / "gradio"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no gradio here')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run([SPACECHAIN, "ui", "--no-browser"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == 'error: the studio needs Gradio: pip install "spacechain[ui]"'
+
+
+def test_ui_on_a_taken_port_is_one_line(llm, tmp_path):
+    import socket
+
+    stub = llm(["<code>\nfinal_answer('x')\n</code>"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = ["ui", "--no-browser", "--port", port, "--model", "openai/x", "--api-base", stub.url]
+        proc = subprocess.run([SPACECHAIN, *args, "--out", str(tmp_path)], capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port} (the port is taken); pick another --port."

@@ -16,7 +16,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,14 +23,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import cli_env
+from cli_support import SPACECHAIN, cli_env
 from conftest import TEST_TOKEN
 from llm_stub import LLMStub
 from servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-SPACECHAIN = str(Path(sys.executable).parent / "spacechain")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GOAL = "turn my photo into a 3D figurine"
 
@@ -379,27 +377,3 @@ def test_no_token_reaches_the_page(studio, page):
     assert b"process_completed" in seen  # the event streams that carried every update were read too
     assert TEST_TOKEN.encode() not in seen
     assert "Traceback" not in studio.err_text()
-
-
-def test_ui_without_gradio_says_how_to_install(tmp_path):
-    fake = tmp_path / "gradio"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("raise ImportError('no gradio here')\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([SPACECHAIN, "ui", "--no-browser"], env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.strip() == 'error: the studio needs Gradio: pip install "spacechain[ui]"'
-
-
-def test_ui_on_a_taken_port_is_one_line(llm, tmp_path):
-    import socket
-
-    stub = llm(["<code>\nfinal_answer('x')\n</code>"])
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = str(taken.getsockname()[1])
-        args = ["ui", "--no-browser", "--port", port, "--model", "openai/x", "--api-base", stub.url]
-        proc = subprocess.run([SPACECHAIN, *args, "--out", str(tmp_path)], capture_output=True, text=True, timeout=90)
-    assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port} (the port is taken); pick another --port."
