@@ -34,6 +34,7 @@ __all__ = [
     "TextDelta",
     "TurnEnded",
     "TurnStarted",
+    "one_line",
 ]
 
 log = logging.getLogger("spacechain")
@@ -134,15 +135,16 @@ class CallUpdated(Event):
         outputs = self.partial or []
         for value in outputs:
             if isinstance(value, str) and value.strip():
-                return _brief(value, limit)
+                return one_line(value, limit)
         for value in outputs:
             if isinstance(value, dict) and isinstance(value.get("path"), str):
                 name = value.get("orig_name") or value["path"].rsplit("/", 1)[-1]
-                return f"file {_brief(name, limit // 2)}"
-        return _brief(outputs, limit) if outputs else ""
+                return f"file {one_line(name, limit // 2)}"
+        return one_line(outputs, limit) if outputs else ""
 
 
-def _brief(text: Any, limit: int) -> str:
+def one_line(text: Any, limit: int = 300) -> str:
+    """`text` on one line, at most `limit` characters (cut with an ellipsis)."""
     line = " ".join(str(text)[: limit * 4].split())  # a streaming Space may resend megabytes each time
     return line if len(line) <= limit else line[: limit - 1] + "…"
 

@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from .events import one_line
 from .studio_session import Session, parse_sets, past_runs, text_inputs
-from .studio_view import POOLS, View, calls_html, kind_of, one_line, overflow, steps_html
+from .studio_view import POOLS, View, calls_html, kind_of, overflow, steps_html
 
 __all__ = ["build_app", "launch"]
 

@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from .events import CallSubmitted, CallUpdated, Event
+from .events import CallSubmitted, CallUpdated, Event, one_line
 from .start import PlanOptions
-from .studio_view import View, chain_text, one_line, quota_text
+from .studio_view import View, chain_text, quota_text
 
 __all__ = ["Session", "copy_input", "parse_sets", "past_runs", "text_inputs"]
 

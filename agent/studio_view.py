@@ -19,6 +19,7 @@ from .events import (
     StepFinished,
     StepStarted,
     TurnEnded,
+    one_line,
 )
 
 __all__ = ["View", "calls_html", "chain_text", "kind_of", "quota_text", "steps_html"]
@@ -48,11 +49,6 @@ def overflow(outputs: list[dict]) -> list[str]:
         if counts[kind] > POOLS[kind]:
             extra.append(Path(o["path"]).name)
     return extra
-
-
-def one_line(text: Any, limit: int = 300) -> str:
-    line = " ".join(str(text)[: limit * 4].split())  # a streaming Space may resend megabytes each time
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass
