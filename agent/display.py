@@ -63,6 +63,7 @@ _STYLE = {
     "waiting": "yellow",
     "running": "cyan",
     "generating": "magenta",
+    "retrying": "yellow",
     "downloading": "blue",
     "complete": "green",
     "error": "red",
@@ -71,8 +72,8 @@ _STYLE = {
 
 
 class Board:
-    """The terminal's view of the calls: one line per call (waiting / running / generating / complete /
-    error), redrawn by a rich Live on stderr during a turn. A listener of the planner's events."""
+    """The terminal's view of the calls: one line per call (waiting / running / generating / retrying /
+    complete / error), redrawn by a rich Live on stderr during a turn. A listener of the planner's events."""
 
     def __init__(self, console: Console = err):
         self.console = console
@@ -81,6 +82,7 @@ class Board:
         self._rows: dict[tuple[str, int], tuple[str, Event | None, float, str]] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self._noted: set[tuple[tuple[str, int], int]] = set()  # (row, attempt) whose retry a log was told
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
@@ -107,6 +109,14 @@ class Board:
         elif isinstance(event, CallFinished) and event.state == "complete" and not self.console.is_terminal:
             # Logs and pipes get one line per finished call instead of a redrawn board.
             self.console.print(f"{event.call} {event.state} {event.elapsed_s:.1f}s", markup=False, highlight=False)
+        elif isinstance(event, CallUpdated) and event.note and not self.console.is_terminal:
+            with self._lock:  # and one per new submission a refused call waits for
+                told = (key, event.attempt) in self._noted
+                self._noted.add((key, event.attempt))
+            if not told:
+                self.console.print(
+                    f"{event.call} {event.state}: {event.note}", markup=False, highlight=False, soft_wrap=True
+                )
 
     def clear(self) -> None:
         with self._lock:
@@ -128,6 +138,10 @@ class Board:
                     detail.append(f"{u.generated} partial")
                 if latest and state == "generating":
                     detail.append(latest)
+                if u.note and state == "retrying":
+                    detail.append(u.note)
+                elif u.attempt > 1:
+                    detail.append(f"attempt {u.attempt}")
             elapsed = u.elapsed_s if isinstance(u, CallFinished) else now - start
             table.add_row(
                 Text(label, style="bold"),

@@ -121,13 +121,15 @@ class CallSubmitted(Event):
 class CallUpdated(Event):
     kind: ClassVar[str] = "call_updated"
     call: str
-    state: str  # waiting | running | generating | downloading
+    state: str  # waiting | running | generating | retrying | downloading
     elapsed_s: float
     queue_size: int | None = None
     eta_s: float | None = None
     generated: int = 0
     partial: list | None = None
     n: int = 0
+    attempt: int = 1  # the submission this is about: ZeroGPU may refuse one, which is then sent again
+    note: str | None = None  # while retrying: why, and when the next submission goes
 
     def latest(self, limit: int = 160) -> str:
         """What a generating call sent last, in a few words: its first text output, else its first file's
@@ -202,7 +204,18 @@ class CallWatch:
                 ended = self._ended
             if not ended:  # the queue sampler may still report once the call has ended: it must not undo it
                 self._emit(
-                    CallUpdated(self.label, u.state, u.elapsed_s, u.queue_size, u.eta_s, u.generated, u.partial, self.n)
+                    CallUpdated(
+                        self.label,
+                        u.state,
+                        u.elapsed_s,
+                        u.queue_size,
+                        u.eta_s,
+                        u.generated,
+                        u.partial,
+                        self.n,
+                        u.attempt,
+                        u.note,
+                    )
                 )
             return
         with self._lock:

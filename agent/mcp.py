@@ -176,6 +176,8 @@ class McpContext(ToolContext):
         if u is None:
             return "submitted"
         parts = [u.state]
+        if u.note and u.state == "retrying":
+            parts.append(u.note)
         if u.queue_size is not None and u.state == "waiting":
             parts.append(f"queue {u.queue_size}")
         if u.eta_s is not None and math.isfinite(u.eta_s):
@@ -295,7 +297,8 @@ class SpacechainMcp:
         if name == "poll_result":
             args.setdefault("space", "")
             args.setdefault("endpoint", "")
-            entry = self.ctx.jobs.get(args.get("event_id")) if isinstance(args.get("event_id"), str) else None
+            event_id = args.get("event_id")
+            entry = self.ctx.jobs.get(event_id) if isinstance(event_id, str) else None
             if entry is not None:
                 await self._wait(ctx, entry, timeout)
             args["timeout"] = 0  # done now, or the handle again

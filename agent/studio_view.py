@@ -85,6 +85,8 @@ class View:
             self.calls[row] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
             if latest:
                 self.calls[row]["partial"] = latest
+            if event.note:
+                self.calls[row]["note"] = event.note
         elif isinstance(event, CallFinished):
             state = "cancelled" if event.error and "cancelled" in event.error else event.state
             row = self.rows.get(event.n or event.call, event.call)
@@ -182,6 +184,8 @@ def calls_html(calls: dict[str, dict]) -> str:
         err = html.escape(one_line(c["error"], 200)) if c.get("error") else ""
         if not err and c.get("partial") and c.get("state") == "generating":
             err = f'<span class="sc-partial">{html.escape(c["partial"])}</span>'
+        if not err and c.get("note") and c.get("state") == "retrying":
+            err = html.escape(one_line(c["note"], 200))
         rows.append(
             f'<tr class="sc-call" data-state="{html.escape(str(c.get("state")))}"><td>{html.escape(label)}</td>'
             f"<td>{html.escape(str(c.get('state')))}</td><td>{float(c.get('elapsed') or 0):.1f} s</td>"

@@ -111,15 +111,15 @@ def noop_space(scripted, first_error: dict):
     scripted.add("/gradio_api/call/noop/e2", sse(("complete", ["ok"])))
 
 
-def test_no_gpu_available_is_submitted_again(scripted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import spacechain.tools.job as job
+def test_no_gpu_available_is_submitted_again(scripted, tmp_path: Path):
+    from spacechain.tools.http import RetryPolicy
 
-    monkeypatch.setattr(job, "GPU_RETRY_WAITS_S", (0.01, 0.01))
     noop_space(scripted, NO_GPU)
-    with Client(out_dir=tmp_path, token=False) as client:
+    with Client(out_dir=tmp_path, token=False, retry=RetryPolicy(gpu_waits_s=(0.01, 0.01))) as client:
         assert client.call(scripted.url, "/noop") == ["ok"]
-        assert [r.status for r in client.records] == ["error", "complete"]
-        assert client.records[0].error["error"] == "gpu_unavailable"
+        (record,) = client.records  # one call, which ran at its second submission
+        assert (record.status, record.event_id) == ("complete", "e2")
+        assert [(r["event_id"], r["error"]["error"]) for r in record.refused] == [("e1", "gpu_unavailable")]
     assert len(scripted.requests_to("/gradio_api/call/noop")) == 4  # two submissions, two streams
 
 

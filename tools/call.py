@@ -39,6 +39,7 @@ class Call:
     files: FileIO
     record: CallRecord
     book: StateBook | None = None  # set once the inputs are validated (the key is made from them)
+    data: list | None = None  # what was submitted (files uploaded), for a new submission of the same call
 
     @classmethod
     def open(cls, http: Http, space: Space, endpoint: Endpoint, session: Session, files: FileIO, inputs: Any) -> Call:
@@ -76,27 +77,34 @@ class Call:
 
     def post(self, data: list, wait: float) -> None:
         """Submit with the session held (one call at a time per session); held until `release()`."""
-        sp, ep, sess = self.space, self.endpoint, self.session
+        sp, sess = self.space, self.session
         if not sess.lock.acquire(timeout=wait):
             raise SessionBusy(
                 f"{sp.label}: session '{sess.name}' is still busy with event {sess.busy} after "
                 f"{wait:g} s; wait for that call to finish, or use another session name."
             )
+        self.data = data
         try:
-            resp = self.http.request(
-                "POST",
-                f"{sp.api_root}/call/{ep.api_name}",
-                what=f"Calling {sp.label}{ep.name}",
-                json={"data": data, "session_hash": sess.hash},
-                # Only "not accepted" answers are retried: a second submission of an accepted job
-                # would run it twice.
-                retry_on=(429, 503),
-                resend_after_connect=True,
-            )
-            sess.busy = self.record.event_id = _event_id(resp, f"{sp.label}{ep.name}")
+            self.send()
         except BaseException:
             sess.lock.release()
             raise
+
+    def send(self) -> None:
+        """Send the submission, the session being held (again when ZeroGPU refused the last one: the
+        files stay uploaded)."""
+        sp, ep, sess = self.space, self.endpoint, self.session
+        resp = self.http.request(
+            "POST",
+            f"{sp.api_root}/call/{ep.api_name}",
+            what=f"Calling {sp.label}{ep.name}",
+            json={"data": self.data, "session_hash": sess.hash},
+            # Only "not accepted" answers are retried: a second submission of an accepted job
+            # would run it twice.
+            retry_on=(429, 503),
+            resend_after_connect=True,
+        )
+        sess.busy = self.record.event_id = _event_id(resp, f"{sp.label}{ep.name}")
         if self.book is not None:
             self.book.submitted()
 

@@ -21,7 +21,7 @@ from .errors import (
 from .files import FileIO
 from .http import Http, Limits, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
-from .job import CallRecord, Job, JobUpdate, with_gpu_retry
+from .job import CallRecord, Job, JobUpdate
 from .refs import parse_ref
 from .schema import ApiSchema, Endpoint
 from .space import Session, Space
@@ -321,16 +321,15 @@ class Client:
             out_dir: where output files go (default: the client's out_dir).
             use_cache: answer from the call cache when this exact call was made before.
 
-        When ZeroGPU has no GPU free, the call is submitted again after a short wait (twice at most)."""
-        return with_gpu_retry(
-            lambda: self.submit(
-                ref,
-                endpoint,
-                inputs,
-                session=session,
-                timeout=timeout,
-                on_update=on_update,
-                out_dir=out_dir,
-                use_cache=use_cache,
-            ).result()
-        )
+        When ZeroGPU has no GPU free, the job submits itself again after a short wait (as every submitted
+        job does; see `Job`)."""
+        return self.submit(
+            ref,
+            endpoint,
+            inputs,
+            session=session,
+            timeout=timeout,
+            on_update=on_update,
+            out_dir=out_dir,
+            use_cache=use_cache,
+        ).result()

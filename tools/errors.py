@@ -139,8 +139,9 @@ class QuotaExceeded(SpaceError):
 
 
 class GpuUnavailable(SpaceError):
-    """ZeroGPU had no GPU free in time: the job was refused, not run, so a new submission is fair (and
-    is made after a short wait by `Client.call` and the fan-out). Not an exhausted quota."""
+    """ZeroGPU had no GPU free in time: the job was refused, not run, so a new submission is fair (every
+    job makes one after a short wait, a bounded number of times, before it fails with this). Not an
+    exhausted quota."""
 
     kind = "gpu_unavailable"
     retryable = True

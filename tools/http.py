@@ -7,7 +7,7 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
@@ -44,6 +44,8 @@ __all__ = [
     "ALLOW_PRIVATE_ENV",
     "CallScope",
     "DEFAULT_ENDPOINT",
+    "GPU_RETRY_ENV",
+    "GPU_RETRY_WAITS_S",
     "Http",
     "LIMIT_ENV",
     "Limits",
@@ -78,11 +80,38 @@ def find_token() -> str | None:
     return get_token()
 
 
+GPU_RETRY_ENV = "SPACECHAIN_GPU_RETRY_WAITS"
+GPU_RETRY_WAITS_S = (5.0, 15.0)  # waits before the 2nd and 3rd submission when ZeroGPU had no GPU free
+
+
+def gpu_retry_waits() -> tuple[float, ...]:
+    """The waits before each new submission of a job ZeroGPU refused: SPACECHAIN_GPU_RETRY_WAITS as
+    seconds separated by commas (`none`: no new submission), else the default."""
+    text = os.environ.get(GPU_RETRY_ENV, "").strip()
+    if not text:
+        return GPU_RETRY_WAITS_S
+    if text.lower() == "none":
+        return ()
+    try:
+        waits = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        waits = (-1.0,)
+    if not all(0 <= w <= 3600 for w in waits):
+        raise SpacechainError(
+            f"{GPU_RETRY_ENV}={text[:40]!r} is not a list of seconds; give e.g. 5,15 (or none for no retry)."
+        )
+    return waits
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Bounded retries: of HTTP requests (`attempts`, with backoff from `base_s` up to `cap_s`), and of a
+    job ZeroGPU refused for want of a free GPU (`gpu_waits_s`: the wait before each new submission)."""
+
     attempts: int = 4
     base_s: float = 0.5
     cap_s: float = 8.0
+    gpu_waits_s: tuple[float, ...] = field(default_factory=gpu_retry_waits)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
@@ -28,24 +28,19 @@ from .stream import _parse, iter_sse, space_error
 if TYPE_CHECKING:
     from .call import Call
 
-__all__ = [
-    "CallFacts",
-    "CallRecord",
-    "GPU_RETRY_WAITS_S",
-    "Job",
-    "JobUpdate",
-    "with_gpu_retry",
-]
+__all__ = ["CallFacts", "CallRecord", "Job", "JobUpdate"]
 
 
 @dataclass
 class JobUpdate:
-    state: str  # waiting | running | generating | downloading | complete | error
+    state: str  # waiting | running | generating | retrying | downloading | complete | error
     elapsed_s: float
     queue_size: int | None = None
     eta_s: float | None = None
     partial: list | None = None  # the latest `generating` outputs, as sent (files not downloaded)
     generated: int = 0
+    attempt: int = 1  # which submission of the job this is about (ZeroGPU may refuse one: it is sent again)
+    note: str | None = None  # while `retrying`: why, and when the next submission goes
 
 
 @dataclass
@@ -69,6 +64,9 @@ class CallFacts:
     total_s: float | None = None
     generated: int = 0
     cached: bool = False
+    # Earlier submissions ZeroGPU refused (no GPU free), each {"event_id", "error"}: `event_id` is the one
+    # that ran.
+    refused: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,12 +83,12 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-T = TypeVar("T")
-GPU_RETRY_WAITS_S = (5.0, 15.0)  # waits before the 2nd and 3rd submission when ZeroGPU had no GPU free
-
-
 class Job:
-    """Handle on a submitted call. `result()` waits; the stream keeps being read meanwhile."""
+    """Handle on a submitted call. `result()` waits; the stream keeps being read meanwhile.
+
+    When ZeroGPU had no GPU free (the job was refused, not run), the job submits itself again after the
+    client's `RetryPolicy.gpu_waits_s`, telling its listener (`retrying`, with a note); its `event_id`
+    stays the first submission's, the record's is the one that ran."""
 
     def __init__(
         self,
@@ -109,17 +107,22 @@ class Job:
         self._deadline = self._scope.deadline
         self._timeout, self._idle = timeout, idle_timeout
         self._done = threading.Event()
+        self._halt = threading.Event()  # cancelled or expired: ends a wait before a new submission
         self._result: list | None = None
         self._error: SpacechainError | None = None
         self._resp: httpx.Response | None = None
         self._cancelled = False
         self._expired = False
-        self._t0 = time.monotonic()
+        self._handle = call.record.event_id
+        self._attempt = 1
+        self._note: str | None = None  # while waiting to submit again: why, and when
+        self._t0 = self._attempt_t0 = time.monotonic()
         self._first_event: float | None = None
         self._started_est: float | None = None
         self._seen_queued = False
         self._queue_size: int | None = None
         self._eta: float | None = None
+        self._sampler = threading.Thread()  # the queue sampler of the current submission, once started
         self._thread = threading.Thread(target=self._run, name=f"job-{call.record.event_id[:8]}", daemon=True)
         self._thread.start()
 
@@ -128,7 +131,8 @@ class Job:
         """An already-complete job (a cache hit): no request, no thread."""
         job = cls.__new__(cls)
         job.record, job.space = record, space
-        job._done = threading.Event()
+        job._done, job._halt = threading.Event(), threading.Event()
+        job._handle = record.event_id
         job._result, job._error, job._resp = outputs, None, None
         job._scope = CallScope(None)
         job._cancelled = job._expired = False
@@ -138,7 +142,8 @@ class Job:
 
     @property
     def event_id(self) -> str:
-        return self.record.event_id
+        """The handle callers were given: the first submission's id, kept when the job is sent again."""
+        return self._handle
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -158,6 +163,7 @@ class Job:
     def cancel(self) -> None:
         """Closing the stream makes the server cancel the job; a download in progress is cut too."""
         self._cancelled = True
+        self._halt.set()
         self._scope.stop("cancelled")
 
     # ---- background ----
@@ -166,7 +172,14 @@ class Job:
             try:
                 self._on_update(
                     JobUpdate(
-                        state, time.monotonic() - self._t0, self._queue_size, self._eta, partial, self.record.generated
+                        state,
+                        time.monotonic() - self._t0,
+                        self._queue_size,
+                        self._eta,
+                        partial,
+                        self.record.generated,
+                        self._attempt,
+                        self._note if state == "retrying" else None,
                     )
                 )
             except Exception:  # a display callback must never break the job
@@ -174,17 +187,71 @@ class Job:
 
     def _expire(self) -> None:
         self._expired = True
+        self._halt.set()
         self._scope.stop("expired")
 
     def _run(self) -> None:
         timer = threading.Timer(self._timeout, self._expire) if self._timeout else None
-        sampler = threading.Thread(target=self._sample_queue, daemon=True)
-        last_event: tuple[str, Any] | None = None
         try:
             if timer:
                 timer.daemon = True
                 timer.start()
-            sampler.start()
+            self._error = self._read()
+            waits = self._http.retry.gpu_waits_s
+            for wait in waits:
+                if not isinstance(self._error, GpuUnavailable):
+                    break
+                self._error = self._submit_again(self._error, wait, len(waits) + 1) or self._read()
+        finally:
+            if timer:
+                timer.cancel()
+            if self._error is not None:
+                self.record.status = "error"
+                self.record.error = self._error.to_dict()
+                self._error.record = self.record
+                self._emit("error")
+            self._stamp()
+            self._call.release()
+            self._done.set()
+
+    def _submit_again(self, refused: SpacechainError, wait: float, attempts: int) -> SpacechainError | None:
+        """After `wait` seconds (cut short by a cancel or the timeout), submit the call again with the
+        session still held; the error that ends the job instead, if any."""
+        self.record.refused.append({"event_id": self.record.event_id, "error": refused.to_dict()})
+        self._note = (
+            f"no ZeroGPU GPU was free; submitting again in {wait:g} s (attempt {self._attempt + 1} of {attempts})"
+        )
+        self._emit("retrying")
+        try:
+            if self._halt.wait(wait):
+                return self._stopped()
+            with call_scope(self._scope):
+                self._call.send()
+        except SpacechainError as exc:
+            return exc
+        finally:
+            self._note = None
+        self._attempt += 1
+        self._attempt_t0, self._first_event, self._started_est = time.monotonic(), None, None
+        self._poll_url = self._call.poll_url
+        return None
+
+    def _stopped(self) -> SpacechainError:
+        """The error of a job we stopped: past its timeout, or cancelled."""
+        if self._expired:
+            return CallTimeout(
+                f"{self.space}: no result after {self._timeout:g} s, so the job was "
+                "cancelled; retry with a longer timeout or pick a faster Space."
+            )
+        return Cancelled(f"{self.space}: the call was cancelled.")
+
+    def _read(self) -> SpacechainError | None:
+        """Read one submission's result stream to its end: None when the outputs are in, else the error."""
+        if not self._sampler.is_alive():  # one at a time: it ends once the submission is seen running
+            self._sampler = threading.Thread(target=self._sample_queue, daemon=True)
+            self._sampler.start()
+        last_event: tuple[str, Any] | None = None
+        try:
             with (
                 call_scope(self._scope),
                 self._http.client.stream(
@@ -220,53 +287,36 @@ class Job:
                         self._emit("generating", data if isinstance(data, list) else [data])
                     elif event == "complete":
                         self._finish_ok(data)
-                        return
+                        return None
                     elif event == "error":
                         raise space_error(data, self.space)
                 if self._expired or self._cancelled:
                     raise httpx.ReadError("closed")  # cut by us: reported below as the timeout or cancel it was
                 raise ConnectionLost(f"{self.space}: the result stream ended without a result; retry the call.")
         except SpacechainError as exc:
-            self._error = exc
+            return exc
         except (httpx.TransportError, httpx.StreamError) as exc:
             if last_event and last_event[0] == "error":
                 # gradio raises after yielding an error, so the chunked body is cut: the event wins.
-                self._error = space_error(last_event[1], self.space)
-            elif self._expired:
-                self._error = CallTimeout(
-                    f"{self.space}: no result after {self._timeout:g} s, so the job was "
-                    "cancelled; retry with a longer timeout or pick a faster Space."
-                )
-            elif self._cancelled:
-                self._error = Cancelled(f"{self.space}: the call was cancelled.")
-            elif isinstance(exc, httpx.ReadTimeout):
-                self._error = CallTimeout(
+                return space_error(last_event[1], self.space)
+            if self._expired or self._cancelled:
+                return self._stopped()
+            if isinstance(exc, httpx.ReadTimeout):
+                return CallTimeout(
                     f"{self.space}: no event for {self._idle:g} s (not even a heartbeat); "
                     "the Space looks stuck, so the job was abandoned; retry later."
                 )
-            elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-                self._error = ConnectionLost(
+            if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                return ConnectionLost(
                     f"{self.space}: cannot connect to read the result; the server is "
                     "down: retry later or pick another Space."
                 )
-            else:
-                self._error = ConnectionLost(
-                    f"{self.space}: the connection was lost before the result "
-                    f"({exc.__class__.__name__}); the server may have died: retry later."
-                )
+            return ConnectionLost(
+                f"{self.space}: the connection was lost before the result "
+                f"({exc.__class__.__name__}); the server may have died: retry later."
+            )
         except Exception as exc:  # a bug must surface as an error, never as a hang
-            self._error = SpacechainError(f"{self.space}: unexpected failure reading the result: {exc!r}")
-        finally:
-            if timer:
-                timer.cancel()
-            if self._error is not None:
-                self.record.status = "error"
-                self.record.error = self._error.to_dict()
-                self._error.record = self.record
-                self._emit("error")
-            self._stamp()
-            self._call.release()
-            self._done.set()
+            return SpacechainError(f"{self.space}: unexpected failure reading the result: {exc!r}")
 
     def _finish_ok(self, data: Any) -> None:
         self._emit("downloading")
@@ -290,6 +340,8 @@ class Job:
         self.record.run_s = round(end - started, 4)
 
     def _state(self) -> str:
+        if self._note:
+            return "retrying"
         if self.record.generated:
             return "generating"
         # The Space-wide queue size cannot tell whether this job waits or runs while others wait, so
@@ -324,20 +376,8 @@ class Job:
                 if size > 0:
                     self._seen_queued = True
                 elif self._started_est is None:
-                    # Never seen waiting in the queue: it started when submitted.
-                    self._started_est = time.monotonic() if self._seen_queued else self._t0
+                    # Never seen waiting in the queue: it started when submitted (the time a refused
+                    # submission took counts as waiting).
+                    self._started_est = time.monotonic() if self._seen_queued else self._attempt_t0
             self._emit(self._state())
             delay = 2.0
-
-
-def with_gpu_retry(attempt: Callable[[], T]) -> T:
-    """Run `attempt` (submit a job and wait for it); when ZeroGPU had no GPU free (the job was refused,
-    not run), submit again after a short wait, a bounded number of times. An exhausted quota is not."""
-    for wait in (*GPU_RETRY_WAITS_S, None):
-        try:
-            return attempt()
-        except GpuUnavailable:
-            if wait is None:
-                raise
-            time.sleep(wait)
-    raise AssertionError("unreachable")

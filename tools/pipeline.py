@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
-from .job import with_gpu_retry
 from .nested import KEEP, transform
 from .plan import PlanProblems, check_batch, check_pipeline
 
@@ -47,9 +46,6 @@ class _FanOut:
         self._lock = threading.Lock()
 
     def run(self, space: str, endpoint: str, inputs: Any, session: str) -> list:
-        return with_gpu_retry(lambda: self._run_once(space, endpoint, inputs, session))
-
-    def _run_once(self, space: str, endpoint: str, inputs: Any, session: str) -> list:
         if self.stop.is_set():
             raise Cancelled("stopped before this call was submitted.")
         job = self.submit(space, endpoint, inputs, session=session)

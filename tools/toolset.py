@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .client import Client
 from .errors import InvalidInputs, SpacechainError
-from .job import Job, with_gpu_retry
+from .job import Job
 from .nested import KEEP, transform
 from .pipeline import run_batch, run_pipeline
 
@@ -252,7 +252,7 @@ def poll_result(ctx: ToolContext, space: str, endpoint: str, event_id: str, time
     _OUTPUTS,
 )
 def run_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> Any:
-    return with_gpu_retry(lambda: ctx.wait(ctx.submit(space, endpoint, inputs, session), ctx.max_wait_s))
+    return ctx.wait(ctx.submit(space, endpoint, inputs, session), ctx.max_wait_s)
 
 
 @spec(

@@ -54,6 +54,23 @@ def quota() -> str:
     )
 
 
+_REFUSED: dict[str, int] = {}  # calls refused so far, per key
+
+
+def gpu_busy(key: str, refusals: int = 1) -> str:
+    """Refuse the first `refusals` calls with this key as ZeroGPU does when no GPU frees up in time (the
+    `spaces` package's error: the job did not run), then return 'ran after N refusals'."""
+    refused = _REFUSED.get(key, 0)
+    if refused < int(refusals):
+        _REFUSED[key] = refused + 1
+        raise gr.Error(
+            "No GPU was available after 60s. Try re-running outside of examples",
+            title="ZeroGPU queue timeout",
+            print_exception=False,
+        )
+    return f"ran after {refused} refusals"
+
+
 def slow(seconds: float = 5) -> str:
     """Sleep, then return 'done'."""
     time.sleep(float(seconds))
@@ -133,6 +150,8 @@ def build_misc() -> gr.Blocks:
             gr.Button("fail").click(fail, f_prompt, err_out, api_name="fail")
             gr.Button("hidden").click(hidden_fail, None, err_out, api_name="hidden_fail")
             gr.Button("quota").click(quota, None, err_out, api_name="quota")
+            g_key, g_refusals = gr.Textbox(label="Key"), gr.Number(label="Refusals", value=1, precision=0)
+            gr.Button("gpu busy").click(gpu_busy, [g_key, g_refusals], err_out, api_name="gpu_busy")
         with gr.Tab("timing"):
             secs = gr.Number(label="Seconds", value=5)
             t_out = gr.Textbox(label="Result")
