@@ -60,7 +60,7 @@ DEEP = {"named_endpoints": {"/x": {"parameters": [{"type": json.loads("[" * 500 
         {"named_endpoints": ["/x"]},
         {"named_endpoints": {"/x": []}},
         {"named_endpoints": {"/x": {"parameters": {"a": 1}}}},
-        {"named_endpoints": {"/x": {"parameters": [{"label": 5, "parameter_name": "a"}]}}},
+        {"named_endpoints": {"/x": {"parameters": [{"component": 5, "parameter_name": "a"}]}}},
         {"named_endpoints": {"/x": {"parameters": [{"python_type": "str"}]}}},
         {"named_endpoints": {"/x": {"parameters": [{"type": {"enum": 3}}]}}},
         {"named_endpoints": {"/x": {"returns": [{"python_type": {"type": ["str"]}}]}}},
@@ -73,7 +73,7 @@ DEEP = {"named_endpoints": {"/x": {"parameters": [{"type": json.loads("[" * 500 
         "endpoints-list",
         "body-list",
         "params-dict",
-        "label-int",
+        "component-int",
         "pytype-str",
         "enum-int",
         "return-type-list",
@@ -92,6 +92,22 @@ def test_a_malformed_info_is_one_line(scripted: ScriptedServer, tmp_path: Path, 
         scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
         scripted.add("/gradio_api/call/x/e1", sse(("complete", ["fixed"])))
         assert c.call(scripted.url, "x", timeout=30) == ["fixed"]  # nothing half-parsed was kept
+
+
+def test_one_malformed_endpoint_leaves_the_rest_of_the_app_callable(scripted: ScriptedServer, tmp_path: Path) -> None:
+    odd = {"parameters": [{"component": ["Textbox"], "parameter_name": "a", "label": {"text": "A"}}]}
+    info = {"named_endpoints": {**INFO["named_endpoints"], "/odd": odd, "/labelled": {"description": 7}}}
+    scripted.add("/gradio_api/info", Reply(200, body=info))
+    scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
+    scripted.add("/gradio_api/call/x/e1", sse(("complete", ["ok"])))
+    with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
+        assert c.call(scripted.url, "x", timeout=30) == ["ok"]
+        assert c.endpoint(scripted.url, "/labelled").description == "7"  # an odd label or description is shown
+        with pytest.raises(BadAnswer) as err:
+            c.call(scripted.url, "odd", {"a": "hi"}, timeout=30)
+        msg = one_line(err.value)
+        assert "/odd" in msg and "parameter 0 component" in msg and "Gradio" in msg
+        assert "/odd" not in c.schema(scripted.url).compact() and posts(scripted, "/gradio_api/call/odd") == []
 
 
 @pytest.mark.parametrize(

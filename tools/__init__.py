@@ -27,6 +27,7 @@ from .errors import (
     SpaceNotRunning,
     TooLarge,
     UnsafeURL,
+    UnsendableResult,
     UploadRefused,
 )
 from .hub import SearchHit, SpaceStatus
@@ -77,6 +78,7 @@ __all__ = [
     "ToolSpec",
     "TooLarge",
     "UnsafeURL",
+    "UnsendableResult",
     "UploadRefused",
     "ZeroGpuQuota",
     "parse_agents_md",

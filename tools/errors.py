@@ -30,6 +30,7 @@ __all__ = [
     "SpacechainError",
     "TooLarge",
     "UnsafeURL",
+    "UnsendableResult",
     "UploadRefused",
     "WAKING_STAGES",
     "space_not_running",
@@ -145,6 +146,14 @@ class GpuUnavailable(SpaceError):
 
     kind = "gpu_unavailable"
     retryable = True
+
+
+class UnsendableResult(SpaceError):
+    """The Space ran the call but its `/call` route could not encode the result as JSON (a pandas
+    Timestamp, a numpy scalar, a PIL image where a table or number goes): the same call fails the same
+    way, so it is not retryable there; gradio's queue route (which encodes them as text) may return it."""
+
+    kind = "unsendable_result"
 
 
 class QueueFull(SpacechainError):

@@ -11,8 +11,9 @@ from typing import Any, Callable
 
 from .errors import BadAnswer, EndpointNotFound, InvalidInputs
 from .http import MAX_DEPTH, too_deep
+from .nested import KEEP, transform
 
-__all__ = ["ApiSchema", "Endpoint", "Param", "Return", "VIDEO_EXTS"]
+__all__ = ["ApiSchema", "Endpoint", "Param", "Return", "VIDEO_EXTS", "untranslated"]
 
 _MISSING = object()
 _PLACEHOLDER_NAME = re.compile(r"^param_\d+$")
@@ -202,82 +203,45 @@ class ApiSchema:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     raw_chars: int = 0
 
+    # Endpoints /info lists whose description is malformed → why: the rest of the app stays callable.
+    broken: dict[str, str] = field(default_factory=dict)
+
     @classmethod
     def from_info(cls, info: dict) -> ApiSchema:
-        """Parse /info. A malformed one (a wrong type anywhere, nested too deep) is a one-line BadAnswer,
-        never a KeyError, TypeError or RecursionError now or later."""
-
-        def typed(value: Any, kind: type, where: str) -> Any:
-            if value is None:
-                return kind()
-            if not isinstance(value, kind):
-                raise BadAnswer(
-                    f"its API description is malformed: {where[:120]} is of type "
-                    f"{type(value).__name__}, not {kind.__name__}"
-                )
-            return value
-
+        """Parse /info. A malformed endpoint (a wrong type anywhere in it) is set aside with its reason
+        and the others stay callable; only an answer with no usable endpoint at all is a one-line
+        BadAnswer, never a KeyError, TypeError or RecursionError now or later."""
         if not isinstance(info, dict):
             raise BadAnswer(f"its API description is of type {type(info).__name__}, not an object")
         if too_deep(info):
             raise BadAnswer(f"its API description nests more than {MAX_DEPTH} levels deep")
         eps: dict[str, Endpoint] = {}
-        for name, body in typed(info.get("named_endpoints"), dict, "named_endpoints").items():
-            where = f"endpoint {name}"
-            body = typed(body, dict, where)
-            if body.get("api_visibility", "public") == "private" or body.get("show_api") is False:
-                continue
-            params = []
-            for i, p in enumerate(typed(body.get("parameters"), list, f"{where} parameters")):
-                at = f"{where} parameter {i}"
-                p = typed(p, dict, at)
-                py = typed(p.get("python_type"), dict, f"{at} python_type")
-                json_type = typed(p.get("type"), dict, f"{at} type")
-                typed(json_type.get("enum"), list, f"{at} type.enum")  # Param.choices lists them
-                if isinstance(json_type.get("items"), dict):
-                    typed(json_type["items"].get("enum"), list, f"{at} type.items.enum")
-                params.append(
-                    Param(
-                        name=typed(p.get("parameter_name"), str, f"{at} parameter_name") or f"param_{i}",
-                        label=typed(p.get("label"), str, f"{at} label"),
-                        component=typed(p.get("component"), str, f"{at} component"),
-                        python_type=typed(py.get("type"), str, f"{at} python_type.type"),
-                        json_type=json_type,
-                        has_default=bool(p.get("parameter_has_default")),
-                        default=p.get("parameter_default"),
-                        description=typed(py.get("description"), str, f"{at} python_type.description"),
-                    )
-                )
-            returns = []
-            for i, r in enumerate(typed(body.get("returns"), list, f"{where} returns")):
-                at = f"{where} return {i}"
-                r = typed(r, dict, at)
-                returns.append(
-                    Return(
-                        label=typed(r.get("label"), str, f"{at} label"),
-                        component=typed(r.get("component"), str, f"{at} component"),
-                        python_type=typed(
-                            typed(r.get("python_type"), dict, f"{at} python_type").get("type"),
-                            str,
-                            f"{at} python_type.type",
-                        ),
-                    )
-                )
+        broken: dict[str, str] = {}
+        named = _typed(info.get("named_endpoints"), dict, "named_endpoints")
+        for name, body in untranslated(named).items():
             key = name if name.startswith("/") else f"/{name}"
-            eps[key] = Endpoint(
-                key,
-                tuple(params),
-                tuple(returns),
-                description=typed(body.get("description"), str, f"{where} description"),
-            )
-        return cls(eps, raw_chars=len(json.dumps(info)))
+            try:
+                ep = _parse_endpoint(key, body)
+            except BadAnswer as exc:
+                broken[key] = str(exc)
+                continue
+            if ep is not None:
+                eps[key] = ep
+        if broken and not eps:
+            raise BadAnswer(next(iter(broken.values())))
+        return cls(eps, raw_chars=len(json.dumps(info)), broken=broken)
 
     def endpoint(self, name: str, space: str = "") -> Endpoint:
         key = "/" + (name or "").strip().lstrip("/")
         if key in self.endpoints:
             return self.endpoints[key]
-        valid = ", ".join(self.endpoints) or "none"
         where = f" on {space}" if space else ""
+        if key in self.broken:
+            raise BadAnswer(
+                f"{key}{where} cannot be called: {self.broken[key]}; is it a Gradio app? Pick another "
+                "endpoint or Space."
+            )
+        valid = ", ".join(self.endpoints) or "none"
         raise EndpointNotFound(f"No endpoint {key}{where}; available: {valid}.", list(self.endpoints))
 
     def compact(self) -> str:
@@ -320,3 +284,75 @@ def _short_json(value: Any) -> str:
 def _one_line(text: str, limit: int) -> str:
     s = " ".join(text.split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def untranslated(value: Any) -> Any:
+    """`value` with each of gradio's i18n labels (`{"key": ..., "_type": "translation_metadata"}`, as
+    gr.ChatInterface and gr.I18n apps send them) replaced by its key: the text a browser would translate."""
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, dict) and "translation_metadata" in (node.get("_type"), node.get("__type__")):
+            return str(node.get("key") or "")
+        return KEEP
+
+    return transform(value, visit)
+
+
+def _typed(value: Any, kind: type, where: str) -> Any:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise BadAnswer(
+            f"its API description is malformed: {where[:120]} is of type {type(value).__name__}, not {kind.__name__}"
+        )
+    return value
+
+
+def _text(value: Any) -> str:
+    """A label or description: shown, never acted on, so an odd one is shown as text, not refused."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _parse_endpoint(key: str, body: Any) -> Endpoint | None:
+    """One endpoint of /info (None when it is private or hidden); a wrong type in it is a BadAnswer."""
+    where = f"endpoint {key}"
+    body = _typed(body, dict, where)
+    if body.get("api_visibility", "public") == "private" or body.get("show_api") is False:
+        return None
+    params = []
+    for i, p in enumerate(_typed(body.get("parameters"), list, f"{where} parameters")):
+        at = f"{where} parameter {i}"
+        p = _typed(p, dict, at)
+        py = _typed(p.get("python_type"), dict, f"{at} python_type")
+        json_type = _typed(p.get("type"), dict, f"{at} type")
+        _typed(json_type.get("enum"), list, f"{at} type.enum")  # Param.choices lists them
+        if isinstance(json_type.get("items"), dict):
+            _typed(json_type["items"].get("enum"), list, f"{at} type.items.enum")
+        params.append(
+            Param(
+                name=_typed(p.get("parameter_name"), str, f"{at} parameter_name") or f"param_{i}",
+                label=_text(p.get("label")),
+                component=_typed(p.get("component"), str, f"{at} component"),
+                python_type=_typed(py.get("type"), str, f"{at} python_type.type"),
+                json_type=json_type,
+                has_default=bool(p.get("parameter_has_default")),
+                default=p.get("parameter_default"),
+                description=_text(py.get("description")),
+            )
+        )
+    returns = []
+    for i, r in enumerate(_typed(body.get("returns"), list, f"{where} returns")):
+        at = f"{where} return {i}"
+        r = _typed(r, dict, at)
+        returns.append(
+            Return(
+                label=_text(r.get("label")),
+                component=_typed(r.get("component"), str, f"{at} component"),
+                python_type=_typed(
+                    _typed(r.get("python_type"), dict, f"{at} python_type").get("type"), str, f"{at} python_type.type"
+                ),
+            )
+        )
+    return Endpoint(key, tuple(params), tuple(returns), description=_text(body.get("description")))

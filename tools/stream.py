@@ -17,6 +17,7 @@ from .errors import (
     SpacechainError,
     SpaceError,
     TooLarge,
+    UnsendableResult,
 )
 from .http import MAX_DEPTH, too_deep
 
@@ -32,6 +33,8 @@ _QUOTA_TEXT = re.compile(r"exceeded your .*quota|GPU quota|ZeroGPU", re.I)
 _REQ_LEFT = re.compile(r"\((\d+(?:\.\d+)?)s requested vs\.? (\d+(?:\.\d+)?)s left\)")
 _RETRY_IN = re.compile(r"(?:try again|retry) in (\d+):(\d\d):(\d\d)", re.I)
 _TAGS = re.compile(r"<[^>]+>")
+# What Python's json says of a value it cannot encode: gradio's /call stream sends it as the error.
+_UNSENDABLE = re.compile(r"Object of type \w+ is not JSON serializable")
 _NO_GPU = re.compile(r"No GPU was available|No GPU is available|Expired ZeroGPU proxy token", re.I)
 
 
@@ -43,6 +46,11 @@ def space_error(data: Any, space: str) -> SpacechainError:
         if data.startswith("404"):
             return ConnectionLost(
                 f"{space}: the server no longer knows this job (404); it was read before or cancelled: submit it again."
+            )
+        if _UNSENDABLE.search(data):
+            return UnsendableResult(
+                f"{space} ran the call but could not send its result ({data.strip()[:160]}): the app returns a "
+                "value its API cannot encode; use another endpoint or Space."
             )
         return ConnectionLost(f"{space}: {data.strip() or 'the server stopped the job'}; retry later.")
     if isinstance(data, dict):

@@ -22,15 +22,26 @@ if __name__ == "__main__":
     sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from apps.big import build_big
+from apps.chat import build_chat
 from apps.glb import make_glb
 from apps.img2_3d import build_img2_3d
+from apps.jobs import build_jobs
 from apps.misc import build_misc
+from apps.tables import build_tables
 from apps.text2img import build_text2img
 
 __all__ = ["BUILDERS", "build_apps", "main", "make_glb"]
 
 
-BUILDERS = {"text2img": build_text2img, "img2_3d": build_img2_3d, "misc": build_misc, "big": build_big}
+BUILDERS = {
+    "text2img": build_text2img,
+    "img2_3d": build_img2_3d,
+    "misc": build_misc,
+    "big": build_big,
+    "chat": build_chat,
+    "tables": build_tables,
+    "jobs": build_jobs,
+}
 
 
 def build_apps() -> dict[str, gr.Blocks]:
