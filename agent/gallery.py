@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import importlib.resources
 import os
-import re
 from datetime import datetime
 from pathlib import Path
 from string import Template
@@ -20,6 +19,7 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from spacechain.agent.record import RecordError, RunRecord
+from spacechain.agent.results import RESULTS, result_names, saved_results
 from spacechain.agent.run import write_file
 from spacechain.agent.timeline import timeline_svg
 from spacechain.agent.viewers import (  # noqa: F401 - the gallery's viewer settings, read by its callers
@@ -246,18 +246,17 @@ def _media_html(kind: str, rel: str, name: str) -> str:
     )
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
-
-
-def _card(run: _Run, i: int, path: str, kind: str, title: str = "", download: str = "") -> str:
+def _card(run: _Run, i: int, path: str, kind: str, title: str = "", readable: str = "", copied: bool = False) -> str:
     rel, name, label = run.rel(path), _esc(os.path.basename(path)), kind
     if not rel:
         media, link = '<p class="missing">remote file, not downloaded</p>', f'<span class="name">{name}</span>'
     else:
-        # The readable name (from the title) is what a download is saved as; the file keeps its own name.
-        saved = f' download="{_esc(download)}"' if download else ""
-        media, link = _media_html(kind, rel, name), f'<a class="name" href="{rel}"{saved}>{name}</a>'
+        # The link is the readable copy in results/ once it is written; before, the file itself, saved
+        # under the readable name when downloaded.
+        href = quote(f"{RESULTS}/{readable}") if copied else rel
+        saved = f' download="{_esc(readable)}"' if readable else ""
+        shown = _esc(readable) if copied else name
+        media, link = _media_html(kind, rel, name), f'<a class="name" href="{href}"{saved}>{shown}</a>'
         if not os.path.exists(run.norm(path)):
             media = '<p class="missing">file missing</p>'
         elif run.norm(path) in run.problems:  # not embedded: the bytes are not what the card would show
@@ -353,15 +352,12 @@ def write_gallery(
     status = str(manifest.get("status") or "unknown")
     answer = manifest.get("final_answer")
     titles = [run.title(i) for i, _, _ in cards]
-    names, seen = [], set()
-    for (_, path, _), title in zip(cards, titles):
-        stem, ext = _slug(title) or "result", os.path.splitext(path)[1].lower()
-        ext = ext if re.fullmatch(r"\.[a-z0-9]{1,8}", ext) else ""  # a Space's file name stays out of it
-        name, k = stem + ext, 2
-        while name in seen:  # two results of one prompt: eiffel-tower.glb, eiffel-tower-2.glb
-            name, k = f"{stem}-{k}{ext}", k + 1
-        seen.add(name)
-        names.append(name)
+    saved = saved_results(manifest.get("results"))
+    readable = result_names(run, {run.norm(e["file"]): e["name"] for e in saved})
+    on_disk = {run.norm(e["file"]): e["name"] for e in saved}
+    names = [readable.get(run.norm(path), "") for _, path, _ in cards]
+    copies = [on_disk.get(run.norm(path)) == name for (_, path, _), name in zip(cards, names)]
+    model = manifest.get("model")
     page = PAGE.substitute(
         title=_esc(manifest.get("goal") or "spacechain run"),
         disk_script=DISK_SCRIPT,
@@ -370,13 +366,14 @@ def write_gallery(
         hint=hint,
         status=_esc(status),
         status_class=status if status in ("success", "error") else "",
-        model=_esc(manifest.get("model") or "?"),
+        model=f"<span>model: {_esc(model)}</span>" if model else "",  # an unknown model is left out
         date=_esc(_date(manifest.get("started_at"))),
         n_results=len(cards),
         n_files=len(list(run.cards())),
         n_calls=len(run.calls),
         answer=f'<p class="answer">{_esc(answer)}</p>' if answer else "",
-        cards="\n".join(_card(run, *c, t, n) for c, t, n in zip(cards, titles, names)) or "<p>No media files.</p>",
+        cards="\n".join(_card(run, *c, t, n, k) for c, t, n, k in zip(cards, titles, names, copies))
+        or "<p>No media files.</p>",
         every=_every_file(run) if len(cards) < len(list(run.cards())) else "",
         timeline=timeline_svg(run.calls) or "<p>No calls.</p>",
         table=_calls_table(run.calls),

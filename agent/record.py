@@ -18,7 +18,7 @@ from typing import Any
 from spacechain.tools import SpacechainError
 from spacechain.tools.job import CallFacts
 
-__all__ = ["FORMAT", "CallEntry", "FileEntry", "RunRecord", "StepEntry", "TurnEntry", "UserFile"]
+__all__ = ["FORMAT", "CallEntry", "FileEntry", "ResultEntry", "RunRecord", "StepEntry", "TurnEntry", "UserFile"]
 
 FORMAT = 2
 
@@ -114,6 +114,17 @@ class UserFile:
 
 
 @dataclass
+class ResultEntry:
+    """A result's readable copy in the run folder (agent/results.py): `path` is relative to the run folder."""
+
+    name: str
+    path: str = ""
+    file: str = ""
+    title: str = ""
+    sha256: str = ""
+
+
+@dataclass
 class RunRecord:
     goal: str = ""
     model: str = ""
@@ -131,6 +142,7 @@ class RunRecord:
     files: list[str] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     quota: dict | None = None
+    results: list[ResultEntry] = field(default_factory=list)
 
     # ---------- load and dump ----------
     @classmethod
@@ -138,7 +150,12 @@ class RunRecord:
         if not isinstance(data, dict):
             raise RecordError("the manifest is not a JSON object")
         rec = _build(cls, {**data, "format": data.get("format", 1)}, "the manifest")
-        for name, item in (("user_files", UserFile), ("turns", TurnEntry), ("steps", StepEntry)):
+        for name, item in (
+            ("user_files", UserFile),
+            ("turns", TurnEntry),
+            ("steps", StepEntry),
+            ("results", ResultEntry),
+        ):
             items = getattr(rec, name)
             if not isinstance(items, list):
                 raise RecordError(f"'{name}' is not a list")

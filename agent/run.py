@@ -9,13 +9,14 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from spacechain import __version__
 from spacechain.agent.record import FORMAT, RunRecord
@@ -277,6 +278,14 @@ class Run:
                     files.append(f["local"])
         return files
 
+    def keep_results(self) -> None:
+        """Copy the run's results into results/ under readable names and list them in the manifest."""
+        from .results import write_results
+
+        with self._lock:
+            self.manifest["results"] = write_results(self.dir, self.snapshot())
+            self.save()
+
     def _calls(self) -> list[tuple[dict, CallRecord]]:
         return list(self.manifest["calls"])
 
@@ -329,10 +338,20 @@ def write_file(path: Path, data: bytes) -> Path:
     """Write `path` whole or not at all: a fresh temp file (O_EXCL, so never through a link planted
     under its name) in the same folder, then a rename over `path` (which replaces a link there rather
     than following it). The temp file never outlives a failure."""
+    return _replace(path, lambda fh: fh.write(data))
+
+
+def copy_file(src: Path, path: Path) -> Path:
+    """Copy `src` to `path` the way write_file writes: whole or not at all, never through a link."""
+    with open(src, "rb") as source:
+        return _replace(path, lambda fh: shutil.copyfileobj(source, fh))
+
+
+def _replace(path: Path, fill: Callable[[BinaryIO], Any]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fill(fh)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from spacechain.agent.gallery import LOCAL_MODEL_VIEWER, _is_path, _leaves, _Run
+from spacechain.agent.results import RESULTS, saved_results
 
 __all__ = ["MEDIA_TYPES", "serve", "served_files"]
 
@@ -60,6 +61,8 @@ def served_files(run_dir: Path, manifest: dict) -> dict[str, Path]:
         for key in ("inputs", "outputs"):
             names += [v for _, v in _leaves(c.get(key)) if isinstance(v, str) and _is_path(v)]
         names += [f["local"] for f in c.get("files") or [] if isinstance(f, dict) and isinstance(f.get("local"), str)]
+    kept = manifest.get("results") if isinstance(manifest, dict) else None
+    names += [f"{RESULTS}/{e['name']}" for e in saved_results(kept)]  # the readable copies (agent/results.py)
     served: dict[str, Path] = {}
     for name in names:
         path = run.norm(name)

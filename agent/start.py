@@ -115,11 +115,12 @@ def open_planner(
 
 
 def finish_run(run: Run, viewer: str | None = None, offline: bool = False) -> Path:
-    """The run's manifest saved and its gallery written — after every turn and at the end — with a local
-    model-viewer copy, or with `offline` the checked viewer copies from the cache (no network); the gallery."""
+    """The run's results copied under readable names, its manifest saved and its gallery written — after every
+    turn and at the end — with a local model-viewer copy, or with `offline` the checked viewer copies from the
+    cache (no network); the gallery."""
     from .gallery import write_gallery
 
-    run.save()
+    run.keep_results()  # saves the manifest
     viewers = None
     if offline:
         from .viewers import offline_viewers

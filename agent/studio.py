@@ -133,17 +133,18 @@ def build_app(session: Session):
                 for i in range(len(slots[kind])):
                     item = items[i] if i < len(items) else None
                     path = item["path"] if item else None
+                    text = (  # no caption: the card is hidden by CSS
+                        f"<b>{html.escape(view.name_of(path))}</b><br><small>{html.escape(item['chain'])}</small>"
+                        if item and path
+                        else ""
+                    )
+                    caption = gr.skip() if last.get((kind, i)) == text else text
+                    last[(kind, i)] = text
                     if path == shown_now[kind][i]:
-                        slot_values += [gr.skip()] * 3
+                        slot_values += [gr.skip(), caption, gr.skip()]  # a result's readable name, once written
                         continue
                     shown_next[kind][i] = path
-                    if item is None:
-                        slot_values += [gr.skip(), "", gr.skip()]  # no caption: the card is hidden by CSS
-                        continue
-                    text = (
-                        f"<b>{html.escape(Path(item['path']).name)}</b><br><small>{html.escape(item['chain'])}</small>"
-                    )
-                    slot_values += [gr.skip(), text, item["path"]]
+                    slot_values += [gr.skip(), text, path if item else gr.skip()]
             return [*values, shown_next, *slot_values]
 
         def stream(view: View, shown_now: dict):

@@ -184,12 +184,16 @@ class Session:
         return True
 
     def drain(self, view: View) -> list[str]:
-        """Apply the queued events to `view`; returns the one-line errors the worker reported."""
+        """Apply the queued events to `view` (and the results' readable names, once a turn has written them);
+        returns the one-line errors the worker reported."""
         errors: list[str] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
+                run = self._active or self.run
+                if run is not None:
+                    view.keep_names(run.manifest.get("results"))
                 return errors
             if isinstance(item, Exception):
                 errors.append(str(item))

@@ -63,6 +63,18 @@ class View:
     # A call's row: "space /endpoint", "#2" and on for repeats; found by the call's number (parallel calls
     # of one endpoint each keep their own row), or by its label for events that carry none.
     rows: dict[int | str, str] = field(default_factory=dict)
+    # Results' readable names (results/<name> in the run folder, written when a turn ends), by file.
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name_of(self, path: str) -> str:
+        """What a card calls its file: the readable name of its copy in results/, else the file's own name."""
+        return self.names.get(path) or Path(path).name
+
+    def keep_names(self, results: Any) -> None:
+        """Take the readable names from a manifest's `results` list."""
+        from .results import saved_results
+
+        self.names = {e["file"]: e["name"] for e in saved_results(results)}
 
     def apply(self, event: Event, chain_of: Callable[[str], str]) -> None:
         if isinstance(event, StepStarted):
@@ -127,6 +139,7 @@ class View:
             # Only the run folder's own files: a manifest edited by hand names no other file to the page.
             if isinstance(f, str) and str(Path(f).resolve()).startswith(root) and os.path.isfile(f):
                 view.outputs.append({"path": f, "chain": chain_text(calls, f)})
+        view.keep_names(manifest.get("results"))
         view.status = f"opened {Path(run_dir).name} ({manifest.get('status')})"
         return view
 

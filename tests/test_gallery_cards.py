@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import gallery_support
-from gallery_support import EVIL_NAME, cards, chain, parse_tags, six_landmarks
+from gallery_support import EVIL, EVIL_NAME, cards, chain, parse_tags, six_landmarks
 
 from spacechain.agent import gallery
 from spacechain.agent.gallery import write_gallery
+from spacechain.agent.results import write_results
 
 run = gallery_support.run  # the fixture, shared with test_gallery_page
 
@@ -128,3 +129,57 @@ def test_timeline_lanes_overlap_and_cached(tmp_path: Path) -> None:
     queue, run_ = re.findall(r'class="queue" x="([\d.]+)" y="\d+" width="([\d.]+)"', groups[1][2])[0]
     assert float(run_) > 0 and re.search(rf'class="run" x="{float(queue) + float(run_):.1f}"', groups[1][2])
     assert "Timeline" in page and "queue 0.5 s, run 1.5 s" in svg
+
+
+def test_results_get_readable_names_in_the_run_folder(run: tuple[Path, dict[str, Any]]) -> None:
+    """results/ holds a copy of each result named from its title, listed in the manifest and linked by the
+    cards; names never clash, stay put from turn to turn, and a file there that is not ours is never replaced."""
+    run_dir, manifest = run
+    glb, wav = str(run_dir / "extract_glb-model-99.glb"), str(run_dir / "speak-out-1.wav")
+    (run_dir / "results").mkdir()
+    (run_dir / "results" / "hello-there.wav").write_text("the user's own notes")
+    manifest["results"] = write_results(run_dir, manifest)
+    names = {e["file"]: e["name"] for e in manifest["results"]}
+    assert names[glb] == "eiffel-tower.glb" and names[wav] == "hello-there-2.wav"
+    assert names[str(run_dir / EVIL_NAME)] == "script-alert-1-script-onerror-alert-2-x.png"
+    assert (run_dir / "results" / "hello-there.wav").read_text() == "the user's own notes"
+    for e in manifest["results"]:
+        assert (run_dir / e["path"]).read_bytes() == Path(e["file"]).read_bytes() and e[
+            "path"
+        ] == f"results/{e['name']}"
+    assert {e["title"] for e in manifest["results"]} == {"Eiffel Tower", "Hello there", EVIL}
+    page = write_gallery(run_dir, manifest).read_text()
+    by_name = cards(page)
+    assert list(by_name) == ["eiffel-tower.glb", "script-alert-1-script-onerror-alert-2-x.png", "hello-there-2.wav"]
+    assert '<a class="name" href="results/eiffel-tower.glb" download="eiffel-tower.glb">' in by_name["eiffel-tower.glb"]
+    assert '<model-viewer src="extract_glb-model-99.glb"' in by_name["eiffel-tower.glb"]  # shown from the output
+
+    # A later turn: a second Eiffel Tower, and the speech taken further (no longer a result: its copy goes).
+    second = run_dir / "extract_glb-model-100.glb"
+    second.write_bytes(Path(glb).read_bytes() + b"\0")
+    calls = manifest["calls"]
+    calls.append({**calls[0], "id": 7, "outputs": [str(run_dir / "generate-out-ab12cd34.png")], "files": []})
+    calls.append({**calls[2], "id": 8, "inputs": {"image": str(run_dir / "generate-out-ab12cd34.png")}})
+    calls[-1] = {**calls[-1], "outputs": [str(second)], "files": [{"local": str(second), "direction": "out"}]}
+    calls.append({**calls[4], "id": 9, "inputs": [wav], "outputs": None, "files": []})
+    manifest["results"] = write_results(run_dir, manifest)
+    names = {e["file"]: e["name"] for e in manifest["results"]}
+    assert names[glb] == "eiffel-tower.glb" and names[str(second)] == "eiffel-tower-2.glb" and wav not in names
+    assert sorted(p.name for p in (run_dir / "results").iterdir()) == [
+        "eiffel-tower-2.glb",
+        "eiffel-tower.glb",
+        "hello-there.wav",  # the user's, untouched
+        "script-alert-1-script-onerror-alert-2-x.png",
+    ]
+
+
+def test_a_result_titled_by_a_file_and_an_unknown_model(tmp_path: Path) -> None:
+    photo, glb = tmp_path / "my photo.PNG", tmp_path / "to3d-model-1.glb"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    glb.write_bytes(b"glTF")
+    call = {"space": "a/b", "endpoint": "/to3d", "inputs": {"image": str(photo)}, "outputs": [str(glb)]}
+    manifest = {"goal": "g", "calls": [{**call, "files": [{"local": str(glb), "direction": "out"}]}]}
+    manifest["results"] = write_results(tmp_path, manifest)
+    assert [e["name"] for e in manifest["results"]] == ["my-photo.glb"]
+    page = write_gallery(tmp_path, manifest).read_text()
+    assert "model:" not in page and "?" not in page.split('<p class="meta">')[1].split("</p>")[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,33 @@ def test_identical_replay_is_served_from_the_cache(recorded, tmp_path):
     cleared = spacechain(["cache", "clear"], env)
     assert cleared.returncode == 0 and "removed 3" in cleared.stdout
     assert json.loads(spacechain(["cache", "ls", "--json"], env).stdout)["entries"] == []
+
+
+def test_results_keep_readable_names_on_every_rerun(recorded, tmp_path):
+    """The run folder holds the result as results/<title>.<ext>, listed in the manifest and named on its card;
+    the chain run again gets the same name."""
+    run_dir, env = recorded
+    m = manifest(run_dir)
+    glb = outputs_by_endpoint(m)["/extract_glb"][0]
+    assert m["results"] == [
+        {
+            "name": "eiffel-tower.glb",
+            "path": "results/eiffel-tower.glb",
+            "file": glb,
+            "title": "Eiffel Tower",
+            "sha256": sha(glb),
+        }
+    ]
+    assert os.listdir(run_dir / "results") == ["eiffel-tower.glb"]
+    assert (run_dir / "results" / "eiffel-tower.glb").read_bytes() == Path(glb).read_bytes()
+    page = (run_dir / "gallery.html").read_text()
+    assert '<a class="name" href="results/eiffel-tower.glb" download="eiffel-tower.glb">eiffel-tower.glb</a>' in page
+    assert f">{Path(glb).name}</a>" not in page.split('<details class="every">')[0]  # no hash name on a card
+    for out, args in ((tmp_path / "again", []), (tmp_path / "louvre", ["--set", "prompt=Louvre"])):
+        res = spacechain(["replay", str(run_dir), *args, "--out", str(out)], env)
+        assert res.returncode == 0, res.stderr
+        name = "eiffel-tower.glb" if not args else "louvre.glb"
+        assert [e["name"] for e in manifest(out)["results"]] == [name] and (out / "results" / name).is_file()
 
 
 def test_replay_errors_are_one_line(recorded, tmp_path):
@@ -155,6 +183,8 @@ def test_seed_goal_six_landmarks_pipelined_into_a_gallery(hub_env, llm, tmp_path
     page = (run_dir / "gallery.html").read_text()
     for glb in finals:
         assert f'<model-viewer src="{Path(glb).name}"' in page
+    names = {e["file"]: e["name"] for e in m["results"]}
+    assert [names[glb] for glb in finals] == [f"{re.sub('[^a-z]+', '-', n.lower())}.glb" for n in SIX]
     assert page.count("<model-viewer") >= 6 and "camera-controls" in page
 
 
@@ -179,6 +209,8 @@ def test_show_serves_the_gallery_on_loopback(recorded):
         assert page.status_code == 200 and "<model-viewer" in page.text
         glb = outputs_by_endpoint(manifest(run_dir))["/extract_glb"][0]
         assert httpx.get(url.replace("gallery.html", Path(glb).name), timeout=10).content[:4] == b"glTF"
+        readable = httpx.get(url.replace("gallery.html", "results/eiffel-tower.glb"), timeout=10)
+        assert readable.status_code == 200 and readable.content == Path(glb).read_bytes()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:

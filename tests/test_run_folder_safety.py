@@ -76,6 +76,29 @@ def test_run_folder_writes_never_follow_planted_links(scripted, local_urls, tmp_
     assert victim.read_text() == "untouched" and list(victim_dir.iterdir()) == []
 
 
+def test_readable_copies_never_go_through_planted_links(scripted, local_urls, tmp_path):
+    body = b"output bytes"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    victim_dir = tmp_path / "victim_dir"
+    victim_dir.mkdir()
+    gradio_app(scripted, [out_file("out.glb")], file_body=body, returns=("File",))
+    run = Run(tmp_path / "run", goal="g", model="m", client=Client(token=False, retry=FAST))
+    run.client.call(scripted.url, "x", {"text": "tower"})
+    (run.dir / "results").symlink_to(victim_dir)
+    with pytest.raises(UploadRefused, match="symbolic link"):
+        run.keep_results()  # results/ is a link: refused, one line
+    (run.dir / "results").unlink()
+    (run.dir / "results").mkdir()
+    (run.dir / "results" / "tower.glb").symlink_to(victim)  # a link under the name the result gets
+    run.keep_results()
+    run.close()
+    copy = run.dir / "results" / "tower-2.glb"  # the link is not ours: left there, never written through
+    assert not copy.is_symlink() and copy.read_bytes() == body and (run.dir / "results" / "tower.glb").is_symlink()
+    assert manifest(run.dir)["results"][0]["path"] == "results/tower-2.glb"
+    assert victim.read_text() == "untouched" and list(victim_dir.iterdir()) == [] and leftovers(run.dir) == []
+
+
 # --------------------------------------------------------------------------- any text
 
 

@@ -219,6 +219,10 @@ def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
         r"ZeroGPU: 0 GPU-seconds used; 300 of 300 s left", page.locator("#quota textarea").input_value()
     )
     assert "acme/trellis-lite /extract_glb" in page.locator("#model3d-1").inner_text()
+    # Once the turn has written them, the results' cards name their readable copies in results/.
+    page.locator("#model3d-1 .sc-chain b", has_text=re.compile(r"^photo\.glb$")).wait_for()
+    page.locator("#image-0 .sc-chain b", has_text=re.compile(r"^a-studio-portrait\.png$")).wait_for()
+    assert page.locator("#model3d-0 .sc-chain b").inner_text().startswith("image_to_3d-preview-")  # not a result
     # The gallery's timeline of the calls, one lane per Space, under the calls table.
     timeline = page.locator("#calls .sc-timeline svg")
     timeline.first.wait_for()
@@ -238,6 +242,8 @@ def test_goal_with_photo_shows_each_output_as_it_comes(studio, page, tmp_path):
     assert Path(user["path"]).parent == studio.out / name / "inputs" and Path(user["path"]).name == "photo.png"
     assert user["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
     assert glb_extras(m["calls"][2]["outputs"][0])["source_sha256"] == user["sha256"]
+    assert sorted(e["name"] for e in m["results"]) == ["a-studio-portrait.png", "photo.glb"]
+    assert (studio.out / name / "results" / "photo.glb").read_bytes() == Path(m["calls"][2]["outputs"][0]).read_bytes()
 
 
 def test_second_goal_continues_the_conversation(studio, page):
