@@ -1,4 +1,5 @@
-"""Commands on single Spaces, their kept sessions and the call cache: inspect, call, search, quota, session, cache."""
+"""Commands on single Spaces, their kept sessions and the call cache: inspect, call, search, alternatives, quota,
+session, cache."""
 
 from __future__ import annotations
 
@@ -34,17 +35,31 @@ def inspect(
         with Client(wake_timeout=wake) as client:
             sp = client.space(space)
             schema = client.schema(space)
+            health = client.health.health(sp.label) if client.health else None
             if as_json:
                 contract = sp.contract.to_dict()
                 contract.pop("text", None)
                 status = vars(sp.status) if sp.status else None
-                _emit_json({"space": sp.label, "contract": contract, "status": status, "endpoints": schema.to_dict()})
+                endpoints = schema.to_dict()
+                for name, ep in endpoints.items():
+                    ep["health"] = client.health.health(sp.label, name).to_dict() if client.health else None
+                _emit_json(
+                    {
+                        "space": sp.label,
+                        "contract": contract,
+                        "status": status,
+                        "health": health.to_dict() if health else None,
+                        "endpoints": endpoints,
+                    }
+                )
                 return
             c = sp.contract
             echo(f"{sp.label}: {c.title}".rstrip(": "))
             echo(f"host: {c.host}  (from {c.source})")
             if sp.status:
                 echo(f"stage: {sp.status.stage}  hardware: {sp.status.hardware}  likes: {sp.status.likes}")
+            if health:
+                echo(health.describe())
             echo(schema.compact())
 
     _guard(body)
@@ -157,6 +172,38 @@ def search(
         for h in hits:
             desc = f" — {h.description}" if h.description else ""
             echo(f"{h.id}  ♥{h.likes}  {h.stage or '?'}  {h.hardware or '?'}  {h.title}{desc}")
+
+    _guard(body)
+
+
+@app.command()
+def alternatives(
+    space: str = typer.Argument(..., help="owner/name of the Space"),
+    endpoint: Optional[str] = typer.Argument(None, help="Only this endpoint must match (default: the whole API)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the equivalents as a JSON list."),
+):
+    """Spaces with the same API as SPACE (its duplicates, origin and siblings on the Hub), best first."""
+
+    def body():
+        from spacechain.tools import Client, InvalidReference
+        from spacechain.tools.refs import parse_ref
+
+        if not parse_ref(space).space_id:
+            raise InvalidReference(f"{space} is an app URL; alternatives are found on the Hub: give owner/name.")
+        with Client() as client:
+            found = client.pool.alternatives(space, endpoint)
+        if as_json:
+            _emit_json([e.to_dict() for e in found])
+            return
+        if not found:
+            echo(f"no equivalent of {space} found on the Hub (duplicates with the same API)", err=True)
+            return
+        for e in found:
+            checked = "" if e.confirmed else "  (not running: its API is not checked)"
+            echo(
+                f"{e.id}  ♥{e.likes}  {e.stage or '?'}  {e.hardware or '?'}  {e.relation}  "
+                f"{e.health.describe()}{checked}"
+            )
 
     _guard(body)
 

@@ -220,7 +220,7 @@ def one_line(text: str) -> str:
 
 
 class SpacechainMcp:
-    """The MCP server: the nine tools over one client."""
+    """The MCP server: the toolset's tools over one client."""
 
     def __init__(self, client: Client, use_cache: bool = True):
         self.client = client

@@ -39,8 +39,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _apps_env(tmp: Path, delay: float | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+def _apps_env(tmp: Path, delay: float | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {})}
     env.update(GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp), PYTHONUNBUFFERED="1")
     env.setdefault("SPACECHAIN_TEST_DELAY", "0")
     if delay is not None:
@@ -48,9 +48,11 @@ def _apps_env(tmp: Path, delay: float | None = None) -> dict[str, str]:
     return env
 
 
-def launch_apps(names: list[str], tmp: Path, delay: float | None = None) -> tuple[Popen, dict[str, str]]:
+def launch_apps(
+    names: list[str], tmp: Path, delay: float | None = None, env: dict[str, str] | None = None
+) -> tuple[Popen, dict[str, str]]:
     """Start tests/apps/spaces.py for `names` in one process; returns (proc, {name: base_url})."""
-    return start_process([sys.executable, str(APPS_SCRIPT), *names], env=_apps_env(tmp, delay), ready_timeout=90)
+    return start_process([sys.executable, str(APPS_SCRIPT), *names], env=_apps_env(tmp, delay, env), ready_timeout=90)
 
 
 @pytest.fixture(scope="session")
@@ -304,3 +306,28 @@ def hub_client(hub_env, tmp_path: Path):
 
     with Client(token=TEST_TOKEN, out_dir=tmp_path / "out", retry=RetryPolicy(attempts=2, base_s=0.01)) as c:
         yield c
+
+
+# --------------------------------------------------------------------------- Space pools
+
+
+@pytest.fixture(scope="session")
+def pool_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Copies of the test apps for the Space-pool tests (tests/pool_support.py), logging every call they run."""
+    from pool_support import APPS, PoolApps
+
+    tmp = tmp_path_factory.mktemp("pool")
+    log = tmp / "calls.jsonl"
+    proc, urls = launch_apps(APPS, tmp / "gradio", env={"SPACECHAIN_TEST_CALL_LOG": str(log)})
+    yield PoolApps(urls, log)
+    stop_process(proc)
+
+
+@pytest.fixture
+def pool_hub(hub_env: Hub, pool_apps: Any) -> Iterator[Any]:
+    """The Hub stand-in with the Space copies of tests/pool_support.py; the app call log emptied."""
+    from pool_support import with_family
+
+    with_family(hub_env, pool_apps)
+    pool_apps.clear()
+    yield pool_apps

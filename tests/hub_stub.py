@@ -8,7 +8,7 @@ HfApi(endpoint=url).space_info / get_space_runtime / list_spaces / search_spaces
 Config: {"spaces": [{"id": "owner/name", "host": "http://127.0.0.1:PORT" | null, "sdk": "gradio",
           "stage": "RUNNING", "hardware": "zero-a10g", "likes": 12, "title": "...",
           "short_description": "...", "agents_md": "v2" | "v1" | "queue" | "none", "private": false, "sha": "...",
-          optional: "emoji", "tags", "ai_category"}],
+          optional: "emoji", "tags", "ai_category", "duplicated_from": "owner/name"}],
          "header_log": "/path/log.jsonl" | null, "semantic_search": "ok" | "fail" | "missing"}
 Private Spaces answer 401 RepoNotFound (like the Hub) unless the request has an Authorization header.
 POST /__config {new config} replaces the config at runtime; GET /__config returns it.
@@ -66,6 +66,8 @@ def card_data(s: dict) -> dict:
         "sdk": s.get("sdk", "gradio"),
         "short_description": s.get("short_description", ""),
         "license": "mit",
+        # The Hub writes this into a duplicate's README card (the Duplicate button does).
+        **({"duplicated_from": s["duplicated_from"]} if s.get("duplicated_from") else {}),
     }
 
 

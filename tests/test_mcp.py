@@ -40,7 +40,15 @@ def work(hub_env, tmp_path: Path) -> dict[str, Any]:
     """A working directory (the default allowed folder), an output folder outside it, and the server's env."""
     cwd = tmp_path / "work"
     cwd.mkdir()
-    keys = ("HF_ENDPOINT", "HF_TOKEN", "HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "PATH", "LITELLM_LOCAL_MODEL_COST_MAP")
+    keys = (
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "HF_HOME",
+        "HF_HUB_DISABLE_TELEMETRY",
+        "PATH",
+        "PYTHONPATH",
+        "LITELLM_LOCAL_MODEL_COST_MAP",
+    )
     env = {k: os.environ[k] for k in keys if k in os.environ}
     return {"cwd": cwd, "out": tmp_path / "out", "env": env, "tmp": tmp_path}
 

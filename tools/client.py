@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ from .errors import (
     space_not_running,
 )
 from .files import FileIO
+from .health import Health, Ledger
 from .http import Http, Limits, RetryPolicy, find_token
 from .hub import Hub, SearchHit, SpaceStatus
 from .job import CallRecord, Job, JobUpdate
@@ -40,7 +42,8 @@ class Client:
     UploadRefused for local files the caller may not send), hub (default HF_ENDPOINT), cache (CallCache),
     wake_timeout (seconds to wait for a sleeping Space), transport (httpx), trust_named_urls (a URL
     named in a call is the user's: its origin may be on a private network), max_file_bytes /
-    max_call_bytes / max_files (download caps).
+    max_call_bytes / max_files (download caps), health (the health ledger every call's outcome goes to;
+    default `$HF_HOME/spacechain/health.sqlite`, False: none).
 
     Thread-safe: calls on different sessions run in parallel; calls on one session are serialised."""
 
@@ -60,6 +63,7 @@ class Client:
         max_file_bytes: int | None = None,
         max_call_bytes: int | None = None,
         max_files: int | None = None,
+        health: Ledger | None | bool = None,
     ):
         if token is None:
             token = find_token()
@@ -89,6 +93,18 @@ class Client:
         self._resolve_lock = threading.Lock()
         self._suspect: dict[str, str] = {}  # outputs whose bytes contradict their component → why
         self.records: list[CallRecord] = []
+        self.health: Ledger | None = Ledger() if health is None or health is True else (health or None)
+        self._pool = None
+
+    @property
+    def pool(self):
+        """Equivalent Spaces and the fallback policy over this client (tools.pool.Pool), made on first use."""
+        from .pool import Pool
+
+        with self._resolve_lock:
+            if self._pool is None:
+                self._pool = Pool(self)
+            return self._pool
 
     def __enter__(self) -> Client:
         return self
@@ -105,7 +121,20 @@ class Client:
 
     # ---------- discovery ----------
     def search(self, query: str, limit: int = 8, include_non_running: bool = False) -> list[SearchHit]:
-        return self.hub.search(query, limit=limit, include_non_running=include_non_running)
+        """The Hub's hits, each with this machine's health record; a Space whose recent calls mostly failed
+        goes after the others of its group (running or not), which keep the Hub's order."""
+        hits = self.hub.search(query, limit=limit, include_non_running=include_non_running)
+        if self.health is None:
+            return hits
+        known = self.health.healths([h.id for h in hits])
+        hits = [replace(h, health=known.get(h.id, Health()).to_dict()) for h in hits]
+        hits.sort(
+            key=lambda h: (
+                not (h.stage or "RUNNING").startswith("RUNNING"),
+                (h.health or {}).get("recent_failure_rate", 0) >= 0.5,
+            )
+        )
+        return hits
 
     def space(self, ref: str) -> Space:
         # Keyed by the parsed reference: `owner/name` and its Hub page URL share one Space and sessions.
@@ -187,6 +216,7 @@ class Client:
         on_update: Callable[[JobUpdate], None] | None = None,
         out_dir: str | Path | None = None,
         use_cache: bool = True,
+        moved: dict | None = None,
     ) -> Job:
         """Validate, upload file inputs, submit, and start reading the result stream; returns at once.
 
@@ -201,12 +231,19 @@ class Client:
             on_update: called with a JobUpdate as the job waits, runs, streams and downloads.
             out_dir: where output files go (default: the client's out_dir).
             use_cache: with a cache, a stored identical call returns at once.
+            moved: set by the fallback layer (tools.pool) when this call runs in place of another Space's.
 
         A failure raises with the failed CallRecord as `.record`."""
-        sp = self.space(ref)
-        ep = self.schema(ref).endpoint(endpoint, sp.label)
+        label = parse_ref(ref).label
+        try:
+            sp = self.space(ref)
+            ep = self.schema(ref).endpoint(endpoint, sp.label)
+        except SpacechainError as exc:  # not running, gone: the ledger keeps it as the Space's failure
+            self._note(label, "/" + str(endpoint).strip().lstrip("/"), exc.kind, str(exc))
+            raise
         files = self._files(sp, Path(out_dir) if out_dir else None)
         call = Call.open(self.http, sp, ep, sp.session(session), files, inputs)
+        call.record.moved = moved
         try:
             job = self._submit(ref, call, inputs, timeout, on_update, use_cache)
         except SpacechainError as exc:
@@ -215,6 +252,7 @@ class Client:
             record.files = [vars(f) for f in files.records]
             self.records.append(record)
             exc.record = record
+            self._finished(record)
             if self.on_failure:
                 self.on_failure(record)
             raise
@@ -249,12 +287,23 @@ class Client:
             ).result()
         call.post(call.upload(values, given, timeout), self.session_wait if timeout is None else timeout)
         try:
-            job = Job(call, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout)
+            job = Job(
+                call, on_update=on_update, timeout=timeout, idle_timeout=self.idle_timeout, on_done=self._finished
+            )
         except BaseException:
             call.release()  # no reader thread was started, so nothing else will free the session
             raise
         self.records.append(call.record)
         return job
+
+    def _finished(self, record: CallRecord) -> None:
+        error = record.error or {}
+        outcome = "ok" if record.status == "complete" else str(error.get("error") or "error")
+        self._note(record.space, record.endpoint, outcome, error.get("message"), record.queue_s, record.run_s)
+
+    def _note(self, space: str, endpoint: str, outcome: str, message=None, queue_s=None, run_s=None) -> None:
+        if self.health is not None:
+            self.health.record(space, endpoint, outcome, message, queue_s, run_s)
 
     def _validated(self, sp: Space, ep: Endpoint, inputs: Any) -> list:
         """The inputs as the positional list the endpoint takes: names mapped, defaults filled, every

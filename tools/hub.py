@@ -29,6 +29,19 @@ class SpaceStatus:
     description: str
     likes: int
     private: bool
+    duplicated_from: str | None = None  # the Space this one was duplicated from (its card says so)
+
+    def hit(self) -> SearchHit:
+        return SearchHit(
+            self.space,
+            self.title,
+            self.description,
+            self.likes,
+            self.stage,
+            self.hardware,
+            self.sdk,
+            duplicated_from=self.duplicated_from,
+        )
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class SearchHit:
     sdk: str | None = None
     category: str | None = None
     score: float | None = None
+    duplicated_from: str | None = None
+    health: dict | None = None  # this machine's record of the Space (tools.health), set by Client.search
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,10 +105,7 @@ class Hub:
             status = exc.response.status_code if exc.response is not None else 0
             raise HTTPError(f"The Hub failed to describe {space_id} (HTTP {status}); retry later.", status) from None
         except (OSError, httpx.HTTPError) as exc:  # connection errors from the Hub client
-            raise SpacechainError(
-                f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
-                "check your network or HF_ENDPOINT."
-            ) from None
+            raise self._unreachable(exc) from None
         card = info.card_data.to_dict() if info.card_data is not None else {}
         stage, hardware = _runtime(info)
         return SpaceStatus(
@@ -107,6 +119,12 @@ class Hub:
             description=card.get("short_description") or "",
             likes=info.likes or 0,
             private=bool(info.private),
+            duplicated_from=_origin(card),
+        )
+
+    def _unreachable(self, exc: Exception) -> SpacechainError:
+        return SpacechainError(
+            f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); check your network or HF_ENDPOINT."
         )
 
     def contract_from_status(self, st: SpaceStatus) -> Contract:
@@ -129,16 +147,48 @@ class Hub:
         except (HfHubHTTPError, ValueError, KeyError):
             hits = self._plain_search(api, query, limit)
         except (OSError, httpx.HTTPError) as exc:
-            raise SpacechainError(
-                f"Cannot reach the Hub at {self.http.hub} ({exc.__class__.__name__}); "
-                "check your network or HF_ENDPOINT."
-            ) from None
+            raise self._unreachable(exc) from None
         hits = [h for h in hits if h.sdk in (None, "gradio")]
         if not include_non_running:
             hits = [h for h in hits if h.stage in (None, "RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING")]
         # Stable sort keeps the Hub's relevance order within each group.
         hits.sort(key=lambda h: 0 if (h.stage or "").startswith("RUNNING") else 1)
         return hits[:limit]
+
+    def relatives(self, st: SpaceStatus, limit: int = 24, titled: int = 8) -> list[SearchHit]:
+        """Spaces that may be copies of `st`, each with its own `duplicated_from`: those whose id holds its
+        name or its origin's name (duplicates keep the name), its origin, and up to `titled` more that the
+        semantic search finds for its title (a renamed copy). `st` itself is left out."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        api = self._api()
+        names = {st.space.split("/")[-1]} | ({st.duplicated_from.split("/")[-1]} if st.duplicated_from else set())
+        seen: dict[str, SearchHit] = {}
+        try:
+            for name in sorted(names):
+                for info in api.list_spaces(
+                    search=name, sort="likes", limit=limit, expand=["cardData", "likes", "runtime", "sdk"]
+                ):
+                    seen.setdefault(info.id, _hit_from_info(info))
+            try:
+                found = api.search_spaces(st.title, sdk="gradio", include_non_running=True) if st.title else []
+                more = [r.id for r in found if r.id not in seen and r.id != st.space][:titled]
+            except (HfHubHTTPError, ValueError, KeyError):  # no semantic search here: the names are enough
+                more = []
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            raise HTTPError(f"Hub search failed (HTTP {status}); retry later.", status) from None
+        except (OSError, httpx.HTTPError) as exc:
+            raise self._unreachable(exc) from None
+        if st.duplicated_from and st.duplicated_from not in seen:
+            more.append(st.duplicated_from)
+        for space_id in more:  # a search result has no card: its own info says where it came from
+            try:
+                seen[space_id] = self.status(space_id).hit()
+            except SpacechainError:
+                continue
+        seen.pop(st.space, None)
+        return [h for h in seen.values() if h.sdk in (None, "gradio")]
 
     def zero_gpu_quota(self):
         """The token's ZeroGPU quota (tools.quota.ZeroGpuQuota); QuotaUnavailable when it cannot be read."""
@@ -203,4 +253,11 @@ def _hit_from_info(info: Any) -> SearchHit:
         stage=stage,
         hardware=hardware,
         sdk=info.sdk or card.get("sdk"),
+        duplicated_from=_origin(card),
     )
+
+
+def _origin(card: dict) -> str | None:
+    """`duplicated_from` of a card: `owner/name` (the Hub writes it when a Space is duplicated)."""
+    value = card.get("duplicated_from")
+    return value if isinstance(value, str) and value.count("/") == 1 and len(value) <= 200 else None

@@ -67,6 +67,9 @@ class CallFacts:
     # Earlier submissions ZeroGPU refused (no GPU free), each {"event_id", "error"}: `event_id` is the one
     # that ran.
     refused: list[dict] = field(default_factory=list)
+    # Set when the call ran on another Space than the one asked for: {"from": the Space asked for,
+    # "reason": the error kind (or "spread"), "message": its one line}. `space` is the one that ran it.
+    moved: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,11 +100,13 @@ class Job:
         on_update: Callable[[JobUpdate], None] | None = None,
         timeout: float | None = None,
         idle_timeout: float = 120.0,
+        on_done: Callable[[CallRecord], None] | None = None,
     ):
         # The call localises its outputs and frees its session when the stream ends.
         self._http, self.space, self.record, self._call = call.http, call.label, call.record, call
         self._poll_url, self._status_url = call.poll_url, call.queue_status_url
         self._on_update = on_update
+        self._on_done = on_done  # told the finished record (the health ledger) before waiters wake
         # One deadline for the call: the result stream and the downloads of its outputs.
         self._scope = CallScope(timeout)
         self._deadline = self._scope.deadline
@@ -212,6 +217,11 @@ class Job:
                 self._emit("error")
             self._stamp()
             self._call.release()
+            if self._on_done:
+                try:
+                    self._on_done(self.record)
+                except Exception:  # an observer must never keep a job from ending
+                    pass
             self._done.set()
 
     def _submit_again(self, refused: SpacechainError, wait: float, attempts: int) -> SpacechainError | None:

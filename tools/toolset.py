@@ -153,7 +153,8 @@ _OUTPUTS = {"type": "array", "description": "the outputs in order; files as loca
 @spec(
     "search_spaces",
     "Search Gradio Spaces on the Hugging Face Hub by what they do (semantic search). Returns a list of dicts "
-    "with id, title, description, likes, stage and hardware; running Spaces first.",
+    "with id, title, description, likes, stage, hardware and health (calls, failures, typical_run_s, last_error "
+    "from this machine's earlier calls); running Spaces first, ones that recently failed after them.",
     {
         "query": {"type": "string", "description": "what the Space should do, e.g. 'text to image'"},
         "limit": _opt({"type": "integer", "description": "maximum number of results"}, 8),
@@ -161,9 +162,22 @@ _OUTPUTS = {"type": "array", "description": "the outputs in order; files as loca
     {"type": "array", "items": {"type": "object"}},
 )
 def search_spaces(ctx: ToolContext, query: str, limit: int = 8) -> list:
-    keep = ("id", "title", "description", "likes", "stage", "hardware", "category")
+    keep = ("id", "title", "description", "likes", "stage", "hardware", "category", "health")
     hits = ctx.client.search(str(query), limit=int(limit))
     return [{k: v for k, v in h.to_dict().items() if k in keep} for h in hits]
+
+
+@spec(
+    "find_alternatives",
+    "Spaces equivalent to `space` for `endpoint` (the same parameters, types and outputs, confirmed from "
+    "their API): its duplicates, origin and sibling copies on the Hub, best first. Returns a list of dicts "
+    "with id, stage, hardware, likes, relation, confirmed and health. Calls already move to one of them by "
+    "themselves when a Space is down; use this to choose one yourself.",
+    {"space": _SPACE, "endpoint": _opt({**_ENDPOINT, "description": "endpoint name (default: the whole API)"})},
+    {"type": "array", "items": {"type": "object"}},
+)
+def find_alternatives(ctx: ToolContext, space: str, endpoint: str | None = None) -> list:
+    return [e.to_dict() for e in ctx.client.pool.alternatives(str(space), endpoint)]
 
 
 @spec(
@@ -324,6 +338,7 @@ def run_pipeline_tool(
 
 TOOLSET: tuple[ToolSpec, ...] = (
     search_spaces,
+    find_alternatives,
     read_agents_md,
     get_space_api,
     upload_file,

@@ -15,6 +15,22 @@ from gradio.utils import get_upload_folder
 from PIL import Image, ImageDraw, PngImagePlugin
 
 MAX_SEED = 2**31 - 1
+# The ZeroGPU quota error exactly as the `spaces` package raises it.
+QUOTA_MESSAGE = (
+    "You have exceeded your free ZeroGPU quota (60s requested vs. 56s left). Try again in 0:09:48. "
+    "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens"
+)
+
+
+def log_call(host: str, endpoint: str, **fields: Any) -> None:
+    """One JSON line per call a fake Space ran, to SPACECHAIN_TEST_CALL_LOG when set: which app (its
+    host:port) got the call, so a test can assert that a Space got none."""
+    path = os.environ.get("SPACECHAIN_TEST_CALL_LOG")
+    if path:
+        import json
+
+        with open(path, "a") as f:
+            f.write(json.dumps({"host": host, "endpoint": endpoint, **fields}) + "\n")
 
 
 def delay(factor: float) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr
-from apps.media import delay, out_path, prompt_color, write_png
+from apps.media import QUOTA_MESSAGE, delay, out_path, prompt_color, write_png
 
 
 def echo(
@@ -47,8 +47,7 @@ def hidden_fail() -> str:
 def quota() -> str:
     """Raises the ZeroGPU quota error exactly like the `spaces` package does."""
     raise gr.Error(
-        "You have exceeded your free ZeroGPU quota (60s requested vs. 56s left). Try again in 0:09:48. "
-        "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens",
+        QUOTA_MESSAGE,
         title="ZeroGPU quota exceeded",
         print_exception=False,
     )

@@ -1,7 +1,8 @@
 """Real Gradio apps shaped like popular Spaces, with cheap fake compute.
 
 Run `python tests/apps/spaces.py [name ...]` to launch the named apps (default: all) on
-free 127.0.0.1 ports in one process. It prints one JSON line {"name": "http://127.0.0.1:PORT"}
+free 127.0.0.1 ports in one process; `name@copy` launches one more copy of an app (as duplicates of a
+Space are). It prints one JSON line {"name": "http://127.0.0.1:PORT"}
 and then sleeps until killed. SPACECHAIN_TEST_DELAY (float seconds, default 0) scales
 the fake compute time, so tests can make jobs overlap or time out on purpose.
 """
@@ -35,6 +36,8 @@ __all__ = ["BUILDERS", "build_apps", "main", "make_glb"]
 
 BUILDERS = {
     "text2img": build_text2img,
+    "text2img_quota": lambda: build_text2img("quota"),
+    "text2img_v2": lambda: build_text2img("v2"),
     "img2_3d": build_img2_3d,
     "misc": build_misc,
     "big": build_big,
@@ -56,14 +59,14 @@ def _free_port() -> int:
 
 def main(names: list[str]) -> None:
     names = names or list(BUILDERS)
-    unknown = [n for n in names if n not in BUILDERS]
+    unknown = [n for n in names if n.split("@")[0] not in BUILDERS]
     if unknown:
         sys.exit(f"unknown app(s): {unknown}; choose from {list(BUILDERS)}")
     urls: dict[str, str] = {}
     for name in names:
         port = _free_port()
         # show_error=False like most Spaces, so plain exceptions come back as {"error": null}.
-        BUILDERS[name]().launch(
+        BUILDERS[name.split("@")[0]]().launch(
             server_name="127.0.0.1",
             server_port=port,
             prevent_thread_lock=True,
