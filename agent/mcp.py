@@ -1,7 +1,8 @@
 """`spacechain mcp`: the toolset (`spacechain.tools.toolset`) served to coding agents over MCP, on the
 official SDK's low-level Server. The specs stay the one source of tool names and inputs; this adapter adds
 what an outside agent needs: a `timeout` that hands back a handle before the client gives up on the call,
-progress notifications while it waits, one-line tool errors, an upload sandbox, one JSON text per result.
+progress notifications while it waits, one-line tool errors, an upload sandbox, text results as plain text and
+the others as structured content.
 
 Imported only by the `mcp` command: the SDK is an optional extra."""
 
@@ -242,7 +243,7 @@ class SpacechainMcp:
         space = (params.arguments or {}).get("space")
         try:
             value = await self.dispatch(ctx, params.name, dict(params.arguments or {}))
-            text = self._redact(json.dumps(value, ensure_ascii=False, allow_nan=False, default=str))
+            return self._result(value)
         except UnsafeURL as exc:
             # The user, not the model, names the apps on their network: the hint only when the refused URL is
             # the app the call named, never for a URL a Space sent back.
@@ -257,7 +258,19 @@ class SpacechainMcp:
         except Exception as exc:  # a bug must cost one call, never the server
             logging.getLogger("spacechain.mcp").error("%s failed: %r", params.name, exc)
             return self._error(f"{params.name} failed: {type(exc).__name__}: {exc}")
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
+
+    def _result(self, value: Any) -> types.CallToolResult:
+        """Text as itself (an API listing, an event id); anything else as its JSON in the text item (what
+        a model reads) and as `structuredContent`, which is a JSON object: a list comes as {"result": [...]},
+        as the SDK's own servers send it."""
+        if isinstance(value, str):
+            return types.CallToolResult(content=[types.TextContent(type="text", text=self._redact(value))])
+        text = self._redact(json.dumps(value, ensure_ascii=False, allow_nan=False, default=str))
+        structured = json.loads(text)  # the token redacted in it too
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structured_content=structured if isinstance(structured, dict) else {"result": structured},
+        )
 
     def _error(self, message: str) -> types.CallToolResult:
         return types.CallToolResult(

@@ -117,7 +117,7 @@ def test_mcp_call_space_poll_result_and_run_space_wait_for_a_gpu(hub_env, tmp_pa
 
     def value(result: Any) -> Any:
         assert not result.is_error, result.content[0].text
-        return json.loads(result.content[0].text)
+        return result.content[0].text if result.structured_content is None else result.structured_content["result"]
 
     async def main() -> None:
         async with McpClient(params, read_timeout_seconds=90) as client:

@@ -71,6 +71,15 @@ def _text(result: Any) -> str:
     return result.content[0].text
 
 
+def _value(result: Any) -> Any:
+    text, structured = _text(result), result.structured_content
+    if structured is None:
+        return text
+    value = json.loads(text)
+    assert isinstance(structured, dict) and structured == (value if isinstance(value, dict) else {"result": value})
+    return value
+
+
 class Calls:
     """Every tool call of a test, so one check can see every result text (the token in none of them)."""
 
@@ -78,10 +87,11 @@ class Calls:
         self.client, self.texts = client, []
 
     async def ok(self, name: str, args: dict, **kw: Any) -> Any:
+        """The result's value: a text result's plain text, else its structured content (also its JSON text)."""
         result = await self.client.call_tool(name, args, **kw)
         self.texts.append(_text(result))
         assert not result.is_error, self.texts[-1]
-        return json.loads(self.texts[-1])
+        return _value(result)
 
     async def error(self, name: str, args: dict) -> str:
         result = await self.client.call_tool(name, args)
@@ -162,6 +172,23 @@ def test_stdio_tools_chain_sessions_errors_and_uploads(work) -> None:
             images = {hashlib.sha256(Path(r["outputs"][0][0]).read_bytes()).hexdigest() for r in rows}
             assert sources == images and len(images) == 3  # each GLB from its own item's image
             assert all(TEST_TOKEN not in t for t in calls.texts)
+
+    anyio.run(main)
+
+
+def test_text_results_are_plain_text_and_lists_and_dicts_structured(work) -> None:
+    async def main() -> None:
+        async with _stdio(work) as client:
+            api = await client.call_tool("get_space_api", {"space": "acme/toolbox"})
+            assert api.structured_content is None and _text(api).startswith("/echo(text: str")
+            submitted = await client.call_tool("call_space", {"space": "acme/toolbox", "endpoint": "/noop"})
+            event_id = _text(submitted)
+            assert submitted.structured_content is None and event_id.isalnum(), event_id  # no JSON quotes
+            done = await client.call_tool("poll_result", {"event_id": event_id, "timeout": 30})
+            assert done.structured_content == {"result": ["ok"]} and json.loads(_text(done)) == ["ok"]
+            contract = await client.call_tool("read_agents_md", {"space": "acme/toolbox"})
+            assert contract.structured_content["space"] == "acme/toolbox"
+            assert json.loads(_text(contract)) == contract.structured_content
 
     anyio.run(main)
 
