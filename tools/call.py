@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import BadAnswer, SessionBusy
+from .errors import BadAnswer, SessionBusy, SpacechainError
 from .files import FileIO, sha256_file
 from .http import CallScope, call_scope
 from .job import CallRecord, Job, JobUpdate, _now_iso
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["Call"]
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+CANCEL_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -107,6 +108,30 @@ class Call:
         sess.busy = self.record.event_id = _event_id(resp, f"{sp.label}{ep.name}")
         if self.book is not None:
             self.book.submitted()
+
+    def cancel_on_space(self) -> bool:
+        """Ask the Space to cancel this call's job: `POST /cancel` with its event, session and fn_index, as
+        gradio_client does; a queued job leaves the queue, a running one is stopped (a sync function's
+        thread runs on, but its place in the queue is freed). Best effort: False when it could not be told."""
+        sp, ep = self.space, self.endpoint
+        try:
+            fn_index = sp.app_config(self.http).fn_index(ep.api_name)
+            if fn_index is None:
+                return False
+            self.http.request(
+                "POST",
+                f"{sp.api_root}/cancel",
+                what=f"Cancelling {sp.label}{ep.name}",
+                json={"event_id": self.record.event_id, "session_hash": self.session.hash, "fn_index": fn_index},
+                retry_on=(),
+                resend_after_connect=False,
+                max_bytes=64 << 10,
+                timeout=CANCEL_TIMEOUT_S,
+            )
+        # RuntimeError: the client closed (the run ended)
+        except (SpacechainError, RuntimeError):
+            return False
+        return True
 
     def release(self) -> None:
         """Free the session for its next call (once, when the stream has ended or was never started)."""

@@ -1,8 +1,9 @@
 """One submitted call: a single SSE stream read in the background from submit to `complete`/`error`.
 
-Closing the stream of `/call/<endpoint>/<event_id>` mid-job cancels the job and a second GET gets
+Closing the stream of `/call/<endpoint>/<event_id>` mid-job abandons the job and a second GET gets
 404, so the stream is opened once and kept open by a thread; callers wait on it with their own
-timeouts, and the job keeps running between waits."""
+timeouts, and the job keeps running between waits. Every stop (a cancel, the call's timeout) goes one
+way: the Space is told to cancel the job, then the stream is closed."""
 
 from __future__ import annotations
 
@@ -82,6 +83,10 @@ class CallRecord(CallFacts):
     files: list[dict] = field(default_factory=list)
 
 
+# How long a stop waits for the Space to hear the cancel and end the stream itself before cutting it.
+CANCEL_GRACE_S = 10.0
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -118,6 +123,9 @@ class Job:
         self._resp: httpx.Response | None = None
         self._cancelled = False
         self._expired = False
+        self._stop_lock = threading.Lock()
+        self._ended = threading.Event()  # the current submission's stream has ended: nothing to cancel there
+        self._told = threading.Event()  # a stop has told the Space (or found nothing to tell)
         self._handle = call.record.event_id
         self._attempt = 1
         self._note: str | None = None  # while waiting to submit again: why, and when
@@ -141,6 +149,7 @@ class Job:
         job._result, job._error, job._resp = outputs, None, None
         job._scope = CallScope(None)
         job._cancelled = job._expired = False
+        job._ended, job._told = threading.Event(), threading.Event()
         record.total_s = record.queue_s = record.run_s = 0.0
         job._done.set()
         return job
@@ -166,10 +175,32 @@ class Job:
         return self._result  # type: ignore[return-value]
 
     def cancel(self) -> None:
-        """Closing the stream makes the server cancel the job; a download in progress is cut too."""
-        self._cancelled = True
+        """Stop the job: the Space is told to cancel it and the stream is closed (a download in progress is
+        cut too). Returns at once; `wait()` returns once the Space was told."""
+        self._stop("cancelled")
+
+    def _stop(self, reason: str) -> None:
+        """The one way a job stops (cancelled or expired). Closing the stream alone leaves a running job
+        running and the endpoint's queue waiting behind it, so the Space is asked to cancel it first, as
+        gradio_client does, and given a moment to end the stream with its own last event (read here, so it
+        cannot reach the session's next call)."""
+        if self._done.is_set():
+            return
+        with self._stop_lock:
+            if self._cancelled or self._expired:
+                return
+            self._cancelled, self._expired = reason == "cancelled", reason == "expired"
         self._halt.set()
-        self._scope.stop("cancelled")
+        threading.Thread(target=self._free_space, args=(reason,), name=f"stop-{self._handle[:8]}", daemon=True).start()
+
+    def _free_space(self, reason: str) -> None:
+        try:
+            told = not self._ended.is_set() and self._call.cancel_on_space()
+        finally:
+            self._told.set()
+        if told:
+            self._ended.wait(CANCEL_GRACE_S)
+        self._scope.stop(reason)
 
     # ---- background ----
     def _emit(self, state: str, partial: list | None = None) -> None:
@@ -191,9 +222,7 @@ class Job:
                 pass
 
     def _expire(self) -> None:
-        self._expired = True
-        self._halt.set()
-        self._scope.stop("expired")
+        self._stop("expired")
 
     def _run(self) -> None:
         timer = threading.Timer(self._timeout, self._expire) if self._timeout else None
@@ -216,6 +245,8 @@ class Job:
                 self._error.record = self.record
                 self._emit("error")
             self._stamp()
+            if self._halt.is_set():
+                self._told.wait(CANCEL_GRACE_S)  # a late cancel must not reach the session's next call
             self._call.release()
             if self._on_done:
                 try:
@@ -237,6 +268,9 @@ class Job:
                 return self._stopped()
             with call_scope(self._scope):
                 self._call.send()
+            self._ended.clear()
+            if self._halt.is_set():  # stopped while this submission was on its way
+                self._call.cancel_on_space()
         except SpacechainError as exc:
             return exc
         finally:
@@ -273,8 +307,6 @@ class Job:
                 self._scope.track(resp),
             ):
                 self._resp = resp
-                if self._expired or self._cancelled:
-                    raise httpx.ReadError("closed")
                 what = f"Reading the result of {self.space}"
                 if not resp.is_success:
                     read_capped(resp, self._http.limits.max_error_bytes, what, truncate=True)
@@ -292,6 +324,10 @@ class Job:
                         continue
                     if self._first_event is None:
                         self._first_event = time.monotonic()
+                    if event in ("complete", "error"):
+                        self._ended.set()
+                        if self._expired or self._cancelled:
+                            return self._stopped()  # the Space's own end of a job it was told to cancel
                     if event == "generating":
                         self.record.generated += 1
                         self._emit("generating", data if isinstance(data, list) else [data])
@@ -327,6 +363,8 @@ class Job:
             )
         except Exception as exc:  # a bug must surface as an error, never as a hang
             return SpacechainError(f"{self.space}: unexpected failure reading the result: {exc!r}")
+        finally:
+            self._ended.set()
 
     def _finish_ok(self, data: Any) -> None:
         self._emit("downloading")

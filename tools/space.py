@@ -58,6 +58,12 @@ class AppConfig:
             return None
         return [self._hidden(i) for i in dep.get("inputs", [])], [self._hidden(i) for i in dep.get("outputs", [])]
 
+    def fn_index(self, api_name: str) -> int | None:
+        """The endpoint's dependency id, which `/cancel` and the queue route name it by; None if unknown."""
+        dep = self._dependency(api_name)
+        fn = dep.get("id") if dep else None
+        return fn if isinstance(fn, int) and not isinstance(fn, bool) else None
+
     def custom_values(self, ep: Endpoint) -> frozenset[str]:
         """Dropdowns of `ep` that take values outside their choices (allow_custom_value)."""
         dep = self._dependency(ep.api_name)
