@@ -42,14 +42,34 @@ def test_an_html_page_as_an_image_is_flagged_and_not_passed_on(scripted, hub_env
     with Client(out_dir=tmp_path / "out") as client:
         image, seed = client.call(scripted.url, "/generate", {"prompt": "a cat"})
         assert seed == 7
-        assert isinstance(image, dict) and "an HTML page where image was expected" in image["warning"]
+        what = f"an HTML page that {client.space(scripted.url).label} /generate returned in place of an image"
+        assert isinstance(image, dict) and image["warning"].startswith(f"this file is {what}; do not pass it on")
         (rec,) = client.records
         (f,) = [f for f in rec.files if f["direction"] == "out"]
-        assert f["kind"] == "html" and "HTML page" in f["problem"]
-        with pytest.raises(UploadRefused, match="HTML page where image was expected"):
+        assert f["kind"] == "html" and f["problem"] == what
+        with pytest.raises(UploadRefused, match=f"it is {what}; it is not passed on"):
             client.call("acme/toolbox", "/count_upload", {"file": image})
         with pytest.raises(UploadRefused, match="not passed on"):
             client.call("acme/toolbox", "/count_upload", {"file": image["path"]})
+
+
+@pytest.mark.parametrize("as_given", ["flagged dict", "its path"])
+def test_an_html_page_passed_on_as_an_image_is_named_with_the_space_that_returned_it(
+    scripted, hub_env, tmp_path: Path, as_given: str
+):
+    from spacechain.tools import InvalidInputs
+
+    image_space(scripted, PAGE)
+    with Client(out_dir=tmp_path / "out") as client:
+        image, _ = client.call(scripted.url, "/generate", {"prompt": "a cat"})
+        ref = image if as_given == "flagged dict" else image["path"]
+        with pytest.raises(InvalidInputs) as info:
+            client.call("acme/trellis-lite", "/image_to_3d", {"image": ref})
+    label, name = client.space(scripted.url).label, Path(image["path"]).name
+    assert str(info.value) == (
+        f"/image_to_3d: image expects an image file; got an HTML page that {label} /generate returned in place "
+        f"of an image ({name}); call that endpoint again or use another Space for it."
+    )
 
 
 def test_a_real_image_is_recorded_with_its_kind(scripted, hub_env, tmp_path: Path):
@@ -149,5 +169,5 @@ def test_the_gallery_flags_a_file_whose_bytes_contradict_its_card(scripted, hub_
     image, _ = run.client.call(scripted.url, "/generate", {"prompt": "a cat"})
     run.close()
     html = write_gallery(run.dir, run.snapshot()).read_text()
-    assert "⚠ the Space returned an HTML page where image was expected" in html
+    assert f"⚠ an HTML page that {run.client.space(scripted.url).label} /generate returned in place of an image" in html
     assert f'<img src="{Path(image["path"]).name}"' not in html

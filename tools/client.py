@@ -198,6 +198,7 @@ class Client:
             uploaded=sp.uploaded,  # shared per Space
             server_paths=sp.server_paths,
             suspect=self._suspect,  # shared by every Space: a flagged output goes to none of them
+            space=sp.label,
         )
 
     def upload(self, ref: str, path: str) -> dict:
@@ -308,7 +309,7 @@ class Client:
     def _validated(self, sp: Space, ep: Endpoint, inputs: Any) -> list:
         """The inputs as the positional list the endpoint takes: names mapped, defaults filled, every
         value checked against its parameter, and the whole of it sendable as JSON."""
-        values = ep.to_positional(inputs, custom_ok=self._custom_values(sp, ep))
+        values = ep.to_positional(inputs, custom_ok=self._custom_values(sp, ep), flagged=self._suspect)
         try:
             json.dumps(values, allow_nan=False, default=str, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:

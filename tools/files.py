@@ -125,8 +125,10 @@ class FileIO:
     records: list[FileRecord] = field(default_factory=list)
     uploaded: dict[str, dict] = field(default_factory=dict)  # sha256 → FileData already on this server
     server_paths: set[str] = field(default_factory=set)
-    # Outputs whose bytes contradict their component (path → why), shared by the client: never uploaded.
+    # Outputs whose bytes contradict their component (path → what they are), shared by the client: never
+    # uploaded.
     suspect: dict[str, str] = field(default_factory=dict)
+    space: str = ""  # the Space's label, to say which one returned a file that is not what it should be
     # What this call downloaded so far (a FileIO serves one call), against the http's Limits.
     _got_bytes: int = 0
     _got_files: int = 0
@@ -217,7 +219,8 @@ class FileIO:
             self.guard(str(p.resolve()))
         if str(p.resolve()) in self.suspect:
             raise UploadRefused(
-                f"Refused to upload {p.name}: {self.suspect[str(p.resolve())]}; it is not passed on to another Space."
+                f"Refused to upload {p.name}: it is {self.suspect[str(p.resolve())]}; it is not passed on to "
+                "another Space."
             )
         size = p.stat().st_size
         if self.max_file_size and size > self.max_file_size:
@@ -304,7 +307,7 @@ class FileIO:
         self._download(src, tmp, what=f"Downloading output {orig}", token=own)
         digest = sha256_file(tmp)
         final = place(tmp, self.out_dir, content_name(f"{safe_name(endpoint)}-{stem}", ext, digest), digest)
-        kind, problem = check_kind(final, expected)
+        kind, problem = check_kind(final, expected, f"{self.space} /{endpoint}" if self.space else "the Space")
         self.records.append(
             FileRecord(
                 local=str(final),
@@ -318,7 +321,10 @@ class FileIO:
         )
         if problem:
             self.suspect[str(final.resolve())] = problem
-            return {"path": str(final), "warning": f"{problem}; do not pass it on, try another Space"}
+            return {
+                "path": str(final),
+                "warning": f"this file is {problem}; do not pass it on: call it again or try another Space",
+            }
         return str(final)
 
     def _download(self, url: str, dest: Path, what: str, token: bool) -> Path:

@@ -111,15 +111,24 @@ def expected_media(component: str) -> tuple[str, ...] | None:
 
 def describe(kind: str) -> str:
     names = {"html": "an HTML page", "json": "JSON", "text": "plain text", "svg": "an SVG drawing"}
-    return names.get(kind, f"a {kind.upper()} file")
+    article = "an" if kind[:1].upper() in "AEFHILMNORSX" else "a"  # as the letters are said: an MP3, a PNG
+    return names.get(kind, f"{article} {kind.upper()} file")
 
 
-def check_kind(path: str | os.PathLike, expected: tuple[str, ...] | None) -> tuple[str, str | None]:
-    """(the file's kind, why its bytes contradict `expected` or None)."""
+def media_phrase(media: str) -> str:
+    """A medium as a noun with its article: "an image", "a 3D model"."""
+    return {"image": "an image", "audio": "audio", "video": "a video", "model3d": "a 3D model"}.get(media, media)
+
+
+def check_kind(
+    path: str | os.PathLike, expected: tuple[str, ...] | None, source: str = "the Space"
+) -> tuple[str, str | None]:
+    """(the file's kind, what it is when its bytes contradict `expected` — "an HTML page that `source`
+    returned in place of an image" — or None)."""
     kind = sniff(path)
     if not expected or kind == "unknown" or media_of(kind) in expected:
         return kind, None
-    return kind, f"the Space returned {describe(kind)} where {expected[0]} was expected"
+    return kind, f"{describe(kind)} that {source} returned in place of {media_phrase(expected[0])}"
 
 
 def kind_of_name(name: str) -> str | None:

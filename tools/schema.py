@@ -7,7 +7,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import BadAnswer, EndpointNotFound, InvalidInputs
 from .http import MAX_DEPTH, too_deep
@@ -155,10 +155,12 @@ class Endpoint:
         inputs: dict | list | tuple | None,
         convert: Callable[[Param, Any], Any] | None = None,
         custom_ok: frozenset[str] = frozenset(),
+        flagged: Mapping[str, str] | None = None,
     ) -> list:
         """Map named or positional inputs to the positional list, filling defaults. Every value given
         is checked against its parameter first (`custom_ok`: dropdowns that take values outside their
-        choices); `convert` is then applied to it (files get uploaded there)."""
+        choices; `flagged`: outputs whose bytes contradicted their component, by resolved path → what
+        they are); `convert` is then applied to it (files get uploaded there)."""
         from .values import check_value  # values.py builds on this module's Param
 
         given = _normalise_inputs(self, inputs)
@@ -170,7 +172,7 @@ class Endpoint:
         data = []
         for p in self.params:
             if p.name in given:
-                value = check_value(self.name, p, given[p.name], p.name in custom_ok)
+                value = check_value(self.name, p, given[p.name], p.name in custom_ok, flagged)
                 data.append(convert(p, value) if convert and value is not None else value)
             else:
                 data.append(p.default)

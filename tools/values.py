@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import InvalidInputs
-from .kinds import kind_of_name, media_of, sniff
+from .kinds import describe, kind_of_name, media_of, sniff
 from .schema import _MEDIA, Param, _media_name, _simplify
 
 __all__ = ["check_value", "coerce_text"]
@@ -17,10 +17,13 @@ _NUMBER_TYPES = ("float", "int")
 _TEXTLIKE = ("text", "html", "json")
 
 
-def check_value(ep_name: str, p: Param, value: Any, custom_ok: bool = False) -> Any:
+def check_value(
+    ep_name: str, p: Param, value: Any, custom_ok: bool = False, flagged: Mapping[str, str] | None = None
+) -> Any:
     """`value` as parameter `p` takes it (numbers from numeric text, a choice matched by its text), or
     InvalidInputs in one line naming the parameter, what it expects and what it got. Checked before any
-    submission: a wrong value otherwise queues for GPU time and fails with a hidden error."""
+    submission: a wrong value otherwise queues for GPU time and fails with a hidden error. `flagged`: the
+    outputs whose bytes contradicted their component (resolved path → what they are, and who made them)."""
     if value is None:
         return None
 
@@ -29,7 +32,7 @@ def check_value(ep_name: str, p: Param, value: Any, custom_ok: bool = False) -> 
         return InvalidInputs(f"{ep_name}: {p.name} expects {expects}; got {got} ({type(value).__name__}).")
 
     if p.takes_files:
-        _check_files(p, value, bad)
+        _check_files(ep_name, p, value, bad, flagged or {})
         return value
     choices = p.choices
     if choices is not None:
@@ -85,8 +88,11 @@ def _json_kind(json_type: dict) -> str:
     return {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}.get(str(json_type.get("type")), "")
 
 
-def _check_files(p: Param, value: Any, bad: Callable[[str], InvalidInputs]) -> None:
-    """File references of the right media: an image input given an .mp3 or a text file is refused."""
+def _check_files(
+    ep_name: str, p: Param, value: Any, bad: Callable[[str], InvalidInputs], flagged: Mapping[str, str]
+) -> None:
+    """File references of the right media: an image input given an .mp3 or a text file is refused, saying
+    what the file is by its bytes (and which Space returned it, for a flagged output)."""
     media = _MEDIA.get(p.component) or None
     if p.file_shape == "single":
         refs = [value]
@@ -106,23 +112,34 @@ def _check_files(p: Param, value: Any, bad: Callable[[str], InvalidInputs]) -> N
             raise bad(f"a {_media_name(p.component)} (a local path, a URL or {{'path': ...}})")
         if media is None:
             continue
-        found = _kind_of(ref if isinstance(ref, str) else name)
+        local = ref.get("path") if isinstance(ref, dict) else name  # the file, not the name it had
+        found, sniffed = _kind_of(local if isinstance(local, str) and local else name)
         family = media_of(found)
         if family is None or family == media or (media == "audio" and family == "video"):
             continue
-        raise bad(f"an {media} file" if media[0] in "aeiou" else f"a {media} file") from None
+        expects = f"an {media} file" if media[0] in "aeiou" else f"a {media} file"
+        if sniffed is None:
+            raise bad(expects)
+        got = f"{ep_name}: {p.name} expects {expects}; got"
+        why = flagged.get(os.path.realpath(sniffed))
+        if why:
+            raise InvalidInputs(
+                f"{got} {why} ({os.path.basename(sniffed)}); call that endpoint again or use another Space for it."
+            )
+        raise InvalidInputs(f"{got} {describe(found or '')} ({os.path.basename(sniffed)}).")
 
 
-def _kind_of(ref: str) -> str | None:
-    """What a file reference is: its bytes for a local file, else what its name claims."""
+def _kind_of(ref: str) -> tuple[str | None, str | None]:
+    """What a file reference is, and the local file whose bytes told it (None when only its name did)."""
     path = os.path.expanduser(ref)
     if not ref.startswith(("http://", "https://")) and os.path.isfile(path):
         try:
             found = sniff(path)
         except OSError:
-            return kind_of_name(ref)
-        return found if found != "unknown" else kind_of_name(ref)
-    return kind_of_name(ref)
+            return kind_of_name(ref), None
+        if found != "unknown":
+            return found, path
+    return kind_of_name(ref), None
 
 
 _TRUE = {"true", "yes", "y", "1", "on"}
