@@ -41,6 +41,9 @@ class Call:
     record: CallRecord
     book: StateBook | None = None  # set once the inputs are validated (the key is made from them)
     data: list | None = None  # what was submitted (files uploaded), for a new submission of the same call
+    # "call": the REST route (`/call/<endpoint>`); "queue": gradio's queue route (`/queue/join`), which
+    # encodes what /call cannot (pandas timestamps, numpy scalars, PIL images in a table) as text.
+    route: str = "call"
 
     @classmethod
     def open(cls, http: Http, space: Space, endpoint: Endpoint, session: Session, files: FileIO, inputs: Any) -> Call:
@@ -53,7 +56,8 @@ class Call:
             host=space.contract.host,
             submitted_at=_now_iso(),
         )
-        return cls(http, space, endpoint, session, files, record)
+        route = "queue" if endpoint.api_name in space.queue_routed else "call"
+        return cls(http, space, endpoint, session, files, record, route=route)
 
     @property
     def label(self) -> str:
@@ -61,6 +65,8 @@ class Call:
 
     @property
     def poll_url(self) -> str:
+        if self.route == "queue":  # the session's stream: every job of the session, each message tagged
+            return f"{self.space.api_root}/queue/data?session_hash={self.session.hash}"
         url = self.space.contract.poll_url.replace("{endpoint}", self.endpoint.api_name)
         return url.replace("{event_id}", self.record.event_id)
 
@@ -95,11 +101,14 @@ class Call:
         """Send the submission, the session being held (again when ZeroGPU refused the last one: the
         files stay uploaded)."""
         sp, ep, sess = self.space, self.endpoint, self.session
+        url, body = f"{sp.api_root}/call/{ep.api_name}", {"data": self.data, "session_hash": sess.hash}
+        if self.route == "queue":
+            url, body = f"{sp.api_root}/queue/join", self._queue_body()
         resp = self.http.request(
             "POST",
-            f"{sp.api_root}/call/{ep.api_name}",
+            url,
             what=f"Calling {sp.label}{ep.name}",
-            json={"data": self.data, "session_hash": sess.hash},
+            json=body,
             # Only "not accepted" answers are retried: a second submission of an accepted job
             # would run it twice.
             retry_on=(429, 503),
@@ -108,6 +117,30 @@ class Call:
         sess.busy = self.record.event_id = _event_id(resp, f"{sp.label}{ep.name}")
         if self.book is not None:
             self.book.submitted()
+
+    def _queue_body(self) -> dict:
+        """What `/queue/join` takes: the dependency's every input (None where gr.State goes: the session
+        holds it), its fn_index and the session."""
+        cfg = self.space.app_config(self.http)
+        hidden = (cfg.state_slots(self.endpoint.api_name) or ([], []))[0]
+        given = iter(self.data or [])
+        data = [None if h else next(given, None) for h in hidden] if hidden else list(self.data or [])
+        fn_index = cfg.fn_index(self.endpoint.api_name)
+        return {"data": data, "fn_index": fn_index, "session_hash": self.session.hash, "event_data": None}
+
+    def to_queue_route(self) -> bool:
+        """Send this endpoint's calls on this Space by gradio's queue route from now on, which can return
+        what `/call` could not encode; whether this call may be sent again that way (it ran once, so only
+        when it reads and writes no gr.State)."""
+        cfg, api = self.space.app_config(self.http), self.endpoint.api_name
+        slots = cfg.state_slots(api)
+        if cfg.fn_index(api) is None or slots is None:
+            return False
+        self.space.queue_routed.add(api)
+        if any(slots[0]) or any(slots[1]):
+            return False
+        self.route = "queue"
+        return True
 
     def cancel_on_space(self) -> bool:
         """Ask the Space to cancel this call's job: `POST /cancel` with its event, session and fn_index, as

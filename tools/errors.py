@@ -155,6 +155,10 @@ class UnsendableResult(SpaceError):
 
     kind = "unsendable_result"
 
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail  # what Python's json said of the value
+
 
 class QueueFull(SpacechainError):
     kind = "queue_full"

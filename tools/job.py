@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import httpx
 
@@ -22,9 +22,10 @@ from .errors import (
     ConnectionLost,
     GpuUnavailable,
     SpacechainError,
+    UnsendableResult,
 )
 from .http import CallScope, call_scope, error_for, read_capped
-from .stream import _parse, iter_sse, space_error
+from .stream import _parse, iter_sse, queue_events, space_error, unsendable
 
 if TYPE_CHECKING:
     from .call import Call
@@ -231,6 +232,8 @@ class Job:
                 timer.daemon = True
                 timer.start()
             self._error = self._read()
+            if isinstance(self._error, UnsendableResult):
+                self._error = self._by_queue(self._error)
             waits = self._http.retry.gpu_waits_s
             for wait in waits:
                 if not isinstance(self._error, GpuUnavailable):
@@ -266,16 +269,34 @@ class Job:
         try:
             if self._halt.wait(wait):
                 return self._stopped()
-            with call_scope(self._scope):
-                self._call.send()
-            self._ended.clear()
-            if self._halt.is_set():  # stopped while this submission was on its way
-                self._call.cancel_on_space()
-        except SpacechainError as exc:
-            return exc
+            sent = self._resend()
         finally:
             self._note = None
-        self._attempt += 1
+        if sent is None:
+            self._attempt += 1
+        return sent
+
+    def _by_queue(self, unsent: UnsendableResult) -> SpacechainError | None:
+        """The Space ran the call but `/call` could not encode its result: send it again by gradio's queue
+        route when that is safe (the endpoint's later calls go that way from the start); else the error."""
+        if self._halt.is_set():
+            return unsent
+        if self._call.to_queue_route():
+            return self._resend() or self._read()
+        if self._call.endpoint.api_name in self._call.space.queue_routed:
+            return unsendable(self.space, unsent.detail, stateful=True)
+        return unsent
+
+    def _resend(self) -> SpacechainError | None:
+        """Submit the call again with the session still held; the error that ends the job, if any."""
+        try:
+            with call_scope(self._scope):
+                self._call.send()
+        except SpacechainError as exc:
+            return exc
+        self._ended.clear()
+        if self._halt.is_set():  # stopped while this submission was on its way
+            self._call.cancel_on_space()
         self._attempt_t0, self._first_event, self._started_est = time.monotonic(), None, None
         self._poll_url = self._call.poll_url
         return None
@@ -316,11 +337,10 @@ class Job:
                         f"{what}: the server answered {resp.headers.get('content-type') or 'untyped'} "
                         "data, not an event stream; is it a Gradio app?"
                     )
-                for event, text in iter_sse(resp, self._http.limits.max_event_bytes, what):
-                    data = _parse(text)
+                for event, data in self._events(resp, what):
                     last_event = (event, data)
-                    if event == "heartbeat":
-                        self._emit(self._state())
+                    if event in ("heartbeat", "estimation", "started"):
+                        self._queued(event, data)
                         continue
                     if self._first_event is None:
                         self._first_event = time.monotonic()
@@ -365,6 +385,24 @@ class Job:
             return SpacechainError(f"{self.space}: unexpected failure reading the result: {exc!r}")
         finally:
             self._ended.set()
+
+    def _events(self, resp: httpx.Response, what: str) -> Iterator[tuple[str, Any]]:
+        """(event, data) of the stream in the `/call` route's terms, whichever route the call took."""
+        sse = iter_sse(resp, self._http.limits.max_event_bytes, what)
+        if self._call.route == "queue":
+            return queue_events(sse, self.record.event_id)
+        return ((event, _parse(text)) for event, text in sse)
+
+    def _queued(self, event: str, data: Any) -> None:
+        """A heartbeat, or what only the queue route tells: the job's place in the queue, its start."""
+        if event == "estimation":
+            size, eta = data.get("queue_size"), data.get("rank_eta")
+            self._queue_size = size if isinstance(size, int) and not isinstance(size, bool) else self._queue_size
+            self._eta = eta if isinstance(eta, (int, float)) and not isinstance(eta, bool) else None
+            self._seen_queued = self._seen_queued or bool(data.get("rank"))
+        elif event == "started":
+            self._started_est, self._queue_size = time.monotonic(), 0
+        self._emit(self._state())
 
     def _finish_ok(self, data: Any) -> None:
         self._emit("downloading")

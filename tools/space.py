@@ -95,6 +95,7 @@ class Space:
     config: AppConfig | None = None  # GET /config, fetched only when needed
     uploaded: dict[str, dict] = field(default_factory=dict)
     server_paths: set[str] = field(default_factory=set)
+    queue_routed: set[str] = field(default_factory=set)  # endpoints whose results /call cannot encode
     _identity: str | None = None
 
     @property

@@ -1,11 +1,13 @@
-"""Reading a call's result stream: server-sent events with capped lines, their JSON, and what an
-`error` event means (a hidden error, a quota, a GPU that was not free)."""
+"""Reading a call's result stream: server-sent events with capped lines, their JSON, what an `error`
+event means (a hidden error, a quota, a GPU that was not free, a result the app could not encode), and
+gradio's queue stream told in the same events."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import httpx
 
@@ -21,7 +23,7 @@ from .errors import (
 )
 from .http import MAX_DEPTH, too_deep
 
-__all__ = ["HIDDEN_ERROR", "iter_sse", "quota_error", "space_error"]
+__all__ = ["HIDDEN_ERROR", "apply_diff", "iter_sse", "queue_events", "quota_error", "space_error", "unsendable"]
 
 HIDDEN_ERROR = (
     "the Space raised an error but hid its message (show_error=False); check the inputs "
@@ -48,10 +50,7 @@ def space_error(data: Any, space: str) -> SpacechainError:
                 f"{space}: the server no longer knows this job (404); it was read before or cancelled: submit it again."
             )
         if _UNSENDABLE.search(data):
-            return UnsendableResult(
-                f"{space} ran the call but could not send its result ({data.strip()[:160]}): the app returns a "
-                "value its API cannot encode; use another endpoint or Space."
-            )
+            return unsendable(space, data)
         return ConnectionLost(f"{space}: {data.strip() or 'the server stopped the job'}; retry later.")
     if isinstance(data, dict):
         msg, title = data.get("error"), data.get("title")
@@ -69,6 +68,21 @@ def space_error(data: Any, space: str) -> SpacechainError:
         label = f" ({title})" if title and title != "Error" else ""
         return SpaceError(f"{space} failed{label}: {text}", title=title)
     return SpaceError(f"{space} failed: {json.dumps(data)[:300]}")
+
+
+def unsendable(space: str, detail: str, stateful: bool = False) -> UnsendableResult:
+    """A result gradio's `/call` route could not encode (`detail`: what Python's json said of it)."""
+    what = f"{space} ran the call but could not send its result ({detail.strip()[:160]})"
+    if stateful:
+        # Run again, it would change the session's gr.State twice; the queue route can send the result.
+        return UnsendableResult(
+            f"{what}; it changes gr.State, so it was not run again: call it again, its next calls go by "
+            "gradio's queue route, which can send the result.",
+            detail,
+        )
+    return UnsendableResult(
+        f"{what}: the app returns a value its API cannot encode; use another endpoint or Space.", detail
+    )
 
 
 def quota_error(text: str, title: str | None, space: str) -> QuotaExceeded:
@@ -145,3 +159,72 @@ def iter_sse(resp: httpx.Response, cap: int, what: str) -> Iterator[tuple[str, s
                 f"{what}: one line of the result stream is over {cap} bytes, more than a result may "
                 "hold; pick another Space."
             )
+
+
+def queue_events(messages: Iterable[tuple[str, str]], event_id: str) -> Iterator[tuple[str, Any]]:
+    """gradio's queue stream (`/queue/data`: one JSON message per event, for every job of the session;
+    a generator's outputs as diffs after the first) told as the `/call` stream's events, with the queue's
+    own two: `estimation` (the message: rank, queue size, ETA) and `started`. Ends after the job's end."""
+    latest: list | None = None
+    for _, text in messages:
+        msg = _parse(text)
+        if not isinstance(msg, dict) or msg.get("event_id") not in (None, event_id):
+            continue  # another job of the session, or no message at all
+        kind = msg.get("msg")
+        raw = msg.get("output")
+        output: dict = raw if isinstance(raw, dict) else {}
+        if kind == "heartbeat":
+            yield "heartbeat", None
+        elif kind == "estimation":
+            yield "estimation", msg
+        elif kind == "process_starts":
+            yield "started", msg
+        elif kind == "process_generating" and msg.get("success", True):
+            data = output.get("data")
+            data = data if isinstance(data, list) else [data]
+            if latest is None:
+                latest = data
+            else:
+                latest = latest + [None] * (len(data) - len(latest))
+                latest = [apply_diff(old, diff) for old, diff in zip(latest, data)] + latest[len(data) :]
+            yield "generating", latest
+        elif kind in ("process_completed", "process_generating"):
+            yield ("complete", output.get("data")) if msg.get("success") else ("error", output)
+            return
+        elif kind in ("unexpected_error", "server_stopped"):
+            yield "error", str(msg.get("message") or "Server stopped unexpectedly.")
+            return
+        elif kind == "close_stream":
+            return
+
+
+def apply_diff(value: Any, diff: Any) -> Any:
+    """A copy of `value` changed by a gradio output diff: a list of [action, path, new] edits (replace,
+    append, add, delete), the path a list of keys and indexes from the top."""
+    value = copy.deepcopy(value)
+    try:
+        for action, path, new in diff:
+            if not path:
+                value = new if action == "replace" else value + new
+                continue
+            node = value
+            for key in path[:-1]:
+                node = node[key]
+            key = path[-1]
+            if action == "replace":
+                node[key] = new
+            elif action == "append":
+                node[key] += new
+            elif action == "add" and isinstance(node, list):
+                node.insert(int(key), new)
+            elif action == "add":
+                node[key] = new
+            elif action == "delete":
+                del node[key]
+            else:
+                raise ValueError(action)
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise BadAnswer(
+            "The queue stream sent an output change that does not fit the output; retry, or pick another Space."
+        ) from None
+    return value

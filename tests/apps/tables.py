@@ -5,6 +5,7 @@ endpoint counts its runs so a test can tell a call that ran twice."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Iterator
 
 import gradio as gr
 import numpy as np
@@ -17,8 +18,7 @@ RUNS: Counter[str] = Counter()
 def prices(days: int = 3) -> pd.DataFrame:
     """A daily price table, dated with pandas timestamps."""
     RUNS["prices"] += 1
-    when = pd.date_range("2024-01-01", periods=int(days), freq="D")
-    return pd.DataFrame({"date": when, "price": [100 + i for i in range(int(days))]})
+    return _table(int(days))
 
 
 def count(text: str) -> np.int64:
@@ -41,6 +41,18 @@ def log_price(price: float, history: list | None) -> tuple[pd.DataFrame, list]:
     return pd.DataFrame({"date": when, "price": history}), history
 
 
+def ticker(days: int = 3) -> Iterator[pd.DataFrame]:
+    """A live price table growing a timestamped row at a time (gradio streams it as diffs)."""
+    RUNS["ticker"] += 1
+    for n in range(1, int(days) + 1):
+        yield _table(n)
+
+
+def _table(days: int) -> pd.DataFrame:
+    when = pd.date_range("2024-01-01", periods=days, freq="D")
+    return pd.DataFrame({"date": when, "price": [100 + i for i in range(days)]})
+
+
 def runs(name: str) -> int:
     """How many times an endpoint of this app has run."""
     return RUNS[name]
@@ -50,6 +62,7 @@ def build_tables() -> gr.Blocks:
     with gr.Blocks(title="Sheets") as demo:
         days, table = gr.Number(label="Days", value=3, precision=0), gr.Dataframe(label="Prices")
         gr.Button("prices").click(prices, days, table, api_name="prices")
+        gr.Button("ticker").click(ticker, days, table, api_name="ticker")
         text, words = gr.Textbox(label="Text"), gr.Number(label="Words")
         gr.Button("count").click(count, text, words, api_name="count")
         n, pics = gr.Number(label="N", value=2, precision=0), gr.Dataframe(label="Thumbnails")
