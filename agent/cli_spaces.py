@@ -99,6 +99,11 @@ def call(
     session: Optional[str] = typer.Option(
         None, "--session", help="Keep the Space's session (its State) under this name for later calls"
     ),
+    fallback: bool = typer.Option(
+        False,
+        "--fallback",
+        help="If the Space is down, full or out of GPU, run the call on its best equivalent Space",
+    ),
 ):
     """Call one endpoint and print its outputs (files are downloaded to --out)."""
 
@@ -107,37 +112,49 @@ def call(
         from spacechain.agent.events import CallWatch
         from spacechain.tools import Client, SpacechainError
 
-        with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
-            values = _parse_inputs(client, space, endpoint, inputs)
-            if session:  # the Gradio session an earlier process kept under this name
-                from .sessions import restore_session, save_session
+        from .sessions import restore_session, save_session
 
-                restore_session(client, space, session)
+        with Client(out_dir=out, cache=_cache(no_cache), wake_timeout=wake) as client:
             board = Board()
-            label = f"{client.space(space).label} /{endpoint.lstrip('/')}"
-            watch = CallWatch(label, board)
+            jobs: list = []
+
+            def attempt(target: str, moved: Optional[dict]) -> list:
+                if session:  # the Gradio session an earlier process kept under this name
+                    restore_session(client, target, session)
+                watch = CallWatch(f"{client.space(target).label} /{endpoint.lstrip('/')}", board)
+                board(watch.submitted(target, endpoint, None, moved))
+                job = client.submit(
+                    target, endpoint, values, session=session, timeout=timeout, on_update=watch.update, moved=moved
+                )
+                jobs.append(job)
+                watch.attach(job)
+                try:
+                    return job.result()
+                except KeyboardInterrupt:
+                    job.cancel()
+                    raise
+                finally:
+                    if session:  # kept whatever the outcome: a failed State write unsettles the cache key
+                        save_session(client, target, session)
+
             try:
+                # A Space that is down is read (and its inputs converted) through its best equivalent.
+                planned = client.pool.prepare(space, [endpoint]) if fallback else space
+                values = _parse_inputs(client, planned, endpoint, inputs)
                 with board.live():
-                    board(watch.submitted(space, endpoint, None))
-                    job = client.submit(
-                        space, endpoint, values, session=session, timeout=timeout, on_update=watch.update
-                    )
-                    watch.attach(job)
-                    try:
-                        outputs = job.result()
-                    except KeyboardInterrupt:
-                        job.cancel()
-                        raise
-                    finally:
-                        if session:  # kept whatever the outcome: a failed State write unsettles the cache key
-                            save_session(client, space, session)
+                    outputs = client.pool.run(space, endpoint, session, attempt) if fallback else attempt(space, None)
             except SpacechainError as exc:
+                if not fallback:  # name the equivalents that would have run it
+                    exc.args = (f"{exc}{client.pool.hint(space, endpoint, exc)}",)
                 if as_json:  # the failed call's record (error kind, retry time…) for scripts
                     record = getattr(exc, "record", None)
                     _emit_json(
                         {"outputs": None, "record": record.to_dict() if record else None, "error": exc.to_dict()}
                     )
                 raise
+            job = jobs[-1]
+            if job.record.moved:
+                echo(f"(ran on {job.record.space} in place of {job.record.moved['from']})", err=True)
             if job.record.cached:
                 echo("(from the call cache; --no-cache to call the Space again)", err=True)
             if as_json:

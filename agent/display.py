@@ -83,6 +83,7 @@ class Board:
         self._lock = threading.Lock()
         self._live: Live | None = None
         self._noted: set[tuple[tuple[str, int], int]] = set()  # (row, attempt) whose retry a log was told
+        self._moved: dict[tuple[str, int], str] = {}  # rows running in place of another Space
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
@@ -100,12 +101,16 @@ class Board:
             _, _, start, latest = self._rows.get(key, ("", None, now, ""))
             if isinstance(event, CallSubmitted):
                 self._rows[key] = ("submitted", None, now, "")
+                if event.moved():
+                    self._moved[key] = event.moved()
             else:
                 if isinstance(event, CallUpdated) and event.partial:
                     latest = clean(event.latest(60))  # a streaming Space's latest words, never raw
                 self._rows[key] = (event.state, event, start, latest)
         if self._live:
             self._live.update(self.render())
+        elif isinstance(event, CallSubmitted) and event.moved() and not self.console.is_terminal:
+            self.console.print(f"{event.call} {event.moved()}", markup=False, highlight=False, soft_wrap=True)
         elif isinstance(event, CallFinished) and event.state == "complete" and not self.console.is_terminal:
             # Logs and pipes get one line per finished call instead of a redrawn board.
             self.console.print(f"{event.call} {event.state} {event.elapsed_s:.1f}s", markup=False, highlight=False)
@@ -121,14 +126,17 @@ class Board:
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+            self._moved.clear()
 
     def render(self) -> Table:
         table = Table.grid(padding=(0, 1))
         now = time.monotonic()
         with self._lock:
             rows = list(self._rows.items())
-        for (label, _), (state, u, start, latest) in rows:
-            detail = []
+            moved = dict(self._moved)
+        for key, (state, u, start, latest) in rows:
+            label = key[0]
+            detail = [moved[key]] if key in moved else []
             if isinstance(u, CallUpdated):
                 if u.queue_size and state == "waiting":
                     detail.append(f"Space queue: {u.queue_size} waiting")

@@ -34,6 +34,7 @@ __all__ = [
     "TextDelta",
     "TurnEnded",
     "TurnStarted",
+    "moved_text",
     "one_line",
 ]
 
@@ -115,6 +116,29 @@ class CallSubmitted(Event):
     endpoint: str
     session: str | None
     n: int = 0  # the call's number (1 on) in this process: tells apart parallel calls of one endpoint
+    moved_from: str | None = None  # the Space asked for, when this call runs on an equivalent instead
+    moved_because: str | None = None  # the error kind that moved it (or "spread")
+
+    def moved(self) -> str:
+        return moved_text(self.moved_from, self.moved_because)
+
+
+def moved_text(moved_from: str | None, because: str | None) -> str:
+    """'in place of owner/name (not running)' for a call that moved to an equivalent Space; else ""."""
+    if not moved_from:
+        return ""
+    why = _MOVED_WHY.get(because or "", because or "")
+    return f"in place of {moved_from}" + (f" ({one_line(why, 60)})" if why else "")
+
+
+_MOVED_WHY = {
+    "space_not_running": "not running",
+    "quota_exceeded": "ZeroGPU quota spent",
+    "gpu_unavailable": "no GPU free",
+    "queue_full": "queue full",
+    "http_error": "gone",
+    "spread": "spread over equivalents",
+}
 
 
 @dataclass(frozen=True)
@@ -248,8 +272,9 @@ class CallWatch:
             )
         )
 
-    def submitted(self, space: str, endpoint: str, session: str | None) -> CallSubmitted:
-        return CallSubmitted(self.label, space, endpoint, session, self.n)
+    def submitted(self, space: str, endpoint: str, session: str | None, moved: dict | None = None) -> CallSubmitted:
+        moved = moved or {}
+        return CallSubmitted(self.label, space, endpoint, session, self.n, moved.get("from"), moved.get("reason"))
 
     def failed(self, error: str) -> CallFinished:
         """The call refused before it reached the Space (invalid inputs, the budget, an unsafe file)."""

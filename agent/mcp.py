@@ -150,11 +150,15 @@ class McpContext(ToolContext):
         ctx.owner = owner
         return ctx
 
-    def submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
+    def submit(
+        self, space: str, endpoint: str, inputs: Any, session: str | None = None, moved: dict | None = None
+    ) -> Job:
         if self.owner is not None and self.owner.cancelled:
             raise Cancelled(f"{space}: not submitted, the tool call was cancelled.")
         latest = _Latest()
-        job = self.client.submit(space, endpoint, inputs, session=session, use_cache=self.use_cache, on_update=latest)
+        job = self.client.submit(
+            space, endpoint, inputs, session=session, use_cache=self.use_cache, on_update=latest, moved=moved
+        )
         self.jobs[job.event_id] = job
         self.latest[job.event_id] = latest
         if self.owner is not None:

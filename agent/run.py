@@ -98,6 +98,7 @@ class Run:
             "files": [],
         }
         self.step = 0
+        self.notes: list[str] = []  # lines for the model's next observation (a call that moved Spaces)
         self._closing = False
         self._claim()
         try:
@@ -226,6 +227,15 @@ class Run:
     def _save_when_done(self, job: Job) -> None:
         job.wait()
         self.save()
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes = [*self.notes[-9:], text]
+
+    def take_notes(self) -> list[str]:
+        with self._lock:
+            notes, self.notes = self.notes, []
+        return notes
 
     def cancel_all(self) -> None:
         for job in list(self.jobs.values()):

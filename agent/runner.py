@@ -95,7 +95,9 @@ class Planner:
             # Sealed tools and checked code (agent/sandbox.py). No step timeout: smolagents' timeout
             # cannot stop a step, it only waits and then discards the result (and blocks Ctrl-C).
             # Every tool bounds its own waits instead.
-            executor=SealedExecutor([], max_print_outputs_length=OBSERVATION_LIMIT, timeout_seconds=None),
+            executor=SealedExecutor(
+                [], max_print_outputs_length=OBSERVATION_LIMIT, timeout_seconds=None, notes=self.run.take_notes
+            ),
             max_print_outputs_length=OBSERVATION_LIMIT,
             stream_outputs=self.stream and callable(getattr(self.model, "generate_stream", None)),
             step_callbacks={ActionStep: self._on_step},

@@ -15,6 +15,7 @@ walk from a tool object to the client and the HF token (`run_space.ctx.client...
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import Any, Callable
 
 from smolagents.local_python_executor import InterpreterError, LocalPythonExecutor
@@ -102,7 +103,12 @@ def seal(name: str, fn: Callable[..., Any], *, plain_args: bool = True) -> Any:
 
 
 class SealedExecutor(LocalPythonExecutor):
-    """LocalPythonExecutor with sealed tools, checked code and no attribute-reaching builtins."""
+    """LocalPythonExecutor with sealed tools, checked code and no attribute-reaching builtins. `notes` gives
+    the lines the tools left for the model (a call that ran on another Space), added to the step's logs."""
+
+    def __init__(self, *args: Any, notes: Callable[[], list[str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._notes = notes or list
 
     def send_tools(self, tools: dict[str, Any]) -> None:
         sealed = {name: seal(name, tool, plain_args=name != "final_answer") for name, tool in tools.items()}
@@ -112,4 +118,12 @@ class SealedExecutor(LocalPythonExecutor):
 
     def __call__(self, code_action: str):
         check_code(code_action)
-        return super().__call__(code_action)
+        try:
+            out = super().__call__(code_action)
+        except BaseException:
+            self._notes()  # an error step shows its own message; its moves are in the manifest
+            raise
+        notes = self._notes()
+        if notes:
+            out = replace(out, logs=out.logs + "".join(f"[spacechain] {line}\n" for line in notes))
+        return out

@@ -19,6 +19,7 @@ from .events import (
     StepFinished,
     StepStarted,
     TurnEnded,
+    moved_text,
     one_line,
 )
 
@@ -89,12 +90,17 @@ class View:
             n = sum(1 for row in self.calls if row == event.call or row.startswith(f"{event.call} #"))
             self.rows[event.n or event.call] = event.call if n == 0 else f"{event.call} #{n + 1}"
             self.calls[self.rows[event.n or event.call]] = {"state": "submitted", "elapsed": 0.0, "queue": None}
+            if event.moved():
+                self.calls[self.rows[event.n or event.call]]["moved"] = event.moved()
         elif isinstance(event, CallUpdated):
             row = self.rows.get(event.n or event.call, event.call)
             latest = self.calls.get(row, {}).get("partial")  # a generator's latest yield, kept between updates
             if event.partial:
                 latest = f"#{event.generated}: {event.latest()}"
+            moved = self.calls.get(row, {}).get("moved")
             self.calls[row] = {"state": event.state, "elapsed": event.elapsed_s, "queue": event.queue_size}
+            if moved:
+                self.calls[row]["moved"] = moved
             if latest:
                 self.calls[row]["partial"] = latest
             if event.note:
@@ -102,7 +108,10 @@ class View:
         elif isinstance(event, CallFinished):
             state = "cancelled" if event.error and "cancelled" in event.error else event.state
             row = self.rows.get(event.n or event.call, event.call)
+            moved = self.calls.get(row, {}).get("moved")
             self.calls[row] = {"state": state, "elapsed": event.elapsed_s, "queue": None, "error": event.error}
+            if moved:
+                self.calls[row]["moved"] = moved
             for f in event.files:
                 if f not in {o["path"] for o in self.outputs}:
                     self.outputs.append({"path": f, "chain": chain_of(f) or event.call})
@@ -133,6 +142,10 @@ class View:
             view.calls[label] = {"state": c.get("status"), "elapsed": c.get("total_s") or 0.0, "queue": None}
             if err:
                 view.calls[label]["error"] = err
+            moved = c.get("moved") if isinstance(c.get("moved"), dict) else None
+            if moved and isinstance(moved.get("from"), str):
+                because = moved.get("reason") if isinstance(moved.get("reason"), str) else None
+                view.calls[label]["moved"] = moved_text(moved["from"], because)
         calls = manifest.get("calls", [])
         root = str(Path(run_dir).resolve()) + os.sep
         for f in manifest.get("files", []):
@@ -199,6 +212,9 @@ def calls_html(calls: dict[str, dict]) -> str:
             err = f'<span class="sc-partial">{html.escape(c["partial"])}</span>'
         if not err and c.get("note") and c.get("state") == "retrying":
             err = html.escape(one_line(c["note"], 200))
+        if c.get("moved"):  # a call running on an equivalent of the Space asked for
+            moved = f'<span class="sc-moved">{html.escape(one_line(c["moved"], 200))}</span>'
+            err = f"{moved} · {err}" if err else moved
         rows.append(
             f'<tr class="sc-call" data-state="{html.escape(str(c.get("state")))}"><td>{html.escape(label)}</td>'
             f"<td>{html.escape(str(c.get('state')))}</td><td>{float(c.get('elapsed') or 0):.1f} s</td>"

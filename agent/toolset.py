@@ -30,13 +30,21 @@ class RunContext(ToolContext):
         self._run = run
         self._emit = emit or (lambda event: None)
 
-    def submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
+    def submit(
+        self, space: str, endpoint: str, inputs: Any, session: str | None = None, moved: dict | None = None
+    ) -> Job:
         watch = CallWatch(f"{space} /{endpoint.lstrip('/')}", self._emit)
-        self._emit(watch.submitted(space, endpoint, session))
+        self._emit(watch.submitted(space, endpoint, session, moved))
         try:
             with self._run.budget_slot():
                 job = self.client.submit(
-                    space, endpoint, inputs, session=session, use_cache=self.use_cache, on_update=watch.update
+                    space,
+                    endpoint,
+                    inputs,
+                    session=session,
+                    use_cache=self.use_cache,
+                    on_update=watch.update,
+                    moved=moved,
                 )
         except SpacechainError as exc:
             if isinstance(exc, BudgetExceeded):
@@ -45,6 +53,9 @@ class RunContext(ToolContext):
             raise
         watch.attach(job)
         return job
+
+    def note(self, text: str) -> None:
+        self._run.note(text)  # the sealed executor adds it to the step's observation
 
 
 def smolagents_tool(spec: ToolSpec, ctx: ToolContext) -> Tool:

@@ -358,6 +358,7 @@ class Client:
         on_update: Callable[[JobUpdate], None] | None = None,
         out_dir: str | Path | None = None,
         use_cache: bool = True,
+        fallback: bool = False,
     ) -> list:
         """Submit and wait for the outputs (files as local paths).
 
@@ -370,16 +371,24 @@ class Client:
             on_update: called with a JobUpdate as the job waits, runs, streams and downloads.
             out_dir: where output files go (default: the client's out_dir).
             use_cache: answer from the call cache when this exact call was made before.
+            fallback: when the Space cannot run the call (not running, gone, queue full, no GPU after the
+                retries, no ZeroGPU quota), run it on its best equivalent Space (`tools.pool`); the
+                record's `moved` says so.
 
         When ZeroGPU has no GPU free, the job submits itself again after a short wait (as every submitted
         job does; see `Job`)."""
-        return self.submit(
-            ref,
-            endpoint,
-            inputs,
-            session=session,
-            timeout=timeout,
-            on_update=on_update,
-            out_dir=out_dir,
-            use_cache=use_cache,
-        ).result()
+
+        def attempt(target: str, moved: dict | None) -> list:
+            return self.submit(
+                target,
+                endpoint,
+                inputs,
+                session=session,
+                timeout=timeout,
+                on_update=on_update,
+                out_dir=out_dir,
+                use_cache=use_cache,
+                moved=moved,
+            ).result()
+
+        return self.pool.run(ref, endpoint, session, attempt) if fallback else attempt(ref, None)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Callable
 
 from .errors import CallTimeout, Cancelled, InvalidInputs, SpacechainError
 from .nested import KEEP, transform
 from .plan import PlanProblems, check_batch, check_pipeline
+from .pool import Pool, Spread
 
 __all__ = ["fill", "run_batch", "run_pipeline"]
 
@@ -37,28 +39,62 @@ def _limiters(client, max_concurrency: int) -> Callable[[str], threading.Semapho
 class _FanOut:
     """Workers for one batch or pipeline: each job is waited for with a bound and cancelled past it
     (its session must not stay busy), and Ctrl-C in the caller stops new submissions and cancels
-    the jobs in flight instead of letting the workers spend quota on later stages."""
+    the jobs in flight instead of letting the workers spend quota on later stages.
 
-    def __init__(self, submit: Callable, timeout: float | None):
+    With a pool, a call that its Space cannot run moves to an equivalent (tools.pool); with a spread, each
+    item's calls on a Space go to the equivalent it was given. At most `max_concurrency` jobs are in flight
+    on each Space that runs them."""
+
+    def __init__(
+        self,
+        client,
+        submit: Callable,
+        timeout: float | None,
+        max_concurrency: int,
+        pool: Pool | None = None,
+        spread: Spread | None = None,
+        note: Callable[[str], None] | None = None,
+    ):
         self.submit, self.timeout = submit, timeout
+        self.limit = _limiters(client, max_concurrency)
+        self.pool, self.spread, self.note = pool, spread, note
         self.stop = threading.Event()
         self._jobs: list = []
         self._lock = threading.Lock()
 
     def run(self, space: str, endpoint: str, inputs: Any, session: str) -> list:
+        if self.pool is None:
+            return self._once(space, None, endpoint, inputs, session)
+        start = self.spread.pick(space, session) if self.spread else None
+        return self.pool.run(
+            space,
+            endpoint,
+            session,
+            lambda target, moved: self._once(target, moved, endpoint, inputs, session, asked=space),
+            start=start,
+            note=self.note,
+        )
+
+    def _once(
+        self, space: str, moved: dict | None, endpoint: str, inputs: Any, session: str, asked: str | None = None
+    ) -> list:
         if self.stop.is_set():
             raise Cancelled("stopped before this call was submitted.")
-        job = self.submit(space, endpoint, inputs, session=session)
-        with self._lock:
-            self._jobs.append(job)
-        if self.stop.is_set():
-            job.cancel()
-        try:
-            return job.result(self.timeout)
-        except CallTimeout:
-            if not job.done():
+        with self.spread.busy(space) if self.spread else nullcontext(), self.limit(space):
+            job = self.submit(space, endpoint, inputs, session=session, moved=moved)
+            with self._lock:
+                self._jobs.append(job)
+            if self.stop.is_set():
                 job.cancel()
-            raise
+            try:
+                result = job.result(self.timeout)
+            except CallTimeout:
+                if not job.done():
+                    job.cancel()
+                raise
+        if self.spread and asked is not None:
+            self.spread.settle(asked, session, space)  # the item's later calls on `asked` share its State here
+        return result
 
     def map(self, fn: Callable[[int], Any], n: int) -> list:
         if n == 0:
@@ -79,6 +115,27 @@ class _FanOut:
             pool.shutdown(wait=False)
 
 
+def _uses(stages: Any) -> dict[str, list[str]]:
+    """Each Space a plan calls and the endpoints it calls there (a malformed stage is the check's to report)."""
+    uses: dict[str, list[str]] = {}
+    for st in stages if isinstance(stages, (list, tuple)) else []:
+        if isinstance(st, dict) and isinstance(st.get("space"), str) and isinstance(st.get("endpoint"), str):
+            uses.setdefault(st["space"], []).append(st["endpoint"])
+    return uses
+
+
+def _where(
+    client, uses: dict[str, list[str]], fallback: bool, note: Callable[[str], None] | None
+) -> tuple[Pool | None, Callable[[str], str] | None]:
+    """With fallback, the client's pool, and where each Space's calls are planned: a Space that is not
+    running is checked as its best running equivalent (none: the check reports it as it is)."""
+    if not fallback:
+        return None, None
+    pool = client.pool
+    planned = {space: pool.prepare(space, endpoints, note) for space, endpoints in uses.items()}
+    return pool, lambda space: planned.get(space, space)
+
+
 def _item_error(exc: Exception) -> dict:
     if isinstance(exc, SpacechainError):
         return exc.to_dict()
@@ -97,6 +154,9 @@ def run_batch(
     submit: Callable | None = None,
     timeout: float | None = None,
     dry_run: bool = False,
+    fallback: bool = False,
+    spread: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> Any:
     """Run one endpoint over many inputs, in parallel (at most `max_concurrency` jobs in flight).
 
@@ -108,22 +168,25 @@ def run_batch(
         submit: the function that submits one call (default `client.submit`; a run passes its own).
         timeout: seconds each job may take before it is cancelled.
         dry_run: check the whole batch and return {"ok", "problems", "calls"} without calling the Space.
+        fallback: a call its Space cannot run (not running, gone, queue full, no GPU, no ZeroGPU quota)
+            moves to an equivalent Space (tools.pool); `note` is told each move in one line.
+        spread: run the items across the Space's healthy equivalents (implies fallback).
 
     Every item is checked before the first submission (PlanProblems lists all that is wrong). Returns,
     per item, its outputs list or an error dict: one failure does not stop the others."""
-    problems = check_batch(client, space, endpoint, inputs_list, sessions)
+    pool, where = _where(client, {space: [endpoint]}, fallback or spread, note)
+    problems = check_batch(client, space, endpoint, inputs_list, sessions, where=where)
     if dry_run:
         return {"ok": not problems, "problems": problems, "calls": 0 if problems else len(inputs_list)}
     if problems:
         raise PlanProblems(problems)
-    limit = _limiters(client, max_concurrency)
-    fan = _FanOut(submit or client.submit, timeout)
+    spreader = Spread.over(pool, {space: [endpoint]}) if spread and pool else None
+    fan = _FanOut(client, submit or client.submit, timeout, max_concurrency, pool, spreader, note)
 
     def one(i: int) -> Any:
         name = sessions[i] if sessions else f"{session_prefix}-{i}"
         try:
-            with limit(space):
-                return fan.run(space, endpoint, inputs_list[i], name)
+            return fan.run(space, endpoint, inputs_list[i], name)
         except Exception as exc:  # one failure must not sink the other items
             return _item_error(exc)
 
@@ -184,6 +247,9 @@ def run_pipeline(
     submit: Callable | None = None,
     timeout: float | None = None,
     dry_run: bool = False,
+    fallback: bool = False,
+    spread: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> Any:
     """Push every item through `stages`, pipelined: an item enters stage k+1 as soon as its stage k is
     done, so every Space works at once.
@@ -198,17 +264,23 @@ def run_pipeline(
         submit: the function that submits one call (default `client.submit`; a run passes its own).
         timeout: seconds each job may take before it is cancelled.
         dry_run: check the whole plan and return {"ok", "problems", "calls"} without calling any Space.
+        fallback: a call its Space cannot run moves to an equivalent Space (tools.pool), a stage whose
+            Space is not running is planned on its best running equivalent; `note` is told each move.
+        spread: run the items across each stage's healthy equivalents (implies fallback); an item's
+            stages on one Space (its session's State) stay on the Space it was given.
 
     The whole plan is checked before the first submission (PlanProblems lists all that is wrong).
     Returns per item {"item", "outputs": [outputs of each stage]} or, when a stage failed,
     {"item", "outputs": [...done so far], "error": {...}, "failed_stage": k}."""
-    problems = check_pipeline(client, items, stages)
+    uses = _uses(stages)
+    pool, where = _where(client, uses, fallback or spread, note)
+    problems = check_pipeline(client, items, stages, where=where)
     if dry_run:
         return {"ok": not problems, "problems": problems, "calls": 0 if problems else len(items) * len(stages)}
     if problems:
         raise PlanProblems(problems)
-    limit = _limiters(client, max_concurrency)
-    fan = _FanOut(submit or client.submit, timeout)
+    spreader = Spread.over(pool, uses) if spread and pool else None
+    fan = _FanOut(client, submit or client.submit, timeout, max_concurrency, pool, spreader, note)
 
     def one(i: int) -> dict:
         item = items[i]
@@ -216,9 +288,8 @@ def run_pipeline(
         for k, st in enumerate(stages):
             try:
                 inputs = fill(st.get("inputs"), item, done[-1] if done else None, done)
-                with limit(st["space"]):
-                    # The same session name across stages: a stateful Space sees its own item's State.
-                    done.append(fan.run(st["space"], st["endpoint"], inputs, f"item-{i}"))
+                # The same session name across stages: a stateful Space sees its own item's State.
+                done.append(fan.run(st["space"], st["endpoint"], inputs, f"item-{i}"))
             except Exception as exc:
                 return {"item": item, "outputs": done, "error": _item_error(exc), "failed_stage": k}
         return {"item": item, "outputs": done}

@@ -7,7 +7,7 @@ declares (a file of the right media, a number, text) and goes through the same c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .errors import InvalidInputs, SpacechainError
 from .files import is_local_file
@@ -44,7 +44,9 @@ def _stand_in(stage: int, index: int, ret: Return) -> Any:
     return _SAMPLE.get(ret.python_type, f"<stage {stage} output {index}>")
 
 
-def _endpoints(client, stages: list[dict], problems: list[str]) -> list[Endpoint | None]:
+def _endpoints(
+    client, stages: list[dict], problems: list[str], where: Callable[[str], str] | None = None
+) -> list[Endpoint | None]:
     eps: list[Endpoint | None] = []
     for k, st in enumerate(stages):
         if not isinstance(st, dict) or not isinstance(st.get("space"), str) or not isinstance(st.get("endpoint"), str):
@@ -52,21 +54,22 @@ def _endpoints(client, stages: list[dict], problems: list[str]) -> list[Endpoint
             eps.append(None)
             continue
         try:
-            eps.append(client.endpoint(st["space"], st["endpoint"]))
+            eps.append(client.endpoint(where(st["space"]) if where else st["space"], st["endpoint"]))
         except SpacechainError as exc:
             problems.append(f"stage {k}: {exc}".rstrip("."))
             eps.append(None)
     return eps
 
 
-def check_pipeline(client, items: list, stages: list) -> list[str]:
-    """The problems of a pipeline plan (empty when it may run), for every item and stage at once."""
+def check_pipeline(client, items: list, stages: list, where: Callable[[str], str] | None = None) -> list[str]:
+    """The problems of a pipeline plan (empty when it may run), for every item and stage at once; `where`
+    names the Space a stage's calls will run on (an equivalent, when its own is not running)."""
     from .pipeline import fill
 
     if not isinstance(items, (list, tuple)) or not isinstance(stages, (list, tuple)) or not stages:
         return ["run_pipeline needs a list of items and a non-empty list of stages"]
     problems: list[str] = []
-    eps = _endpoints(client, list(stages), problems)
+    eps = _endpoints(client, list(stages), problems, where)
     outs = [[_stand_in(k, i, r) for i, r in enumerate(ep.returns)] if ep else None for k, ep in enumerate(eps)]
     for n, item in enumerate(items):
         for k, (st, ep) in enumerate(zip(stages, eps)):
@@ -82,13 +85,20 @@ def check_pipeline(client, items: list, stages: list) -> list[str]:
     return _unique(problems)
 
 
-def check_batch(client, space: str, endpoint: str, inputs_list: list, sessions: list | None = None) -> list[str]:
+def check_batch(
+    client,
+    space: str,
+    endpoint: str,
+    inputs_list: list,
+    sessions: list | None = None,
+    where: Callable[[str], str] | None = None,
+) -> list[str]:
     if not isinstance(inputs_list, (list, tuple)):
         return ["inputs_list must be a list with one inputs dict (or list) per item"]
     if sessions is not None and len(sessions) != len(inputs_list):
         return [f"sessions has {len(sessions)} names for {len(inputs_list)} items; give one per item"]
     problems: list[str] = []
-    (ep,) = _endpoints(client, [{"space": space, "endpoint": endpoint}], problems)
+    (ep,) = _endpoints(client, [{"space": space, "endpoint": endpoint}], problems, where)
     for n, inputs in enumerate(inputs_list if ep else []):
         assert ep is not None
         try:

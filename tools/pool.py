@@ -209,31 +209,36 @@ class Pool:
         attempt: Callable[[str, dict | None], T],
         *,
         start: tuple[str, dict | None] | None = None,
+        failed: SpacechainError | None = None,
         note: Callable[[str], None] | None = None,
     ) -> T:
-        """`attempt(target, moved)` on where (space, session) runs now; when it fails for a reason that
-        belongs to the Space (`move_reason`), again on the best equivalent not tried yet (a spent ZeroGPU
-        quota rules out every ZeroGPU Space). `note` is told each move in one line."""
+        """`attempt(target, moved)` on where (space, session) runs now (or `start`); when it fails for a
+        reason that belongs to the Space (`move_reason`), again on the best equivalent not tried yet (a spent
+        ZeroGPU quota rules out every ZeroGPU Space). `failed`: the first attempt, on `start`, already ended
+        with this error. `note` is told each move in one line."""
         target, moved = start or self.route(space, session)
         tried: list[str] = []
+        error = failed
         while True:
-            try:
-                return attempt(target, moved)
-            except SpacechainError as exc:
-                reason = move_reason(exc)
-                if reason is None or len(tried) >= MAX_MOVES:
-                    raise
-                if reason == QuotaExceeded.kind:
-                    self.quota_out = True
-                tried.append(parse_ref(target).label)
-                nxt = self._next(space, endpoint, reason, tried)
-                if nxt is None:
-                    raise
-                moved = {"from": parse_ref(space).label, "reason": reason, "message": str(exc)}
-                self._move(space, session, reason, nxt, moved)
-                if note:
-                    note(f"{moved['from']} {endpoint} ran on {nxt} instead ({exc})")
-                target = nxt
+            if error is None:
+                try:
+                    return attempt(target, moved)
+                except SpacechainError as exc:
+                    error = exc
+            reason = move_reason(error)
+            if reason is None or len(tried) >= MAX_MOVES:
+                raise error
+            if reason == QuotaExceeded.kind:
+                self.quota_out = True
+            tried.append(parse_ref(target).label)
+            nxt = self._next(space, endpoint, reason, tried)
+            if nxt is None:
+                raise error
+            moved = {"from": parse_ref(space).label, "reason": reason, "message": str(error)}
+            self._move(space, session, reason, nxt, moved)
+            if note:
+                note(f"{moved['from']} {endpoint} ran on {nxt} instead ({_why(error)})")
+            target, error = nxt, None
 
     def _next(self, space: str, endpoint: str, reason: str, tried: list[str]) -> str | None:
         try:
@@ -242,7 +247,7 @@ class Pool:
             return None
         return next((i for i in ids if i not in tried and i != parse_ref(space).label), None)
 
-    def prepare(self, space: str, endpoints: list[str]) -> str:
+    def prepare(self, space: str, endpoints: list[str], note: Callable[[str], None] | None = None) -> str:
         """Before a plan is checked: a Space that is not running (or gone) is replaced for every session by
         its best running equivalent for all of `endpoints`; returns where the plan's calls on it go."""
         target, moved = self.route(space, None)
@@ -261,9 +266,10 @@ class Pool:
                 return space
             if not ids:
                 return space
-            self._move(
-                space, None, reason, ids[0], {"from": parse_ref(space).label, "reason": reason, "message": str(exc)}
-            )
+            label = parse_ref(space).label
+            self._move(space, None, reason, ids[0], {"from": label, "reason": reason, "message": str(exc)})
+            if note:
+                note(f"{label} {', '.join(endpoints)} run on {ids[0]} instead ({_why(exc)})")
             return ids[0]
 
     def hint(self, space: str, endpoint: str, exc: BaseException) -> str:
@@ -288,7 +294,7 @@ class Spread:
         self.pool = pool
         self.targets = targets  # asked Space → where its items may run (itself or its substitute first)
         self._lock = threading.Lock()
-        self._given: dict[tuple[str, int], str] = {}
+        self._given: dict[tuple[str, str], str] = {}
         self._busy: Counter[str] = Counter()
         self._count: Counter[str] = Counter()
 
@@ -305,9 +311,10 @@ class Spread:
             targets[space] = [first] + [a for a in alts if a != parse_ref(first).label]
         return cls(pool, targets)
 
-    def pick(self, space: str, item: int) -> tuple[str, dict | None]:
+    def pick(self, space: str, session: str) -> tuple[str, dict | None]:
+        """Where the item in `session` runs its calls on `space`: the Space it was given, or the least busy."""
         with self._lock:
-            key = (space, item)
+            key = (space, session)
             if key not in self._given:
                 options = self.targets.get(space) or [space]
                 self._given[key] = min(options, key=lambda t: (self._busy[t], self._count[t]))
@@ -316,6 +323,11 @@ class Spread:
         if parse_ref(target).label == parse_ref(space).label:
             return target, None
         return target, {"from": parse_ref(space).label, "reason": "spread", "message": "spread over equivalents"}
+
+    def settle(self, space: str, session: str, target: str) -> None:
+        """The item's call on `space` ran on `target` (maybe after a move): its later calls there go too."""
+        with self._lock:
+            self._given[(space, session)] = target
 
     @contextmanager
     def busy(self, target: str) -> Iterator[None]:
@@ -326,6 +338,19 @@ class Spread:
         finally:
             with self._lock:
                 self._busy[target] -= 1
+
+
+def _why(exc: SpacechainError) -> str:
+    """A move's reason in a few words, for the model's observation."""
+    if isinstance(exc, SpaceNotRunning):
+        return f"it is not running: {exc.stage}"
+    if isinstance(exc, QuotaExceeded):
+        return "your ZeroGPU quota is spent, so a Space on other hardware"
+    if isinstance(exc, GpuUnavailable):
+        return "ZeroGPU had no GPU free"
+    if isinstance(exc, QueueFull):
+        return "its queue is full"
+    return f"HTTP {getattr(exc, 'status', '?')}"
 
 
 def _relation(h: SearchHit, space: str, origin: str | None) -> str:

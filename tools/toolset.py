@@ -15,6 +15,7 @@ from .errors import InvalidInputs, SpacechainError
 from .job import Job
 from .nested import KEEP, transform
 from .pipeline import run_batch, run_pipeline
+from .pool import move_reason
 
 __all__ = ["MAX_WAIT_S", "TOOLSET", "ToolContext", "ToolSpec", "check_plain", "plain", "spec"]
 
@@ -31,11 +32,39 @@ class ToolContext:
         self.use_cache = use_cache
         self.max_wait_s = max_wait_s
         self.jobs: dict[str, Job] = {}
+        # call_space's calls, to move one whose Space fails it after submission (poll_result sees that).
+        self.asked: dict[str, tuple[str, str, Any, str | None]] = {}
+        self.notes: list[str] = []
 
-    def submit(self, space: str, endpoint: str, inputs: Any, session: str | None = None) -> Job:
-        job = self.client.submit(space, endpoint, inputs, session=session, use_cache=self.use_cache)
+    def submit(
+        self, space: str, endpoint: str, inputs: Any, session: str | None = None, moved: dict | None = None
+    ) -> Job:
+        job = self.client.submit(space, endpoint, inputs, session=session, use_cache=self.use_cache, moved=moved)
         self.jobs[job.event_id] = job
         return job
+
+    def note(self, text: str) -> None:
+        """One line the caller should see (a call that moved to another Space); the latest few are kept."""
+        self.notes = [*self.notes[-9:], text]
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
+
+    def run(
+        self, space: str, endpoint: str, inputs: Any, session: str | None, *, wait: bool = True, failed=None
+    ) -> Any:
+        """Submit (and with `wait`, wait for) a call where (space, session) runs now; a Space that cannot run
+        it moves it to an equivalent (tools.pool). Without `wait` the Job is returned."""
+
+        def attempt(target: str, moved: dict | None) -> Any:
+            job = self.submit(target, endpoint, inputs, session, moved=moved)
+            return self.wait(job, self.max_wait_s) if wait else job
+
+        start = (failed.record.space, failed.record.moved) if failed is not None and failed.record else None
+        return self.client.pool.run(
+            space, endpoint, session, attempt, start=start, failed=failed if start else None, note=self.note
+        )
 
     def wait(self, job: Job, timeout: float) -> Any:
         """The outputs, the job's own one-line error, or a handle when it is still running."""
@@ -148,6 +177,11 @@ _DRY_RUN = {
     "placeholders) and return {'ok', 'problems', 'calls'}; nothing runs",
 }
 _OUTPUTS = {"type": "array", "description": "the outputs in order; files as local paths"}
+_SPREAD = {
+    "type": "boolean",
+    "description": "run the items across the healthy equivalent Spaces (duplicates with the same API) of each "
+    "Space, not only the one named: for many items (8 or more) on busy Spaces",
+}
 
 
 @spec(
@@ -235,7 +269,9 @@ def upload_file(ctx: ToolContext, space: str, path: str) -> dict:
     {"type": "string"},
 )
 def call_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> str:
-    return ctx.submit(space, endpoint, inputs, session).event_id
+    job = ctx.run(space, endpoint, inputs, session, wait=False)
+    ctx.asked[job.event_id] = (space, endpoint, inputs, session)
+    return job.event_id
 
 
 @spec(
@@ -255,18 +291,27 @@ def poll_result(ctx: ToolContext, space: str, endpoint: str, event_id: str, time
     job = ctx.jobs.get(event_id)
     if job is None:
         raise SpacechainError(f"Unknown event id {event_id!r}: use an id returned by call_space in this run.")
-    return ctx.wait(job, timeout)
+    try:
+        return ctx.wait(job, timeout)
+    except SpacechainError as exc:
+        if event_id not in ctx.asked or move_reason(exc) is None:
+            raise
+        space, endpoint, inputs, session = ctx.asked[event_id]
+        # Its Space failed it (down, no GPU…): the call runs again on an equivalent, under the same id.
+        moved = ctx.jobs[event_id] = ctx.run(space, endpoint, inputs, session, wait=False, failed=exc)
+        return ctx.wait(moved, timeout)
 
 
 @spec(
     "run_space",
     "Call a Space endpoint and wait for its outputs (a list; files as local paths you can pass to the next "
-    "Space). Inputs by name (dict) or position (list).",
+    "Space). Inputs by name (dict) or position (list). A Space that is down, full or out of GPU hands the call "
+    "to an equivalent Space by itself (the step's output says which).",
     {"space": _SPACE, "endpoint": _ENDPOINT, "inputs": _opt(_INPUTS), "session": _opt(_SESSION)},
     _OUTPUTS,
 )
 def run_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, session: str | None = None) -> Any:
-    return ctx.wait(ctx.submit(space, endpoint, inputs, session), ctx.max_wait_s)
+    return ctx.run(space, endpoint, inputs, session)
 
 
 @spec(
@@ -281,6 +326,7 @@ def run_space(ctx: ToolContext, space: str, endpoint: str, inputs: Any = None, s
         "max_concurrency": _opt(_CONCURRENCY, 4),
         "sessions": _opt({"type": "array", "description": "optional session name per item"}),
         "dry_run": _opt(_DRY_RUN, False),
+        "spread": _opt(_SPREAD, False),
     },
     {"type": "array"},
 )
@@ -292,6 +338,7 @@ def run_space_batch(
     max_concurrency: int = 4,
     sessions: list | None = None,
     dry_run: bool = False,
+    spread: bool = False,
 ) -> Any:
     return run_batch(
         ctx.client,
@@ -303,6 +350,9 @@ def run_space_batch(
         submit=ctx.submit,
         timeout=ctx.max_wait_s,
         dry_run=bool(dry_run),
+        fallback=True,
+        spread=bool(spread),
+        note=ctx.note,
     )
 
 
@@ -319,11 +369,12 @@ def run_space_batch(
         "stages": {"type": "array", "description": "the chain: [{'space', 'endpoint', 'inputs'}, ...]"},
         "max_concurrency": _opt(_CONCURRENCY, 4),
         "dry_run": _opt(_DRY_RUN, False),
+        "spread": _opt(_SPREAD, False),
     },
     {"type": "array"},
 )
 def run_pipeline_tool(
-    ctx: ToolContext, items: list, stages: list, max_concurrency: int = 4, dry_run: bool = False
+    ctx: ToolContext, items: list, stages: list, max_concurrency: int = 4, dry_run: bool = False, spread: bool = False
 ) -> Any:
     return run_pipeline(
         ctx.client,
@@ -333,6 +384,9 @@ def run_pipeline_tool(
         submit=ctx.submit,
         timeout=ctx.max_wait_s,
         dry_run=bool(dry_run),
+        fallback=True,
+        spread=bool(spread),
+        note=ctx.note,
     )
 
 
