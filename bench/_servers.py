@@ -8,7 +8,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
@@ -18,17 +18,19 @@ from servers import start_process, stop_process  # noqa: E402
 
 
 @contextmanager
-def loopback(apps: list[str], delay: float = 0.0) -> Iterator[dict]:
-    """{"apps": {name: url}, "hub": url}; sets HF_ENDPOINT/HF_HOME for this process while it runs."""
+def loopback(apps: list[str], delay: float = 0.0, spaces: Callable[[dict], list[dict]] | None = None) -> Iterator[dict]:
+    """{"apps": {name: url}, "hub": url, "config": the Hub's}; sets HF_ENDPOINT/HF_HOME for this process while
+    it runs. `spaces(urls)` gives more Spaces for the Hub stand-in (copies of the default ones)."""
     tmp = Path(tempfile.mkdtemp(prefix="spacechain-bench-"))
     proc, urls = launch_apps(apps, tmp / "gradio", delay)
     cfg = default_hub_config({**{"text2img": None, "img2_3d": None, "misc": None}, **urls}, tmp / "headers.jsonl")
+    cfg["spaces"] += spaces(urls) if spaces else []
     (tmp / "hub.json").write_text(json.dumps(cfg))
     hub_proc, hub = start_process([sys.executable, str(HUB_SCRIPT), str(tmp / "hub.json")])
     old = {k: os.environ.get(k) for k in ("HF_ENDPOINT", "HF_HOME", "HF_TOKEN")}
     os.environ.update(HF_ENDPOINT=hub["url"], HF_HOME=str(tmp / "hf"), HF_TOKEN="hf_bench")
     try:
-        yield {"apps": urls, "hub": hub["url"], "tmp": tmp}
+        yield {"apps": urls, "hub": hub["url"], "tmp": tmp, "config": cfg}
     finally:
         for k, v in old.items():
             if v is None:
