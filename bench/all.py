@@ -6,6 +6,7 @@ import os
 import platform
 
 import cache
+import cancel
 import cold_start
 import latency
 import pipeline
@@ -24,6 +25,7 @@ def main() -> None:
     pr = prompt.main()
     st = startup.main()
     po = pool.main(0.5)
+    cn = cancel.main(10.0)
     cpu = (
         next(
             (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
@@ -70,6 +72,11 @@ def main() -> None:
         f"`spread=True` over two equivalents per stage {po['spread_s']:.2f} s = {po['ratio']:.3f}×; a run whose "
         f"first-choice Space is paused: {po['paused_steps']} LLM steps, {po['paused_s']:.2f} s (running: "
         f"{po['running_steps']} steps, {po['running_s']:.2f} s) | ≤ 0.7×; no extra LLM step |"
+    )
+    print(
+        f"| i. next call after a cancelled {cn['job_s']:g} s job | waits {cn['spacechain_s']:.2f} s (gradio_client "
+        f"{cn['gradio_client_s']:.2f} s; closing the stream only {cn['close_only_s']:.2f} s) "
+        "| ≤ gradio_client + 0.5 s |"
     )
 
 

@@ -4,11 +4,15 @@ a real Gradio app on 127.0.0.1 whose long job records whether it ran on."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from cli_support import SCRIPT
 from conftest import launch_apps
 from servers import stop_process
 
@@ -55,3 +59,21 @@ def test_a_call_past_its_timeout_is_cancelled_on_the_space(farm: str, tmp_path: 
             c.call(farm, "/render", {"seconds": LONG_S, "tag": "late"}, timeout=5)
         assert c.call(farm, "/render", {"seconds": 0, "tag": "after"}, timeout=60) == ["rendered after"]
         assert status(c, farm, "late") in ("cancelled", "unknown")  # stopped there, or never started
+
+
+def test_ctrl_c_on_spacechain_call_cancels_the_job_on_the_space(farm: str, tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "HF_HUB_OFFLINE": "1"}
+    args = [SCRIPT, "call", farm, "/render", "-i", f"seconds={LONG_S}", "-i", "tag=ctrl-c", "--out", str(tmp_path)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        with Client(token=False, out_dir=tmp_path) as c:
+            eventually(lambda: status(c, farm, "ctrl-c") == "running", "the job never started")
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+            assert proc.returncode != 0
+            eventually(lambda: status(c, farm, "ctrl-c") == "cancelled", "the job ran on after Ctrl-C")
+            assert c.call(farm, "/render", {"seconds": 0, "tag": "then"}, timeout=60) == ["rendered then"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

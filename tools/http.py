@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ __all__ = [
 T = TypeVar("T")
 DEFAULT_ENDPOINT = "https://huggingface.co"
 USER_AGENT = f"spacechain/{__version__}"
+CLOSE_WAIT_S = 10.0  # how long close() waits for the last words still on their way (a cancel)
 
 
 # Client argument → environment variable, for the limits a user may want to change.
@@ -205,8 +207,23 @@ class Http:
             # Requests through a proxy from the environment are resolved by the proxy, so only their
             # URL is checked (check_fetch).
             self.client._transport._pool._network_backend = _CheckedBackend(self.policy)  # type: ignore[attr-defined]
+        self._last_words: list[threading.Thread] = []
+        self._words_lock = threading.Lock()
+
+    def last_words(self, send: Callable[..., None], *args: object) -> None:
+        """Run `send` (requests that must reach a server, e.g. a cancel telling a Space) in a thread that
+        `close()` waits for: a program that ends right after a Ctrl-C still gets them out."""
+        thread = threading.Thread(target=send, args=args, daemon=True)
+        with self._words_lock:
+            self._last_words = [t for t in self._last_words if t.is_alive()] + [thread]
+        thread.start()
 
     def close(self) -> None:
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        with self._words_lock:
+            pending = list(self._last_words)
+        for thread in pending:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.client.close()
 
     def request(

@@ -177,7 +177,7 @@ class Job:
 
     def cancel(self) -> None:
         """Stop the job: the Space is told to cancel it and the stream is closed (a download in progress is
-        cut too). Returns at once; `wait()` returns once the Space was told."""
+        cut too). Returns at once; `wait()`, and the client's close, return once the Space was told."""
         self._stop("cancelled")
 
     def _stop(self, reason: str) -> None:
@@ -192,7 +192,7 @@ class Job:
                 return
             self._cancelled, self._expired = reason == "cancelled", reason == "expired"
         self._halt.set()
-        threading.Thread(target=self._free_space, args=(reason,), name=f"stop-{self._handle[:8]}", daemon=True).start()
+        self._http.last_words(self._free_space, reason)  # the client's close waits for it
 
     def _free_space(self, reason: str) -> None:
         try:
