@@ -128,3 +128,15 @@ def test_a_run_whose_first_choice_is_paused_needs_no_extra_llm_step(pool_hub, tm
     # A past run opened in the studio shows it too.
     reopened = View.from_manifest(manifest(run), run.dir)
     assert "in place of bfl/flux-dev (not running)" in calls_html(reopened.calls)
+
+
+def test_a_stateful_spaces_session_stays_on_the_equivalent_it_moved_to(ctx, pool_hub, hub_env):
+    image = tool(ctx, "run_space", "bob/flux-dev", "/generate", {"prompt": "a windmill"})[0]
+    hub_env.update_space("tre/trellis-3d", stage="RUNTIME_ERROR")
+    tool(ctx, "run_space", "tre/trellis-3d", "/image_to_3d", {"image": image}, "s1")
+    # extract_glb reads the State image_to_3d left in session s1: it must run where that call ran.
+    glb = tool(ctx, "run_space", "tre/trellis-3d", "/extract_glb", {}, "s1")[0]
+    assert glb.endswith(".glb")
+    to_3d, extract = ctx.client.records[-2:]
+    assert to_3d.space == extract.space == "tri/trellis-3d" and to_3d.session == extract.session == "s1"
+    assert extract.moved == {"from": "tre/trellis-3d", "reason": "space_not_running", "message": to_3d.moved["message"]}

@@ -361,3 +361,29 @@ def test_help_is_instant_and_missing_sdk_is_one_line(tmp_path: Path) -> None:
         [SCRIPT, "mcp", "--allow", str(tmp_path / "nope")], capture_output=True, text=True, timeout=30
     )
     assert_one_error_line(proc, "--allow", "not a folder")
+
+
+def test_find_alternatives_and_spread_over_mcp(pool_hub, work) -> None:
+    async def main() -> None:
+        async with _stdio(work) as client:
+            calls = Calls(client)
+            found = await calls.ok("find_alternatives", {"space": "tri/trellis-3d", "endpoint": "/extract_glb"})
+            assert [e["id"] for e in found] == ["tre/trellis-3d", "acme/trellis-lite"]
+            assert found[0]["relation"] == "origin" and "calls" in found[0]["health"]
+            batch = {"space": "bob/flux-dev", "endpoint": "/generate", "spread": True, "timeout": 90}
+            inputs = [{"prompt": f"owl {i}"} for i in range(4)]
+            out = await calls.ok("run_space_batch", {**batch, "inputs_list": inputs})
+            assert all(isinstance(o, list) and o[0].endswith(".png") for o in out), out
+            # A paused Space's call runs on its equivalent, as in the agent's tools.
+            moved = await calls.ok(
+                "run_space",
+                {"space": "bfl/flux-dev", "endpoint": "/generate", "inputs": {"prompt": "a moth"}, "timeout": 90},
+            )
+            assert moved[0].endswith(".png")
+
+    anyio.run(main)
+    served = {name: len(pool_hub.calls(name)) for name in ("text2img@bob", "text2img@ann", "text2img_quota@zed")}
+    served["text2img_quota@zoe"] = len(pool_hub.calls("text2img_quota@zoe"))
+    # One item on each of the four copies; the two out of ZeroGPU quota moved to paid hardware (bob), as did
+    # the paused Space's call.
+    assert served == {"text2img@bob": 4, "text2img@ann": 1, "text2img_quota@zed": 1, "text2img_quota@zoe": 1}

@@ -245,7 +245,18 @@ class Pool:
             ids = self.running_alternatives(space, endpoint, reason)
         except SpacechainError:  # the Hub cannot be asked: the call's own error stands
             return None
-        return next((i for i in ids if i not in tried and i != parse_ref(space).label), None)
+        asked = parse_ref(space).label
+        if asked not in tried and self._may_take(space, reason):
+            ids = [asked, *ids]  # a spread item that began on an equivalent may go back to the Space asked for
+        return next((i for i in ids if i not in tried), None)
+
+    def _may_take(self, space: str, reason: str) -> bool:
+        try:
+            status = self.client.space(space).status
+        except SpacechainError:
+            return False
+        no_zero = self.quota_out or reason == QuotaExceeded.kind
+        return not (no_zero and status is not None and zero_gpu(status.hardware))
 
     def prepare(self, space: str, endpoints: list[str], note: Callable[[str], None] | None = None) -> str:
         """Before a plan is checked: a Space that is not running (or gone) is replaced for every session by
@@ -290,9 +301,10 @@ class Spread:
     """Items of a batch or pipeline spread over each Space's healthy equivalents: an item's calls on one
     asked Space (its session's State) stay on the Space it was given; a new item goes to the least busy."""
 
-    def __init__(self, pool: Pool, targets: dict[str, list[str]]):
+    def __init__(self, pool: Pool, targets: dict[str, list[str]], zero: set[str] | None = None):
         self.pool = pool
         self.targets = targets  # asked Space → where its items may run (itself or its substitute first)
+        self.zero = zero or set()  # those on ZeroGPU: none is given a new item once the quota is spent
         self._lock = threading.Lock()
         self._given: dict[tuple[str, str], str] = {}
         self._busy: Counter[str] = Counter()
@@ -301,15 +313,20 @@ class Spread:
     @classmethod
     def over(cls, pool: Pool, uses: dict[str, list[str]]) -> Spread:
         """uses: asked Space → the endpoints the plan calls on it."""
-        targets = {}
+        targets, zero = {}, set()
         for space, endpoints in uses.items():
             first = pool.prepare(space, endpoints)
             try:
+                found = pool.alternatives(space, endpoints)
                 alts = pool.running_alternatives(space, endpoints)
+                status = pool.client.space(first).status
             except SpacechainError:
-                alts = []
+                found, alts, status = [], [], None
             targets[space] = [first] + [a for a in alts if a != parse_ref(first).label]
-        return cls(pool, targets)
+            zero |= {e.id for e in found if zero_gpu(e.hardware)}
+            if status is not None and zero_gpu(status.hardware):
+                zero.add(first)
+        return cls(pool, targets, zero)
 
     def pick(self, space: str, session: str) -> tuple[str, dict | None]:
         """Where the item in `session` runs its calls on `space`: the Space it was given, or the least busy."""
@@ -317,6 +334,8 @@ class Spread:
             key = (space, session)
             if key not in self._given:
                 options = self.targets.get(space) or [space]
+                if self.pool.quota_out:
+                    options = [t for t in options if t not in self.zero] or options
                 self._given[key] = min(options, key=lambda t: (self._busy[t], self._count[t]))
                 self._count[self._given[key]] += 1
             target = self._given[key]
