@@ -1,19 +1,22 @@
 """Shapes of real Gradio apps that differ from the simple ones: a gr.ChatInterface whose labels are
 i18n objects, and outputs gradio's `/call` route cannot encode (pandas timestamps, numpy scalars, PIL
-images in a table). Each against a real app on 127.0.0.1."""
+images in a table), fetched by its queue route. Each against a real app on 127.0.0.1; the queue route's
+messages one by one against a scripted server."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 import pytest
 from conftest import launch_apps
-from network_support import one_line
-from servers import stop_process
+from http_support import INFO, posts
+from network_support import FAST, one_line
+from servers import Reply, ScriptedServer, sse, stop_process
 
-from spacechain.tools import ApiSchema, Client, SpaceError, UnsendableResult
+from spacechain.tools import ApiSchema, Client, SpacechainError, SpaceError, UnsendableResult
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +101,78 @@ def test_a_call_that_changes_state_is_not_run_twice_but_its_next_call_works(
         assert runs(c, url, "log_price") == before + 1  # not run again: the session's State changed once
         log = c.call(url, "/log_price", {"price": 102}, session="s", timeout=60)[0]
         assert [row[1] for row in log["data"]] == [101.5, 102.0]  # the State holds both prices, once each
+
+
+# --------------------------------------------------------------------------- the queue route, message by message
+
+CONFIG = {
+    "components": [{"id": 1, "type": "textbox"}],
+    "dependencies": [{"id": 7, "api_name": "x", "inputs": [], "outputs": [1]}],
+}
+
+
+def queue_stream(*messages: dict) -> Reply:
+    body = "".join(f"data: {json.dumps(m)}\n\n" for m in messages)
+    return Reply(200, {"content-type": "text/event-stream; charset=utf-8"}, body)
+
+
+def test_the_queue_route_reads_only_its_own_job_and_applies_diffs(scripted: ScriptedServer, tmp_path: Path) -> None:
+    scripted.add("/gradio_api/info", Reply(200, body=INFO))
+    scripted.add("/config", Reply(200, body=CONFIG))
+    scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
+    scripted.add("/gradio_api/call/x/e1", sse(("error", "Object of type Timestamp is not JSON serializable")))
+    scripted.add("/gradio_api/queue/join", Reply(200, body={"event_id": "q1"}))
+    ok = {"success": True, "event_id": "q1"}
+    scripted.add(
+        "/gradio_api/queue/data",
+        queue_stream(
+            {"msg": "estimation", "event_id": "q1", "rank": 0, "queue_size": 1, "rank_eta": 0.5},
+            {"msg": "process_completed", "event_id": "other", "output": {"data": ["not ours"]}, "success": True},
+            {"msg": "process_starts", "event_id": "q1"},
+            {"msg": "process_generating", "output": {"data": ["a"]}, **ok},
+            {"msg": "process_generating", "output": {"data": [[["append", [], "b"]]]}, **ok},
+            {"msg": "process_completed", "output": {"data": ["ab"]}, **ok},
+            {"msg": "close_stream", "event_id": None},
+        ),
+    )
+    updates: list = []
+    with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
+        assert c.call(scripted.url, "x", session="s", timeout=30, on_update=updates.append) == ["ab"]
+        assert c.records[-1].event_id == "q1" and c.records[-1].status == "complete"
+    [join] = posts(scripted, "/gradio_api/queue/join")
+    body = json.loads(join.body)
+    [call] = posts(scripted, "/gradio_api/call/x")
+    assert (
+        body["fn_index"] == 7 and body["data"] == [] and body["session_hash"] == json.loads(call.body)["session_hash"]
+    )
+    [read] = [r for r in scripted.requests if r.path.startswith("/gradio_api/queue/data")]
+    assert read.path == f"/gradio_api/queue/data?session_hash={body['session_hash']}"
+    assert [u.partial for u in updates if u.state == "generating"] == [["a"], ["ab"]]  # the diff applied
+    assert "running" in [u.state for u in updates]  # told by process_starts
+
+
+@pytest.mark.parametrize(
+    "end, kind",
+    [
+        (
+            {"msg": "process_completed", "output": {"error": "bad row", "title": "Error"}, "success": False},
+            "space_error",
+        ),
+        ({"msg": "unexpected_error", "message": "Server stopped unexpectedly."}, "connection_lost"),
+        ({"msg": "process_generating", "output": {"data": [[["append", [0, 5], "b"]]]}, "success": True}, "bad_answer"),
+    ],
+    ids=["app-error", "server-error", "diff-that-does-not-fit"],
+)
+def test_a_queue_route_failure_is_one_line(scripted: ScriptedServer, tmp_path: Path, end: dict, kind: str) -> None:
+    scripted.add("/gradio_api/info", Reply(200, body=INFO))
+    scripted.add("/config", Reply(200, body=CONFIG))
+    scripted.add("/gradio_api/call/x", Reply(200, body={"event_id": "e1"}))
+    scripted.add("/gradio_api/call/x/e1", sse(("error", "Object of type int64 is not JSON serializable")))
+    scripted.add("/gradio_api/queue/join", Reply(200, body={"event_id": "q1"}))
+    first = {"msg": "process_generating", "event_id": "q1", "output": {"data": ["a"]}, "success": True}
+    scripted.add("/gradio_api/queue/data", queue_stream(first, {**end, "event_id": "q1"}))
+    with Client(token=False, out_dir=tmp_path, retry=FAST) as c:
+        with pytest.raises(SpacechainError) as err:
+            c.call(scripted.url, "x", timeout=30)
+        one_line(err.value)
+        assert err.value.to_dict()["error"] == kind
