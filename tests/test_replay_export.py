@@ -13,7 +13,18 @@ from pathlib import Path
 import pytest
 from artifacts_check import glb_source
 from artifacts_check import sha256 as sha
-from cli_support import CHAIN, GOAL, SPACECHAIN, blob, cli_env, error_lines, manifest, scripted_args, spacechain
+from cli_support import (
+    CHAIN,
+    GOAL,
+    SPACECHAIN,
+    blob,
+    cli_env,
+    error_lines,
+    interrupt,
+    manifest,
+    scripted_args,
+    spacechain,
+)
 from PIL import Image
 
 from spacechain.agent.replay import Chain, ChainCall, export_script, replay_chain
@@ -211,8 +222,8 @@ def test_show_serves_the_gallery_on_loopback(recorded):
         assert httpx.get(url.replace("gallery.html", Path(glb).name), timeout=10).content[:4] == b"glTF"
         readable = httpx.get(url.replace("gallery.html", "results/eiffel-tower.glb"), timeout=10)
         assert readable.status_code == 200 and readable.content == Path(glb).read_bytes()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        _, stderr = interrupt(proc)
+        assert proc.returncode == 0, stderr
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
