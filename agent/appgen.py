@@ -11,7 +11,7 @@ import re
 import shutil
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from spacechain.tools import InvalidInputs, SpacechainError
 from spacechain.tools.kinds import kind_of_name, media_of, sniff
@@ -19,7 +19,7 @@ from spacechain.tools.nested import KEEP, transform_at
 
 from .replay import Ref, _index_outputs, build_chain
 
-__all__ = ["generate_app", "plan_app", "push_app"]
+__all__ = ["generate_app", "hub_write", "plan_app", "push_app"]
 
 GRADIO_FALLBACK = "6.31.0"  # the Gradio spacechain is tested with, when none is installed here
 # Text inputs a visitor would change; every other recorded value goes under "Advanced".
@@ -280,22 +280,34 @@ def generate_app(
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
-def push_app(folder: Path, repo_id: str, *, private: bool = False) -> str:
-    """Create (or update) the Space and upload the folder; returns the Space's URL."""
+def hub_write(repo_id: str, write: Callable[[Any], None]) -> str:
+    """Run `write(api)` with an HfApi on the Hub that holds the user's write token; the Hub's URL. A refusal
+    or an unreachable Hub is a one-line error."""
     import httpx
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
     from spacechain.tools.http import find_token, hub_endpoint
 
-    if not REPO_ID.fullmatch(repo_id) or ".." in repo_id:
-        raise InvalidInputs(f"--push {repo_id[:100]} is not a Space id; give owner/name.")
     token = find_token()
     if not token:
         raise SpacechainError("Pushing needs an HF token with write access: set HF_TOKEN or run `hf auth login`.")
     endpoint = hub_endpoint()
-    api = HfApi(endpoint=endpoint, token=token)
     try:
+        write(HfApi(endpoint=endpoint, token=token))
+    except (HfHubHTTPError, ValueError) as exc:  # ValueError: the Hub found the card's metadata invalid
+        raise SpacechainError(f"The Hub refused the push to {repo_id}: {' '.join(str(exc).split())[:300]}") from None
+    except httpx.HTTPError as exc:
+        raise SpacechainError(f"Could not reach the Hub at {endpoint} ({type(exc).__name__}); try again.") from None
+    return endpoint
+
+
+def push_app(folder: Path, repo_id: str, *, private: bool = False) -> str:
+    """Create (or update) the Space and upload the folder; returns the Space's URL."""
+    if not REPO_ID.fullmatch(repo_id) or ".." in repo_id:
+        raise InvalidInputs(f"--push {repo_id[:100]} is not a Space id; give owner/name.")
+
+    def upload(api) -> None:
         api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True, private=private)
         api.upload_folder(
             folder_path=str(folder),
@@ -304,8 +316,5 @@ def push_app(folder: Path, repo_id: str, *, private: bool = False) -> str:
             commit_message="Update app made with spacechain app",
             ignore_patterns=["**/__pycache__/**", "*.pyc"],
         )
-    except (HfHubHTTPError, ValueError) as exc:  # ValueError: the Hub found the card's metadata invalid
-        raise SpacechainError(f"The Hub refused the push to {repo_id}: {' '.join(str(exc).split())[:300]}") from None
-    except httpx.HTTPError as exc:
-        raise SpacechainError(f"Could not reach the Hub at {endpoint} ({type(exc).__name__}); try again.") from None
-    return f"{endpoint}/spaces/{repo_id}"
+
+    return f"{hub_write(repo_id, upload)}/spaces/{repo_id}"

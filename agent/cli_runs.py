@@ -189,7 +189,7 @@ def show(
     _guard(body)
 
 
-def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path], as_json: bool) -> None:
+def _check_replay(replay, files: list[Path], as_json: bool) -> None:
     """`replay --dry-run`: the same checks as a replay, in a scratch run folder that is removed after."""
     import shutil
     import tempfile
@@ -202,7 +202,10 @@ def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path]
     try:
         run_ = Run(scratch / "run", goal="replay check", model="none", user_files=[str(f) for f in files])
         try:
-            problems = check_chain(run_, chain, overridden, manifest.get("user_files"))
+            if hasattr(replay, "prepare"):
+                replay.prepare(run_.client)  # a graph's chain needs its Spaces' APIs
+            chain = replay.chain
+            problems = check_chain(run_, chain, replay.overridden, replay.manifest.get("user_files"))
         finally:
             run_.client.close()
     finally:
@@ -221,8 +224,10 @@ def _check_replay(manifest: dict, chain, overridden: set[str], files: list[Path]
 
 @app.command()
 def replay(
-    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
-    sets: List[str] = typer.Option([], "--set", help="name=value (or N.name=value) to change an input"),
+    run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`, or a gr.Workflow workflow.json"),
+    sets: List[str] = typer.Option(
+        [], "--set", help="name=value (or N.name=value) to change an input; for a graph, a reference's id or label"
+    ),
     files: List[Path] = typer.Option([], "--file", "-f", help="A local file the replay may upload"),
     out: Optional[Path] = typer.Option(None, "--out", help="New run folder"),
     no_cache: bool = NO_CACHE,
@@ -231,23 +236,36 @@ def replay(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Only check the chain (Spaces, endpoints, inputs, files); call no Space."
     ),
+    items: Optional[Path] = typer.Option(
+        None, "--items", help="With a workflow.json: run the graph once per line (JSON objects of input values)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the new run folder and files as JSON."),
 ):
-    """Re-run a recorded chain of Space calls without any LLM."""
+    """Re-run a recorded chain of Space calls, or a gr.Workflow graph's Space operators, without any LLM."""
 
     def body():
         from spacechain.agent.display import Board
         from spacechain.agent.run import default_run_dir
         from spacechain.agent.start import REPLAY_MODEL, Replay, ReplayTurn, open_run, overrides
+        from spacechain.tools import InvalidInputs
 
-        replay = Replay.load(run_dir, overrides(sets))
+        if run_dir.is_dir() or not run_dir.exists():
+            if items:
+                raise InvalidInputs("--items runs a gr.Workflow graph once per line; give a workflow.json, not a run.")
+            replay = Replay.load(run_dir, overrides(sets))
+        else:
+            from spacechain.agent.workflow import WorkflowReplay, read_items
+
+            replay = WorkflowReplay.load(run_dir, overrides(sets), read_items(items) if items else None)
         if dry_run:
-            return _check_replay(replay.manifest, replay.chain, replay.overridden, files, as_json)
+            return _check_replay(replay, files, as_json)
         viewer = _viewer(model_viewer, offline_viewers)
         opts = PlanOptions(cache=not no_cache)
         run_ = open_run(opts, replay.goal, out or default_run_dir(replay.goal), REPLAY_MODEL, files)
         finish = _finisher(run_, viewer, offline_viewers)
         try:
+            if hasattr(replay, "prepare"):
+                replay.prepare(run_.client)
             ReplayTurn(run_, replay, [Board()]).turn()
         finally:
             run_.close()
@@ -273,12 +291,29 @@ def replay(
 def export(
     run_dir: Path = typer.Argument(..., help="A run folder made by `spacechain run`"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Script path (default: stdout)"),
+    workflow: Optional[Path] = typer.Option(
+        None, "--workflow", help="Write the chain as a gr.Workflow graph (workflow.json) instead of a script"
+    ),
+    trace: Optional[Path] = typer.Option(
+        None, "--trace", help="Write the run's conversation as a Hub session trace (JSONL) instead of a script"
+    ),
+    push: Optional[str] = typer.Option(None, "--push", help="With --trace: upload it to this Hub dataset (owner/name)"),
+    private: bool = typer.Option(False, "--private", help="With --push: make a new dataset private"),
 ):
-    """Write a standalone Python script that reproduces a run's chain with spacechain.tools."""
+    """Write a run as a standalone Python script (default), a gr.Workflow graph, or a Hub session trace."""
 
     def body():
         from spacechain.agent.replay import build_chain, export_script, load_manifest
+        from spacechain.tools import InvalidInputs
 
+        if sum(x is not None for x in (output, workflow, trace)) > 1:
+            raise InvalidInputs("give one of -o, --workflow and --trace; each writes one kind of export.")
+        if push and not trace:
+            raise InvalidInputs("--push uploads a trace; give --trace trace.jsonl with it.")
+        if workflow:
+            return _export_workflow(run_dir, workflow)
+        if trace:
+            return _export_trace(run_dir, trace, push, private)
         script = export_script(build_chain(load_manifest(run_dir)), str(run_dir))
         if output:
             output.write_text(script, encoding="utf-8")
@@ -287,3 +322,33 @@ def export(
             echo(script, nl=False)
 
     _guard(body)
+
+
+def _export_workflow(run_dir: Path, path: Path) -> None:
+    import json
+
+    from spacechain.agent.record import RunRecord
+    from spacechain.agent.workflow import export_workflow
+    from spacechain.tools import Client
+
+    record = RunRecord.load(run_dir)
+    with Client(out_dir=run_dir) as client:
+        exported = export_workflow(record, client)
+    path.write_text(json.dumps(exported.graph, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for note in exported.notes:
+        echo(f"note: {note}", err=True)
+    echo(
+        f'wrote {path} (open it with gr.Workflow(graph="{path}").launch(); run it with spacechain replay {path})',
+        err=True,
+    )
+
+
+def _export_trace(run_dir: Path, path: Path, push: str | None, private: bool) -> None:
+    from spacechain.agent.record import RunRecord
+    from spacechain.agent.trace import push_trace, trace_text
+
+    text = trace_text(RunRecord.load(run_dir))
+    path.write_text(text, encoding="utf-8")
+    echo(f"wrote {path}", err=True)
+    if push:
+        echo(push_trace(path, push, private=private))

@@ -90,12 +90,14 @@ class CallEntry(CallFacts):
 class StepEntry:
     turn: int = 0
     step: int = 0
+    thought: str | None = None  # the reply's text before its code
     code: str | None = None
     observations: str | None = None
     error: str | None = None
     final: bool = False
     duration_s: float | None = None
     tokens: dict | None = None
+    finished_at: str | None = None
 
 
 @dataclass

@@ -215,6 +215,44 @@ def replay_chain(run, chain: Chain, overridden: set[str], emit=None, user_files:
     return results
 
 
+def run_chain_pipelined(run, chain: Chain, emit=None, user_files: list[dict] | None = None) -> list:
+    """Execute the chain in `run` with each call started as soon as the calls it takes outputs from are
+    done (calls in one session still one at a time, in order). Checked as a whole first, like replay_chain;
+    when calls fail the others still finish, then one error says how many failed and the first reason."""
+    from spacechain.tools.pipeline import run_graph
+
+    from .toolset import RunContext
+
+    _check_files(run, chain, set(), user_files or [])
+    problems = check_chain(run, chain, set(), user_files, files=False)
+    if problems:
+        from spacechain.tools.plan import PlanProblems
+
+        raise PlanProblems(problems)
+    ctx = RunContext(run, emit)
+    run.step = 1  # one step: the whole graph
+    calls = [
+        {
+            "space": c.space,
+            "endpoint": c.endpoint,
+            "session": c.session,
+            "after": sorted({leaf.call for _, leaf in leaves(c.inputs) if isinstance(leaf, Ref)}),
+            "inputs": (lambda results, c=c: resolve(c.inputs, results)),
+        }
+        for c in chain.calls
+    ]
+    results = run_graph(run.client, calls, submit=ctx.submit)
+    failed = [(n, r) for n, r in enumerate(results, start=1) if isinstance(r, dict)]
+    if failed:
+        n, first = next(((n, r) for n, r in failed if not r.get("skipped")), failed[0])
+        call = chain.calls[n - 1]
+        raise SpacechainError(
+            f"{len(failed)} of {len(results)} calls did not complete; call {n} ({call.space} {call.endpoint}): "
+            f"{str(first.get('message') or first.get('error')).rstrip('.')}."
+        )
+    return results
+
+
 def check_chain(
     run, chain: Chain, overridden: set[str], user_files: list[dict] | None = None, *, files: bool = True
 ) -> list[str]:

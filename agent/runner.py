@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import jinja2
@@ -131,12 +132,14 @@ class Planner:
             {
                 "turn": len(self.run.manifest["turns"]),
                 "step": step.step_number,
+                "thought": _thought(step.model_output),
                 "code": step.code_action,
                 "observations": obs,
                 "error": error,
                 "final": bool(step.is_final_answer),
                 "duration_s": duration,
                 "tokens": {"input": usage.input_tokens, "output": usage.output_tokens} if usage else None,
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             }
         )
         self.events.emit(

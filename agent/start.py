@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .replay import Chain
     from .run import Run
     from .runner import Planner
+    from .workflow import WorkflowReplay
 
 __all__ = [
     "REPLAY_MODEL",
@@ -164,13 +165,19 @@ class Replay:
     def goal(self) -> str:
         return f"{self.manifest.get('goal', '')} (replay)"
 
+    def execute(self, run: Run, emit: Any = None) -> list:
+        """Run the chain in `run`, its calls' events to `emit`."""
+        from .replay import replay_chain
+
+        return replay_chain(run, self.chain, self.overridden, emit=emit, user_files=self.manifest.get("user_files"))
+
 
 class ReplayTurn:
     """A replay run as one turn of `run`, without any LLM, and told to listeners like a planner's turn:
     TurnStarted, the calls' events, FinalAnswer, TurnEnded. `stop()` (from another thread) cancels it; the
     turn then ends as "interrupted"."""
 
-    def __init__(self, run: Run, replay: Replay, listeners: Sequence[Listener] = ()):
+    def __init__(self, run: Run, replay: Replay | WorkflowReplay, listeners: Sequence[Listener] = ()):
         from .events import Emitter
 
         self.run, self.replay = run, replay
@@ -180,7 +187,6 @@ class ReplayTurn:
     def turn(self) -> None:
         """Runs the chain; what stops it is recorded (turn failed or interrupted, listeners told) and raised."""
         from .events import FinalAnswer, TurnEnded, TurnStarted
-        from .replay import replay_chain
 
         run, replay = self.run, self.replay
         run.record_quota("before")
@@ -188,13 +194,7 @@ class ReplayTurn:
         turn = len(run.manifest["turns"])
         self.events.emit(TurnStarted(turn, replay.goal))
         try:
-            replay_chain(
-                run,
-                replay.chain,
-                replay.overridden,
-                emit=self.events.emit,
-                user_files=replay.manifest.get("user_files"),
-            )
+            replay.execute(run, self.events.emit)
         except BaseException as exc:
             interrupted = self._stopping or isinstance(exc, KeyboardInterrupt)
             status, error = ("interrupted", None) if interrupted else ("failed", " ".join(str(exc).split()))

@@ -12,7 +12,8 @@ Config: {"spaces": [{"id": "owner/name", "host": "http://127.0.0.1:PORT" | null,
          "header_log": "/path/log.jsonl" | null, "semantic_search": "ok" | "fail" | "missing"}
 Private Spaces answer 401 RepoNotFound (like the Hub) unless the request has an Authorization header.
 POST /__config {new config} replaces the config at runtime; GET /__config returns it.
-POST /api/repos/create, /api/spaces/{id}/preupload/{rev} and /commit/{rev} take a push (upload_folder);
+POST /api/repos/create, /api/{spaces|datasets}/{id}/preupload/{rev} and /commit/{rev} take a push (upload_folder,
+upload_file);
 GET /__repos shows what was pushed.
 """
 
@@ -246,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
     def _repo_write(self, path: str, body: bytes) -> bool:
         """create_repo, preupload and commit as huggingface_hub's upload_folder uses them; False: not one of
         them. Regular files only: preupload answers "regular" for every file, so no LFS or Xet transfer."""
-        m = re.fullmatch(r"/api/repos/create|/api/spaces/([^/]+/[^/]+)/(preupload|commit)/[^/]+", path)
+        m = re.fullmatch(r"/api/repos/create|/api/(?:spaces|datasets)/([^/]+/[^/]+)/(preupload|commit)/[^/]+", path)
         if m is None:
             return False
         base = f"http://{self.headers.get('host')}"
@@ -267,10 +268,12 @@ class Handler(BaseHTTPRequestHandler):
                         "commits": [],
                     },
                 )
+            kind = req.get("type") or "model"
+            page = f"{base}/{'' if kind == 'model' else kind + 's/'}{repo_id}"
             if known:  # create_repo(exist_ok=True) takes the Hub's 409 as "already there"
-                self._send(409, {"error": "You already created this space repo", "url": f"{base}/spaces/{repo_id}"})
+                self._send(409, {"error": f"You already created this {kind} repo", "url": page})
             else:
-                self._send(200, {"url": f"{base}/spaces/{repo_id}", "name": repo_id, "id": "66" + "0" * 22})
+                self._send(200, {"url": page, "name": repo_id, "id": "66" + "0" * 22})
         elif (repo := REPOS.get(m[1])) is None:
             self._not_found()
         elif m[2] == "preupload":
@@ -284,7 +287,8 @@ class Handler(BaseHTTPRequestHandler):
                 for item in (i["value"] for i in lines if i["key"] == "file"):
                     repo["files"][item["path"]] = hashlib.sha256(base64.b64decode(item["content"])).hexdigest()
                 repo["commits"].append(next(i["value"]["summary"] for i in lines if i["key"] == "header"))
-            self._send(200, {"success": True, "commitOid": sha, "commitUrl": f"{base}/spaces/{m[1]}/commit/{sha}"})
+            page = f"{base}/{repo['type'] + 's/' if repo['type'] else ''}{m[1]}"
+            self._send(200, {"success": True, "commitOid": sha, "commitUrl": f"{page}/commit/{sha}"})
         return True
 
     def do_GET(self) -> None:

@@ -18,7 +18,7 @@ from .nested import KEEP, transform
 from .plan import PlanProblems, check_batch, check_pipeline
 from .pool import Pool, Spread
 
-__all__ = ["fill", "run_batch", "run_pipeline"]
+__all__ = ["fill", "run_batch", "run_graph", "run_pipeline"]
 
 _REF = re.compile(r"^\{(\w+)(?:\[(-?\d+)\])?\}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\[(-?\d+)\])?\}")
@@ -295,3 +295,57 @@ def run_pipeline(
         return {"item": item, "outputs": done}
 
     return fan.map(one, len(items))
+
+
+def run_graph(
+    client,
+    calls: list[dict],
+    *,
+    max_concurrency: int = 4,
+    submit: Callable | None = None,
+    timeout: float | None = None,
+) -> list:
+    """Run calls that feed each other (a graph), each as soon as the calls it waits for are done.
+
+    Args:
+        client: the `Client` that runs the calls.
+        calls: `[{"space", "endpoint", "session", "after": [indices of earlier calls], "inputs"}]`, in an
+            order where every call comes after those it waits for; `inputs` is a function of the results so
+            far (a list, None where not done) giving the call's inputs. Calls in one session on one Space
+            run one at a time, in this order (a gr.State flows from one to the next).
+        max_concurrency: most jobs in flight per Space.
+        submit: the function that submits one call (default `client.submit`; a run passes its own).
+        timeout: seconds each job may take before it is cancelled.
+
+    Returns per call its outputs list, or an error dict; a call whose input failed is not submitted (its
+    error dict says which call it waited for, with "skipped": True). Nothing is checked here: a caller checks
+    the whole graph first."""
+    fan = _FanOut(client, submit or client.submit, timeout, max_concurrency)
+    after = [set(c.get("after") or ()) for c in calls]
+    last: dict[tuple, int] = {}
+    for i, c in enumerate(calls):  # one call at a time per session, in the given order
+        key = (c["space"], c.get("session") or "default")
+        if key in last:
+            after[i].add(last[key])
+        last[key] = i
+    if any(j >= i or j < 0 for i, deps in enumerate(after) for j in deps):
+        raise InvalidInputs("run_graph: a call waits for a later one; list the calls in the order they can run.")
+    done = [threading.Event() for _ in calls]
+    results: list = [None] * len(calls)
+
+    def one(i: int) -> Any:
+        try:
+            for j in sorted(after[i]):
+                done[j].wait()
+                if isinstance(results[j], dict):
+                    results[i] = {**results[j], "skipped": True, "waited_for": j}
+                    return results[i]
+            c = calls[i]
+            results[i] = fan.run(c["space"], c["endpoint"], c["inputs"](results), c.get("session") or "default")
+        except Exception as exc:  # one failure must not sink the calls that do not need it
+            results[i] = _item_error(exc)
+        finally:
+            done[i].set()
+        return results[i]
+
+    return fan.map(one, len(calls))

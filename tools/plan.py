@@ -14,7 +14,7 @@ from .files import is_local_file
 from .nested import is_url
 from .schema import Endpoint, Return
 
-__all__ = ["PlanProblems", "check_batch", "check_pipeline"]
+__all__ = ["PlanProblems", "check_batch", "check_pipeline", "stand_ins"]
 
 MAX_REPORTED = 12  # problems listed in one message; the count says how many there were
 _MEDIA_EXT = {"Image": ".png", "Audio": ".wav", "Video": ".mp4", "Model3d": ".glb", "Gallery": ".png"}
@@ -44,6 +44,11 @@ def _stand_in(stage: int, index: int, ret: Return) -> Any:
     return _SAMPLE.get(ret.python_type, f"<stage {stage} output {index}>")
 
 
+def stand_ins(stage: int, ep: Endpoint) -> list:
+    """What each output of `ep`, called as `stage`, stands in as before it ran."""
+    return [_stand_in(stage, i, r) for i, r in enumerate(ep.returns)]
+
+
 def _endpoints(
     client, stages: list[dict], problems: list[str], where: Callable[[str], str] | None = None
 ) -> list[Endpoint | None]:
@@ -70,7 +75,7 @@ def check_pipeline(client, items: list, stages: list, where: Callable[[str], str
         return ["run_pipeline needs a list of items and a non-empty list of stages"]
     problems: list[str] = []
     eps = _endpoints(client, list(stages), problems, where)
-    outs = [[_stand_in(k, i, r) for i, r in enumerate(ep.returns)] if ep else None for k, ep in enumerate(eps)]
+    outs = [stand_ins(k, ep) if ep else None for k, ep in enumerate(eps)]
     for n, item in enumerate(items):
         for k, (st, ep) in enumerate(zip(stages, eps)):
             if ep is None or any(o is None for o in outs[:k]):

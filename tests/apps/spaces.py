@@ -28,6 +28,7 @@ from apps.glb import make_glb
 from apps.img2_3d import build_img2_3d
 from apps.jobs import build_jobs
 from apps.misc import build_misc
+from apps.portrait import build_portrait
 from apps.tables import build_tables
 from apps.text2img import build_text2img
 
@@ -44,6 +45,7 @@ BUILDERS = {
     "chat": build_chat,
     "tables": build_tables,
     "jobs": build_jobs,
+    "portrait": build_portrait,
 }
 
 
