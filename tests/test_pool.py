@@ -130,3 +130,15 @@ def test_the_ledger_is_bounded_and_skips_what_is_the_callers(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     unwritable.record("acme/a", "/go", "ok")  # advice only: never fails the call
     assert unwritable.health("acme/a").calls == 0
+
+
+def test_search_puts_a_space_whose_recent_calls_failed_after_the_others(pool_hub, tmp_path):
+    with Client(out_dir=tmp_path) as client:
+        before = [h.id for h in client.search("flux dev", limit=20)]
+        for _ in range(4):
+            client.health.record("zed/flux-dev", "/generate", "quota_exceeded", "spent")
+        hits = client.search("flux dev", limit=20)
+    after = [h.id for h in hits]
+    assert before[-1] != "zed/flux-dev" and after[-1] == "zed/flux-dev"
+    assert [i for i in after if i != "zed/flux-dev"] == [i for i in before if i != "zed/flux-dev"]
+    assert hits[-1].health["failures"] == 4 and hits[-1].health["last_error"] == "quota_exceeded"
