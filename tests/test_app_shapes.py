@@ -38,6 +38,20 @@ def test_a_chat_interface_with_i18n_labels_is_callable(apps: dict[str, str], tmp
         ]
 
 
+def test_a_localised_error_shows_its_key(apps: dict[str, str], tmp_path: Path) -> None:
+    # gradio's /call route cannot encode an i18n gr.Error; /chat keeps the chat history in gr.State, so
+    # the first call is not run again, and the next one goes by the queue route, which sends the error.
+    with Client(token=False, out_dir=tmp_path) as c:
+        with pytest.raises(UnsendableResult) as first:
+            c.call(apps["chat"], "/chat", {"message": "x" * 201}, timeout=60)
+        assert "I18nData is not JSON serializable" in one_line(first.value) and "gr.State" in str(first.value)
+        with pytest.raises(SpaceError) as err:
+            c.call(apps["chat"], "/chat", {"message": "y" * 201}, timeout=60)
+        msg = one_line(err.value)
+        assert msg.endswith("failed: too_long") and "__i18n__" not in msg, msg
+        assert c.call(apps["chat"], "/chat", {"message": "hi"}, timeout=60) == ["[assistant] you said: hi"]
+
+
 def test_i18n_labels_are_read_everywhere_gradio_sends_them(apps: dict[str, str]) -> None:
     # With every endpoint listed, gradio's own chatbot label is an i18n object in inputs and outputs.
     info = httpx.get(f"{apps['chat']}/gradio_api/info?all_endpoints=true", timeout=30).json()

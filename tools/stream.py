@@ -37,6 +37,8 @@ _RETRY_IN = re.compile(r"(?:try again|retry) in (\d+):(\d\d):(\d\d)", re.I)
 _TAGS = re.compile(r"<[^>]+>")
 # What Python's json says of a value it cannot encode: gradio's /call stream sends it as the error.
 _UNSENDABLE = re.compile(r"Object of type \w+ is not JSON serializable")
+# A gr.Error whose message is gradio i18n text, as the queue route sends it: shown as its key.
+_I18N = re.compile(r"__i18n__(\{[^{}]*\})")
 _NO_GPU = re.compile(r"No GPU was available|No GPU is available|Expired ZeroGPU proxy token", re.I)
 
 
@@ -56,7 +58,7 @@ def space_error(data: Any, space: str) -> SpacechainError:
         msg, title = data.get("error"), data.get("title")
         if msg is None:
             return SpaceError(f"{space}: {HIDDEN_ERROR}.", title=title, hidden=True)
-        text = _TAGS.sub("", str(msg)).strip()
+        text = _TAGS.sub("", _I18N.sub(_i18n_key, str(msg))).strip()
         if _NO_GPU.search(text):
             return GpuUnavailable(
                 f"{space}: no ZeroGPU GPU was free in time ({text[:160]}); this is not your "
@@ -70,14 +72,21 @@ def space_error(data: Any, space: str) -> SpacechainError:
     return SpaceError(f"{space} failed: {json.dumps(data)[:300]}")
 
 
+def _i18n_key(m: re.Match) -> str:
+    try:
+        key = json.loads(m.group(1)).get("key")
+    except (ValueError, AttributeError):
+        return m.group(0)
+    return key if isinstance(key, str) else m.group(0)
+
+
 def unsendable(space: str, detail: str, stateful: bool = False) -> UnsendableResult:
     """A result gradio's `/call` route could not encode (`detail`: what Python's json said of it)."""
     what = f"{space} ran the call but could not send its result ({detail.strip()[:160]})"
     if stateful:
-        # Run again, it would change the session's gr.State twice; the queue route can send the result.
         return UnsendableResult(
-            f"{what}; it changes gr.State, so it was not run again: call it again, its next calls go by "
-            "gradio's queue route, which can send the result.",
+            f"{what}; it uses the session's gr.State, so it was not run again (a second run could change it "
+            "twice): call it again, its next calls go by gradio's queue route, which can send the result.",
             detail,
         )
     return UnsendableResult(

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-I18N = gr.I18n(en={"system_prompt": "System prompt"}, fr={"system_prompt": "Consigne"})
+I18N = gr.I18n(
+    en={"system_prompt": "System prompt", "too_long": "Keep it under 200 characters"},
+    fr={"system_prompt": "Consigne", "too_long": "Moins de 200 caractères"},
+)
 
 
 def reply(message: str, history: list, system: str) -> str:
-    """Answer with the system prompt and the message (a stand-in for a chat model)."""
+    """Answer with the system prompt and the message (a stand-in for a chat model); refuse long ones with
+    a localised gr.Error."""
+    if len(message) > 200:
+        raise gr.Error(I18N("too_long"))
     return f"[{system or 'assistant'}] you said: {message}"
 
 
