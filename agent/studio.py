@@ -158,6 +158,11 @@ def build_app(session: Session):
                 shown_now = result[8]
                 yield result
                 if not alive:
+                    # Gradio 6.31 sends a generator's last output again with its completion; a gr.Model3D given
+                    # its file twice before its viewer code has loaded cancels that load and, the file being
+                    # the same, never starts it again (blank, the file never requested). So the last output
+                    # changes nothing: every file reached the page in an update of its own.
+                    yield [gr.skip()] * len(page)
                     return
                 threading.Event().wait(_TICK_S)
 

@@ -31,6 +31,7 @@ from apps.misc import build_misc
 from apps.portrait import build_portrait
 from apps.tables import build_tables
 from apps.text2img import build_text2img
+from apps.trellis2 import build_trellis2
 
 __all__ = ["BUILDERS", "build_apps", "main", "make_glb"]
 
@@ -46,6 +47,7 @@ BUILDERS = {
     "tables": build_tables,
     "jobs": build_jobs,
     "portrait": build_portrait,
+    "trellis2": build_trellis2,
 }
 
 
