@@ -271,7 +271,7 @@ def export_workflow(record: RunRecord, client) -> Exported:
 
 
 def _height(node: dict) -> int:
-    return 90 + 46 * (len(node["inputs"]) + len(node["outputs"]))
+    return 80 + 26 * (len(node["inputs"]) + len(node["outputs"]))
 
 
 def _layout(g: _Builder) -> None:
