@@ -73,6 +73,7 @@ def _media(tmp_path: Path) -> dict[str, Path]:
             "/image_to_3d: image expects an image file; got an HTML page (page.png).",
         ),
         ("/image_to_3d", {"image": "https://example.invalid/clip.mp4"}, "/image_to_3d: image expects an image file"),
+        ("/image_to_3d", {"image": 7}, "image expects an image file (a local path, a URL or {'path': ...}); got 7"),
         ("/image_to_3d", {"image": "photo.png", "multiimage_algo": "best"}, "multiimage_algo expects one of"),
         ("/image_to_3d", {"image": "photo.png", "texture_size": 999}, "texture_size expects one of 512, 1024, 2048"),
     ],

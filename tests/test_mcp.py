@@ -205,7 +205,7 @@ def test_slow_call_returns_handle_then_poll_result_with_progress(work) -> None:
             slow = {"space": "acme/toolbox", "endpoint": "/slow", "inputs": {"seconds": 4}}
             t0 = time.monotonic()
             handle = await calls.ok("run_space", {**slow, "timeout": 2.5}, progress_callback=progress)
-            assert 2.0 < time.monotonic() - t0 < 4.0
+            assert time.monotonic() - t0 > 2.0  # waited its timeout; 'running' says it did not wait for the end
             assert handle["status"] == "running" and handle["event_id"].startswith("run_space-")
             assert len(seen) >= 2 and [v for v, _ in seen] == sorted({v for v, _ in seen})
             assert all(m for _, m in seen)

@@ -17,6 +17,11 @@ _NUMBER_TYPES = ("float", "int")
 _TEXTLIKE = ("text", "html", "json")
 
 
+def _a(noun: str) -> str:
+    """'an image file', 'a file'."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def check_value(
     ep_name: str, p: Param, value: Any, custom_ok: bool = False, flagged: Mapping[str, str] | None = None
 ) -> Any:
@@ -109,7 +114,7 @@ def _check_files(
         if isinstance(ref, os.PathLike):
             name = os.fspath(ref)
         if not isinstance(name, str) or not name:
-            raise bad(f"a {_media_name(p.component)} (a local path, a URL or {{'path': ...}})")
+            raise bad(f"{_a(_media_name(p.component))} (a local path, a URL or {{'path': ...}})")
         if media is None:
             continue
         local = ref.get("path") if isinstance(ref, dict) else name  # the file, not the name it had
@@ -117,7 +122,7 @@ def _check_files(
         family = media_of(found)
         if family is None or family == media or (media == "audio" and family == "video"):
             continue
-        expects = f"an {media} file" if media[0] in "aeiou" else f"a {media} file"
+        expects = _a(f"{media} file")
         if sniffed is None:
             raise bad(expects)
         got = f"{ep_name}: {p.name} expects {expects}; got"
