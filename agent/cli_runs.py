@@ -249,7 +249,11 @@ def replay(
         from spacechain.agent.start import REPLAY_MODEL, Replay, ReplayTurn, open_run, overrides
         from spacechain.tools import InvalidInputs
 
-        if run_dir.is_dir() or not run_dir.exists():
+        if not run_dir.exists():
+            raise InvalidInputs(
+                f"{run_dir} does not exist; give a run folder made by `spacechain run` or a workflow.json."
+            )
+        if run_dir.is_dir():
             if items:
                 raise InvalidInputs("--items runs a gr.Workflow graph once per line; give a workflow.json, not a run.")
             replay = Replay.load(run_dir, overrides(sets))
