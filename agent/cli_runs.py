@@ -250,15 +250,14 @@ def replay(
         from spacechain.tools import InvalidInputs
 
         if not run_dir.exists():
-            raise InvalidInputs(
-                f"{run_dir} does not exist; give a run folder made by `spacechain run` or a workflow.json."
-            )
+            wanted = "a workflow.json" if items else "a run folder made by `spacechain run` or a workflow.json"
+            raise InvalidInputs(f"{run_dir} does not exist; give {wanted}.")
         if run_dir.is_dir():
             if items:
                 raise InvalidInputs("--items runs a gr.Workflow graph once per line; give a workflow.json, not a run.")
             replay = Replay.load(run_dir, overrides(sets))
         else:
-            from spacechain.agent.workflow import WorkflowReplay, read_items
+            from spacechain.agent.workflow_run import WorkflowReplay, read_items
 
             replay = WorkflowReplay.load(run_dir, overrides(sets), read_items(items) if items else None)
         if dry_run:

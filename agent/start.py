@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .replay import Chain
     from .run import Run
     from .runner import Planner
-    from .workflow import WorkflowReplay
+    from .workflow_run import WorkflowReplay
 
 __all__ = [
     "REPLAY_MODEL",
