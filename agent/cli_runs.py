@@ -249,10 +249,7 @@ def replay(
         from spacechain.agent.start import REPLAY_MODEL, Replay, ReplayTurn, open_run, overrides
         from spacechain.tools import InvalidInputs
 
-        if not run_dir.exists():
-            wanted = "a workflow.json" if items else "a run folder made by `spacechain run` or a workflow.json"
-            raise InvalidInputs(f"{run_dir} does not exist; give {wanted}.")
-        if run_dir.is_dir():
+        if run_dir.is_dir() or not run_dir.exists():
             if items:
                 raise InvalidInputs("--items runs a gr.Workflow graph once per line; give a workflow.json, not a run.")
             replay = Replay.load(run_dir, overrides(sets))

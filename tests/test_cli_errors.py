@@ -241,18 +241,3 @@ def test_ui_on_a_taken_port_is_one_line(llm, tmp_path):
         proc = subprocess.run([SPACECHAIN, *args, "--out", str(tmp_path)], capture_output=True, text=True, timeout=90)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port} (the port is taken); pick another --port."
-
-
-def test_replay_of_a_missing_path_says_it_does_not_exist(tmp_path: Path) -> None:
-    missing = tmp_path / "workflow.json"
-    proc = subprocess.run(
-        [SPACECHAIN, "replay", str(missing), "--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1", "SPACECHAIN_CACHE": str(tmp_path / "cache")},
-    )
-    line = assert_one_error_line(proc, "does not exist")
-    assert proc.returncode != 0 and str(missing) in line and "workflow.json" in line
-    assert not (tmp_path / "out").exists()
